@@ -1,0 +1,35 @@
+package dev.retort.tensor.kernels.simd;
+
+import dev.retort.tensor.kernels.WidthClassLoader;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The vector width every class in this package compiles for. These are {@code static final}, so the JIT sees
+ * them as constants and emits straight SIMD code. The width is the CPU's preferred one, unless this copy of the
+ * package was loaded by a {@link WidthClassLoader} (tests, benchmarks) or {@code -Dretort.vector.bits} is set.
+ */
+final class Simd {
+    private Simd() {}
+
+    /** Vector width in bits: 64, 128, 256 or 512. */
+    static final int BITS = chooseBits();
+
+    /** F32 lanes: {@code F.length()} floats per vector. */
+    static final VectorSpecies<Float> F = VectorSpecies.of(float.class, VectorShape.forBitSize(BITS));
+    /** Int lanes of the same count as {@link #F} (same width). */
+    static final VectorSpecies<Integer> I = VectorSpecies.of(int.class, VectorShape.forBitSize(BITS));
+    /**
+     * Short lanes of the same width as {@link #F}: twice as many lanes, so one load of 16-bit values covers two
+     * F32 vectors. (Use {@code convertShape(S2I, I, part)} to widen part 0 or 1.)
+     */
+    static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(BITS));
+
+    private static int chooseBits() {
+        if (Simd.class.getClassLoader() instanceof WidthClassLoader loader) return loader.bits();
+        String property = System.getProperty("retort.vector.bits");
+        if (property != null && !property.isBlank()) return Integer.parseInt(property.trim());
+        return FloatVector.SPECIES_PREFERRED.vectorBitSize();
+    }
+}
