@@ -1,11 +1,263 @@
 package dev.retort.tensor.kernels.simd;
 
-import dev.retort.tensor.DType;
-import dev.retort.tensor.kernels.Gemm;
-import java.lang.foreign.MemorySegment;
+import static dev.retort.tensor.kernels.simd.GemmMicroKernel.MR;
+import static dev.retort.tensor.kernels.simd.GemmMicroKernel.NR;
 
-/** Placeholder until the gemm kernels land; every method throws. */
+import dev.retort.tensor.DType;
+import dev.retort.tensor.ThreadPool;
+import dev.retort.tensor.kernels.Gemm;
+import dev.retort.tensor.kernels.scalar.GemmArguments;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * GEMM in the style of GotoBLAS/BLIS, and a bandwidth-bound matvec.
+ *
+ * <p>GEMM: C [m x n] is cut into task tiles of at most MC x NC; each task owns its tile of C outright (no two
+ * tasks write the same element) and walks K in fixed blocks of KC. Per K block it packs its rows of op(A)
+ * (MC x KC) and its columns of op(B) (KC x NC, widened from BF16/F16 here) into per-thread buffers, then runs
+ * the register-tiled {@link GemmMicroKernel} over MR x NR micro-tiles, A panels outer and B panels inner:
+ * <ul>
+ *   <li>KC = 256: one packed A micro-panel (MR x KC, 8 KiB) stays in L1 while the kernel streams B panels;
+ *   <li>packed B (KC x NC ≈ 480 KiB at 512 bits) and packed A (MC x KC = 256 KiB) live in the 1-2 MiB L2;
+ *   <li>tiles are then halved (N first) until there are enough tasks to keep every thread busy, but never
+ *       below a grain of work, so a small product stays on the calling thread.
+ * </ul>
+ * The decomposition depends only on (m, n, k) and the K blocks are summed in ascending order, so C is bitwise
+ * identical for any thread count. The first K block applies the caller's beta; later blocks accumulate.
+ */
 public final class SimdGemm implements Gemm {
-    @Override public void gemm(Layout layout, int m, int n, int k, float alpha, MemorySegment a, long aOffset, int lda, MemorySegment b, long bOffset, int ldb, DType bType, float beta, MemorySegment c, long cOffset, int ldc) { throw new UnsupportedOperationException("SimdGemm.gemm not implemented yet"); }
-    @Override public void matvec(int rows, int cols, MemorySegment w, long wOffset, int ldw, DType wType, MemorySegment x, long xOffset, MemorySegment y, long yOffset) { throw new UnsupportedOperationException("SimdGemm.matvec not implemented yet"); }
+    private static final int KC = 256;
+    private static final int MC = MR * (256 / MR);
+    private static final int NC = NR * Math.max(1, 512 / NR);
+    /** Multiply-adds below which a task is not split further (~ tens of microseconds of work). */
+    private static final long GRAIN = 1 << 20;
+    /** Split until at least this many tasks (if the grain allows), for balance on many-core machines. */
+    private static final int TARGET_TASKS = 16;
+    private static final long MATVEC_GRAIN = 1 << 16; // weight elements per matvec task
+    private static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final int VL = Simd.F.length();
+
+    /** Packing buffers of one thread, reused across calls: allocation happens once per thread. */
+    private static final class Scratch {
+        final float[] a = new float[MC * KC];
+        final float[] b = new float[KC * NC];
+        final float[] edge = new float[MR * NR];
+    }
+
+    private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
+
+    /** How C is cut into task tiles: tilesM x tilesN tiles of tileM x tileN (the last ones may be smaller). */
+    record Tiling(int tileM, int tileN, int tilesM, int tilesN) {
+        int tasks() { return tilesM * tilesN; }
+    }
+
+    static Tiling tiling(int m, int n, int k) {
+        int tilesM = ceilDiv(m, MC), tilesN = ceilDiv(n, NC);
+        int tileM = tileSize(m, tilesM, MR), tileN = tileSize(n, tilesN, NR);
+        while (ceilDiv(m, tileM) * ceilDiv(n, tileN) < TARGET_TASKS && (long) tileM * tileN * k >= 2 * GRAIN) {
+            boolean splitN = tileN >= 2 * NR && (tileN >= tileM || tileM < 2 * MR);
+            boolean splitM = !splitN && tileM >= 2 * MR;
+            if (splitN) tileN = tileSize(n, 2 * ceilDiv(n, tileN), NR);
+            else if (splitM) tileM = tileSize(m, 2 * ceilDiv(m, tileM), MR);
+            else break;
+        }
+        return new Tiling(tileM, tileN, ceilDiv(m, tileM), ceilDiv(n, tileN));
+    }
+
+    /** The size of each of {@code tiles} pieces of {@code extent}, rounded up to a multiple of {@code unit}. */
+    private static int tileSize(int extent, int tiles, int unit) {
+        return Math.max(unit, ceilDiv(ceilDiv(extent, Math.max(1, tiles)), unit) * unit);
+    }
+
+    private static int ceilDiv(int x, int y) {
+        return (x + y - 1) / y;
+    }
+
+    @Override
+    public void gemm(Layout layout, int m, int n, int k, float alpha,
+                     MemorySegment a, long aOffset, int lda,
+                     MemorySegment b, long bOffset, int ldb, DType bType,
+                     float beta,
+                     MemorySegment c, long cOffset, int ldc) {
+        GemmArguments.checkGemm(layout, m, n, k, a, aOffset, lda, b, bOffset, ldb, bType, c, cOffset, ldc);
+        run(layout, 1, m, n, k, alpha, a, aOffset, 0, lda, b, bOffset, 0, ldb, bType, beta, c, cOffset, 0, ldc);
+    }
+
+    /**
+     * Tasks are (matrix, tile) pairs, so a batch of small products runs in parallel across the batch and a batch
+     * of large ones within each matrix too. With {@code strideC == 0} every product updates the same C, so the
+     * products run one after another (each parallel inside), as the sequential definition requires.
+     */
+    @Override
+    public void gemmBatched(Layout layout, int batch, int m, int n, int k, float alpha,
+                            MemorySegment a, long aOffset, long strideA, int lda,
+                            MemorySegment b, long bOffset, long strideB, int ldb, DType bType,
+                            float beta,
+                            MemorySegment c, long cOffset, long strideC, int ldc) {
+        GemmArguments.checkBatched(layout, batch, m, n, k, a, aOffset, strideA, lda, b, bOffset, strideB, ldb, bType,
+                c, cOffset, strideC, ldc);
+        run(layout, batch, m, n, k, alpha, a, aOffset, strideA, lda, b, bOffset, strideB, ldb, bType, beta,
+                c, cOffset, strideC, ldc);
+    }
+
+    /** {@link #gemmBatched} after its arguments were checked. */
+    private void run(Layout layout, int batch, int m, int n, int k, float alpha,
+                     MemorySegment a, long aOffset, long strideA, int lda,
+                     MemorySegment b, long bOffset, long strideB, int ldb, DType bType,
+                     float beta,
+                     MemorySegment c, long cOffset, long strideC, int ldc) {
+        if (batch == 0 || m == 0 || n == 0) return;
+        if (strideC == 0 && batch > 1) {
+            for (int i = 0; i < batch; i++) {
+                run(layout, 1, m, n, k, alpha, a, aOffset + i * strideA, 0, lda,
+                        b, bOffset + i * strideB, 0, ldb, bType, beta, c, cOffset, 0, ldc);
+            }
+            return;
+        }
+        if (k == 0 || alpha == 0f) {
+            // Nothing to multiply (BLAS convention: A and B are not read when alpha is 0): C = beta·C.
+            for (int i = 0; i < batch; i++) scale(m, n, beta, c, cOffset + i * strideC, ldc);
+            return;
+        }
+        Tiling t = tiling(m, n, k);
+        int tilesPerMatrix = t.tasks();
+        // Tiny products: several whole matrices per task, so the batch is not split below a grain.
+        int matricesPerTask = 1;
+        if (tilesPerMatrix == 1) {
+            int groups = ThreadPool.tasksFor((long) batch * m * n * k, GRAIN, batch);
+            matricesPerTask = ceilDiv(batch, groups);
+        }
+        int perTask = matricesPerTask;
+        int tasks = tilesPerMatrix == 1 ? ceilDiv(batch, perTask) : batch * tilesPerMatrix;
+        ThreadPool.shared().parallelFor(tasks, task -> {
+            Scratch s = scratch.get();
+            int firstMatrix = tilesPerMatrix == 1 ? task * perTask : task / tilesPerMatrix;
+            int lastMatrix = tilesPerMatrix == 1 ? Math.min(batch, firstMatrix + perTask) : firstMatrix + 1;
+            int tile = tilesPerMatrix == 1 ? 0 : task % tilesPerMatrix;
+            int i0 = tile / t.tilesN() * t.tileM(), j0 = tile % t.tilesN() * t.tileN();
+            int mTile = Math.min(t.tileM(), m - i0), nTile = Math.min(t.tileN(), n - j0);
+            for (int mat = firstMatrix; mat < lastMatrix; mat++) {
+                multiplyTile(layout, i0, mTile, j0, nTile, k, alpha,
+                        a, aOffset + mat * strideA, lda, b, bOffset + mat * strideB, ldb, bType,
+                        beta, c, cOffset + mat * strideC, ldc, s);
+            }
+        });
+    }
+
+    /** C[i0 .. i0+mTile, j0 .. j0+nTile) = alpha · op(A)·op(B) + beta · C over that tile, K in blocks of KC. */
+    private static void multiplyTile(Layout layout, int i0, int mTile, int j0, int nTile, int k, float alpha,
+                                     MemorySegment a, long aOffset, int lda,
+                                     MemorySegment b, long bOffset, int ldb, DType bType,
+                                     float beta, MemorySegment c, long cOffset, int ldc, Scratch s) {
+        for (int p0 = 0; p0 < k; p0 += KC) {
+            int kc = Math.min(KC, k - p0);
+            float blockBeta = p0 == 0 ? beta : 1f;
+            GemmPacking.packA(layout, a, aOffset, lda, i0, mTile, p0, kc, s.a);
+            GemmPacking.packB(layout, b, bOffset, ldb, bType, p0, kc, j0, nTile, s.b);
+            for (int ir = 0; ir < mTile; ir += MR) {
+                int mr = Math.min(MR, mTile - ir);
+                long cRow = cOffset + (long) (i0 + ir) * ldc + j0;
+                for (int jr = 0; jr < nTile; jr += NR) {
+                    GemmMicroKernel.multiply(kc, s.a, ir * kc, s.b, jr * kc, c, cRow + jr, ldc,
+                            mr, Math.min(NR, nTile - jr), alpha, blockBeta, s.edge);
+                }
+            }
+        }
+    }
+
+    /** C = beta·C, with beta == 0 writing zeros (NaNs in C do not survive). */
+    private static void scale(int m, int n, float beta, MemorySegment c, long cOffset, int ldc) {
+        for (int i = 0; i < m; i++) {
+            long row = cOffset + (long) i * ldc;
+            for (int j = 0; j < n; j++) {
+                c.setAtIndex(F32, row + j, beta == 0f ? 0f : beta * c.getAtIndex(F32, row + j));
+            }
+        }
+    }
+
+    // ---- matvec ---------------------------------------------------------------------------------------
+
+    /**
+     * y = W·x, one dot product per row. Bound by the bandwidth of reading W, so the work is arranged to stream
+     * W once: four rows per pass share each load of x, BF16/F16 rows are widened in registers, and tasks are
+     * blocks of rows (a multiple of four) with at least MATVEC_GRAIN weights each.
+     */
+    @Override
+    public void matvec(int rows, int cols,
+                       MemorySegment w, long wOffset, int ldw, DType wType,
+                       MemorySegment x, long xOffset,
+                       MemorySegment y, long yOffset) {
+        GemmArguments.checkMatvec(rows, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset);
+        if (rows == 0) return;
+        int tasks = ThreadPool.tasksFor((long) rows * Math.max(cols, 1), MATVEC_GRAIN, ceilDiv(rows, 4));
+        int rowsPerTask = ceilDiv(ceilDiv(rows, tasks), 4) * 4;
+        ThreadPool.shared().parallelFor(ceilDiv(rows, rowsPerTask), task -> {
+            int end = Math.min(rows, (task + 1) * rowsPerTask);
+            int r = task * rowsPerTask;
+            for (; r + 4 <= end; r += 4) matvecRows(4, r, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset);
+            for (; r < end; r++) matvecRows(1, r, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset);
+        });
+    }
+
+    /** y[r0 .. r0+count) for count 1 or 4 (rows beyond count are not read). */
+    private static void matvecRows(int count, int r0, int cols,
+                                   MemorySegment w, long wOffset, int ldw, DType wType,
+                                   MemorySegment x, long xOffset, MemorySegment y, long yOffset) {
+        long xAt = xOffset * 4;
+        long row0 = wOffset + (long) r0 * ldw;
+        long row1 = count > 1 ? row0 + ldw : row0, row2 = count > 1 ? row1 + ldw : row0, row3 = count > 1 ? row2 + ldw : row0;
+        FloatVector s0 = FloatVector.zero(Simd.F), s1 = s0, s2 = s0, s3 = s0;
+        int col = 0;
+        if (wType == DType.F32) {
+            for (; col + VL <= cols; col += VL) {
+                FloatVector xv = FloatVector.fromMemorySegment(Simd.F, x, xAt + col * 4L, ORDER);
+                s0 = FloatVector.fromMemorySegment(Simd.F, w, (row0 + col) * 4, ORDER).fma(xv, s0);
+                if (count > 1) {
+                    s1 = FloatVector.fromMemorySegment(Simd.F, w, (row1 + col) * 4, ORDER).fma(xv, s1);
+                    s2 = FloatVector.fromMemorySegment(Simd.F, w, (row2 + col) * 4, ORDER).fma(xv, s2);
+                    s3 = FloatVector.fromMemorySegment(Simd.F, w, (row3 + col) * 4, ORDER).fma(xv, s3);
+                }
+            }
+        } else {
+            boolean bf16 = wType == DType.BF16;
+            for (; col + 2 * VL <= cols; col += 2 * VL) {
+                FloatVector xLo = FloatVector.fromMemorySegment(Simd.F, x, xAt + col * 4L, ORDER);
+                FloatVector xHi = FloatVector.fromMemorySegment(Simd.F, x, xAt + (col + VL) * 4L, ORDER);
+                ShortVector h0 = ShortVector.fromMemorySegment(Simd.S, w, (row0 + col) * 2, ORDER);
+                s0 = GemmPacking.widen(h0, 1, bf16).fma(xHi, GemmPacking.widen(h0, 0, bf16).fma(xLo, s0));
+                if (count > 1) {
+                    ShortVector h1 = ShortVector.fromMemorySegment(Simd.S, w, (row1 + col) * 2, ORDER);
+                    ShortVector h2 = ShortVector.fromMemorySegment(Simd.S, w, (row2 + col) * 2, ORDER);
+                    ShortVector h3 = ShortVector.fromMemorySegment(Simd.S, w, (row3 + col) * 2, ORDER);
+                    s1 = GemmPacking.widen(h1, 1, bf16).fma(xHi, GemmPacking.widen(h1, 0, bf16).fma(xLo, s1));
+                    s2 = GemmPacking.widen(h2, 1, bf16).fma(xHi, GemmPacking.widen(h2, 0, bf16).fma(xLo, s2));
+                    s3 = GemmPacking.widen(h3, 1, bf16).fma(xHi, GemmPacking.widen(h3, 0, bf16).fma(xLo, s3));
+                }
+            }
+        }
+        // The vector part reduced, then the columns past the last whole vector, in order.
+        float y0 = s0.reduceLanes(VectorOperators.ADD), y1 = s1.reduceLanes(VectorOperators.ADD);
+        float y2 = s2.reduceLanes(VectorOperators.ADD), y3 = s3.reduceLanes(VectorOperators.ADD);
+        for (; col < cols; col++) {
+            float xc = x.getAtIndex(F32, xOffset + col);
+            y0 = Math.fma(GemmPacking.load(w, row0 + col, wType), xc, y0);
+            if (count > 1) {
+                y1 = Math.fma(GemmPacking.load(w, row1 + col, wType), xc, y1);
+                y2 = Math.fma(GemmPacking.load(w, row2 + col, wType), xc, y2);
+                y3 = Math.fma(GemmPacking.load(w, row3 + col, wType), xc, y3);
+            }
+        }
+        y.setAtIndex(F32, yOffset + r0, y0);
+        if (count > 1) {
+            y.setAtIndex(F32, yOffset + r0 + 1, y1);
+            y.setAtIndex(F32, yOffset + r0 + 2, y2);
+            y.setAtIndex(F32, yOffset + r0 + 3, y3);
+        }
+    }
 }

@@ -1,0 +1,150 @@
+package dev.retort.tensor.kernels.simd;
+
+import static dev.retort.tensor.kernels.simd.GemmMicroKernel.MR;
+import static dev.retort.tensor.kernels.simd.GemmMicroKernel.NR;
+
+import dev.retort.tensor.DType;
+import dev.retort.tensor.Half;
+import dev.retort.tensor.kernels.Gemm.Layout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * Copies blocks of op(A) and op(B) into the contiguous layouts the micro-kernel reads, widening 16-bit B to F32
+ * on the way (a packed block at a time, never the whole matrix).
+ *
+ * <ul>
+ *   <li>Packed A: micro-panels of {@code MR} rows; panel q holds rows [q·MR, q·MR+MR) of the block as
+ *       {@code [MR][kc]} (row r at {@code q·MR·kc + r·kc}). For AB and ABT that is a plain copy of each row.
+ *   <li>Packed B: micro-panels of {@code NR} columns; panel q holds columns [q·NR, q·NR+NR) as {@code [kc][NR]}
+ *       (k step p at {@code q·NR·kc + p·NR}), so the kernel loads NR/VL whole vectors per k step. For AB and
+ *       ATB each k step is a contiguous row piece of B; for ABT it is a column of the stored B (a transpose).
+ * </ul>
+ * Rows and columns past the edge of the matrix are zero-filled, so edge tiles run the same kernel.
+ */
+final class GemmPacking {
+    private GemmPacking() {}
+
+    private static final int VL = Simd.F.length();
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED;
+    private static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
+
+    /** Packs op(A) rows [i0, i0+mc) and k steps [p0, p0+kc) into {@code ap} (ceil(mc/MR) panels). */
+    static void packA(Layout layout, MemorySegment a, long aOffset, int lda,
+                      int i0, int mc, int p0, int kc, float[] ap) {
+        int panels = (mc + MR - 1) / MR;
+        for (int q = 0; q < panels; q++) {
+            int panel = q * MR * kc;
+            for (int r = 0; r < MR; r++) {
+                int i = q * MR + r;
+                int dst = panel + r * kc;
+                if (i >= mc) {
+                    java.util.Arrays.fill(ap, dst, dst + kc, 0f);
+                } else if (layout != Layout.ATB) {
+                    // A stored [m x k]: row i of the block is contiguous in k.
+                    MemorySegment.copy(a, F32, (aOffset + (long) (i0 + i) * lda + p0) * 4, ap, dst, kc);
+                } else {
+                    // A stored [k x m]: op(A)[i, p] = A[p, i], a column of the stored matrix.
+                    long at = aOffset + (long) p0 * lda + i0 + i;
+                    for (int p = 0; p < kc; p++, at += lda) ap[dst + p] = a.getAtIndex(F32, at);
+                }
+            }
+        }
+    }
+
+    /** Packs op(B) k steps [p0, p0+kc) and columns [j0, j0+nc) into {@code bp} (ceil(nc/NR) panels). */
+    static void packB(Layout layout, MemorySegment b, long bOffset, int ldb, DType bType,
+                      int p0, int kc, int j0, int nc, float[] bp) {
+        if (layout == Layout.ABT) {
+            packBTransposed(b, bOffset, ldb, bType, p0, kc, j0, nc, bp);
+        } else {
+            for (int p = 0; p < kc; p++) packBRow(b, bOffset + (long) (p0 + p) * ldb + j0, bType, nc, p, kc, bp);
+        }
+    }
+
+    /**
+     * B stored [k x n]: k step p of the block is the row piece B[p0+p, j0 .. j0+nc), contiguous. Column j goes to
+     * panel j/NR at lane j%NR; a vector of VL columns starting at a multiple of VL never straddles two panels.
+     */
+    private static void packBRow(MemorySegment b, long rowStart, DType bType, int nc, int p, int kc, float[] bp) {
+        int j = 0;
+        if (bType == DType.F32) {
+            for (; j + VL <= nc; j += VL) {
+                FloatVector.fromMemorySegment(Simd.F, b, (rowStart + j) * 4, ORDER).intoArray(bp, packedIndex(j, p, kc));
+            }
+        } else {
+            boolean bf16 = bType == DType.BF16;
+            for (; j + 2 * VL <= nc; j += 2 * VL) {
+                ShortVector halves = ShortVector.fromMemorySegment(Simd.S, b, (rowStart + j) * 2, ORDER);
+                widen(halves, 0, bf16).intoArray(bp, packedIndex(j, p, kc));
+                widen(halves, 1, bf16).intoArray(bp, packedIndex(j + VL, p, kc));
+            }
+        }
+        for (; j < nc; j++) bp[packedIndex(j, p, kc)] = load(b, rowStart + j, bType);
+        // Zero the padding lanes of the last panel so edge tiles compute zeros there.
+        int padded = (nc + NR - 1) / NR * NR;
+        for (; j < padded; j++) bp[packedIndex(j, p, kc)] = 0f;
+    }
+
+    /** B stored [n x k]: op(B)[p, j] = B[j, p]; each stored row j is contiguous in k and becomes one lane. */
+    private static void packBTransposed(MemorySegment b, long bOffset, int ldb, DType bType,
+                                        int p0, int kc, int j0, int nc, float[] bp) {
+        int padded = (nc + NR - 1) / NR * NR;
+        for (int j = 0; j < padded; j++) {
+            int dst = packedIndex(j, 0, kc);
+            if (j >= nc) {
+                for (int p = 0; p < kc; p++) bp[dst + p * NR] = 0f;
+                continue;
+            }
+            long row = bOffset + (long) (j0 + j) * ldb + p0;
+            for (int p = 0; p < kc; p++) bp[dst + p * NR] = load(b, row + p, bType);
+        }
+    }
+
+    /** Where column j (of the block), k step p lands in packed B. */
+    private static int packedIndex(int j, int p, int kc) {
+        return (j / NR) * NR * kc + p * NR + j % NR;
+    }
+
+    static float load(MemorySegment s, long element, DType type) {
+        return switch (type) {
+            case F32 -> s.getAtIndex(F32, element);
+            case BF16 -> Half.bf16ToFloat(s.getAtIndex(I16, element));
+            case F16 -> Half.f16ToFloat(s.getAtIndex(I16, element));
+            default -> throw new IllegalArgumentException("unsupported type " + type);
+        };
+    }
+
+    /** Widens half {@code part} (0: lanes [0, VL), 1: lanes [VL, 2·VL)) of 16-bit floats to F32. */
+    static FloatVector widen(ShortVector halves, int part, boolean bf16) {
+        IntVector bits = (IntVector) halves.convertShape(VectorOperators.S2I, Simd.I, part);
+        return bf16 ? bf16ToFloat(bits) : f16ToFloat(bits);
+    }
+
+    /** BF16 is the top half of an F32. */
+    static FloatVector bf16ToFloat(IntVector bits) {
+        return bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /**
+     * IEEE binary16 to F32 with integer tricks: the 15 magnitude bits shifted into place form an F32 whose
+     * exponent is 112 too small, so one exact multiply by 2^112 fixes normals and subnormals alike; Inf and NaN
+     * (exponent all ones) are rebuilt with the F32 all-ones exponent and the payload kept.
+     */
+    static FloatVector f16ToFloat(IntVector bits) {
+        IntVector sign = bits.and(0x8000).lanewise(VectorOperators.LSHL, 16);
+        IntVector magnitude = bits.and(0x7fff);
+        IntVector shifted = magnitude.lanewise(VectorOperators.LSHL, 13);
+        IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        VectorMask<Integer> infOrNan = magnitude.compare(VectorOperators.GE, 0x7c00);
+        IntVector result = finite.blend(shifted.or(0x7f800000), infOrNan);
+        return result.or(sign).reinterpretAsFloats();
+    }
+}
