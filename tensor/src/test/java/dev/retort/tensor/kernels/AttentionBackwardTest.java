@@ -22,9 +22,9 @@ class AttentionBackwardTest {
             Shape.of(2, 1, 0, 1, 2, 2, 1, 0),
             Shape.of(2, 7, 0, 7, 4, 2, 7, 5),
             Shape.of(2, 33, 0, 33, 4, 1, 8, 3),
-            Shape.of(2, 100, 0, 100, 4, 2, 16, 7),
+            Shape.of(2, 100, 0, 100, 4, 2, 8, 7),
             Shape.of(2, 33, 0, 40, 2, 2, 33, 1),
-            Shape.of(1, 100, 0, 100, 1, 1, 64, 0),
+            Shape.of(1, 70, 0, 70, 1, 1, 64, 0),
             Shape.of(2, 7, 0, 7, 3, 1, 33, 2),
             Shape.of(1, 130, 0, 130, 2, 1, 7, 0));
 
@@ -127,7 +127,7 @@ class AttentionBackwardTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("implementations")
     void bitwiseIdenticalForAnyThreadCount(Kernels kernels) {
-        Shape s = Shape.of(3, 100, 0, 100, 8, 2, 32, 0);
+        Shape s = Shape.of(2, 70, 0, 70, 4, 2, 16, 0); // four (b, g) units
         Problem p = new Problem(s, 9);
         float[] dout = gaussian(new Random(10), s.queryElements());
         Gradients initial = new Gradients(gaussian(new Random(1), s.queryElements()),

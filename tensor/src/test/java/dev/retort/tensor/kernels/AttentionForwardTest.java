@@ -113,9 +113,9 @@ class AttentionForwardTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("implementations")
     void bitwiseIdenticalForAnyThreadCount(Kernels kernels) {
-        // Large enough to be split into several tasks: 2·8 heads · 64 dims · ~5000 visible keys per head.
-        Problem p = new Problem(Shape.of(2, 100, 0, 100, 8, 2, 64, 0), 11);
-        Problem decode = new Problem(Shape.of(3, 1, 300, 301, 8, 1, 64, 0), 12);
+        // Large enough to be split into several tasks (12 units of ~2^18 multiply-adds), and a decode step of 3.
+        Problem p = new Problem(Shape.of(2, 70, 0, 70, 4, 2, 32, 0), 11);
+        Problem decode = new Problem(Shape.of(3, 1, 700, 701, 8, 1, 32, 0), 12);
         try {
             ThreadPool.setSharedThreads(1);
             ForwardResult one = runForward(kernels.attention(), p, true);
