@@ -1,11 +1,294 @@
 package dev.retort.tensor.kernels.simd;
 
-import dev.retort.tensor.DType;
-import dev.retort.tensor.kernels.Attention;
-import java.lang.foreign.MemorySegment;
+import static dev.retort.tensor.kernels.simd.AttentionMath.F;
+import static dev.retort.tensor.kernels.simd.AttentionMath.L;
+import static dev.retort.tensor.kernels.simd.AttentionMath.load;
 
-/** Placeholder until the attention kernels land; every method throws. */
+import dev.retort.tensor.ThreadPool;
+import dev.retort.tensor.kernels.Attention;
+import dev.retort.tensor.kernels.AttentionArgs;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+
+/**
+ * Flash attention with the Vector API: causal, grouped-query, never materialising [T×T].
+ *
+ * <p>Forward. A unit of work is (batch b, kv head g, block of {@link #QUERY_BLOCK} queries). Its tile holds
+ * the rows of all ratio = H/G query heads that read kv head g, so each block of {@link #KEY_BLOCK} keys is
+ * fetched from memory once and then served from L1/L2 to ratio·32 rows. Per row and key block: scores by dot
+ * products over D (four keys per pass), an online softmax (running max m, running sum l, accumulator rescaled
+ * by e^(m_old − m_new)), then acc += P·V with D in the outer loop so the accumulator stays in registers. Key
+ * blocks wholly above the causal diagonal are never visited; in a diagonal block each row stops at its own
+ * position. The decode step (Tq = 1) is the same code with a tile of ratio rows, vectorised over D for the
+ * dots and the accumulation and over keys for the exp.
+ *
+ * <p>Backward (FlashAttention-2). A unit is (b, g): it owns dk and dv of kv head g and dq of the group's query
+ * heads, so no two tasks write the same memory and the loop order inside a unit is fixed: results are bitwise
+ * identical for any thread count. For each key block (outer) and each query block that sees it, P is
+ * recomputed from q, k and lse; dS = P ⊙ (dO·Vᵀ − rowsum(dO ⊙ out)); dV_j += Pᵀ·dO and dK_j += scale·dSᵀ·Q
+ * collect in small per-block buffers over every head of the group, dQ_i += scale·dS·K_j goes to dq per tile.
+ */
 public final class SimdAttention implements Attention {
-    @Override public void forward(int batch, int tq, int qStart, int heads, int kvHeads, int headDim, float scale, MemorySegment q, long qOffset, MemorySegment k, long kOffset, MemorySegment v, long vOffset, long kvBatchStride, MemorySegment out, long outOffset, MemorySegment lse, long lseOffset) { throw new UnsupportedOperationException("SimdAttention.forward not implemented yet"); }
-    @Override public void backward(int batch, int tq, int heads, int kvHeads, int headDim, float scale, MemorySegment q, long qOffset, MemorySegment k, long kOffset, MemorySegment v, long vOffset, long kvBatchStride, MemorySegment out, long outOffset, MemorySegment lse, long lseOffset, MemorySegment dout, long doutOffset, MemorySegment dq, long dqOffset, MemorySegment dk, long dkOffset, MemorySegment dv, long dvOffset) { throw new UnsupportedOperationException("SimdAttention.backward not implemented yet"); }
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+
+    /** Queries per forward tile: ratio·32 rows share each K/V block while it is in cache. */
+    static final int QUERY_BLOCK = 32;
+    /** Keys per block: 64 keys × D ≤ 128 floats of K and of V (≤ 64 KiB together) stay in L2 across the rows. */
+    static final int KEY_BLOCK = 64;
+    /** Multiply-adds a task should have at least, so that small problems stay on the calling thread. */
+    static final long GRAIN = 1 << 18;
+
+    // ---- forward ---------------------------------------------------------------------------------------
+
+    @Override
+    public void forward(int batch, int tq, int qStart, int heads, int kvHeads, int headDim, float scale,
+                        MemorySegment q, long qOffset,
+                        MemorySegment k, long kOffset, MemorySegment v, long vOffset, long kvBatchStride,
+                        MemorySegment out, long outOffset,
+                        MemorySegment lse, long lseOffset) {
+        AttentionArgs.checkForward(batch, tq, qStart, heads, kvHeads, headDim, q, qOffset, k, kOffset, v, vOffset,
+                kvBatchStride, out, outOffset, lse, lseOffset);
+        if (batch == 0 || tq == 0) return;
+        int ratio = heads / kvHeads;
+        int queryBlocks = (tq + QUERY_BLOCK - 1) / QUERY_BLOCK;
+        int units = batch * kvHeads * queryBlocks;
+        // Σ over queries of the keys each sees, times heads and D, times two (scores and P·V).
+        long work = 2L * batch * heads * headDim * ((long) tq * qStart + (long) tq * (tq + 1) / 2);
+        int tasks = ThreadPool.tasksFor(work, GRAIN, units);
+        Geometry geo = new Geometry(tq, heads, kvHeads, headDim);
+        ThreadPool.shared().parallelFor(tasks, task -> {
+            int rows = ratio * Math.min(QUERY_BLOCK, tq);
+            ForwardScratch scratch = new ForwardScratch(new float[rows], new float[rows], new float[rows * headDim],
+                    new float[KEY_BLOCK]);
+            for (int unit = firstUnit(task, tasks, units); unit < firstUnit(task + 1, tasks, units); unit++) {
+                int qBlock = unit % queryBlocks;
+                int g = unit / queryBlocks % kvHeads;
+                int b = unit / queryBlocks / kvHeads;
+                forwardTile(geo, b, g, qBlock * QUERY_BLOCK, Math.min(tq, (qBlock + 1) * QUERY_BLOCK), qStart, scale,
+                        q, qOffset, k, kOffset + b * kvBatchStride, v, vOffset + b * kvBatchStride,
+                        out, outOffset, lse, lseOffset, scratch);
+            }
+        });
+    }
+
+    /** Units [first(task), first(task+1)) go to one task: an even split that depends only on the problem. */
+    private static int firstUnit(int task, int tasks, int units) {
+        return (int) ((long) task * units / tasks);
+    }
+
+    /** Sizes and strides of one call. Byte strides: a query row to the next position, a key to the next. */
+    private record Geometry(int tq, int heads, int kvHeads, int headDim, int ratio, long queryStride, long keyStride,
+                            VectorMask<Float> tail) {
+        Geometry(int tq, int heads, int kvHeads, int headDim) {
+            this(tq, heads, kvHeads, headDim, heads / kvHeads, 4L * heads * headDim, 4L * kvHeads * headDim,
+                    F.indexInRange(F.loopBound(headDim), headDim));
+        }
+
+        /** Byte offset of row (b, i, h) of a [B × Tq × H × D] tensor that starts at element {@code base}. */
+        long queryByte(long base, int b, int i, int h) {
+            return 4 * (base + (((long) b * tq + i) * heads + h) * headDim);
+        }
+
+        /** Byte offset of key {@code pos}, kv head g, in a batch that starts at element {@code batchBase}. */
+        long keyByte(long batchBase, int pos, int g) {
+            return 4 * (batchBase + ((long) pos * kvHeads + g) * headDim);
+        }
+    }
+
+    /** Per-task buffers: running max and sum per tile row, the accumulator [rows × D], one row of scores. */
+    private record ForwardScratch(float[] max, float[] sum, float[] acc, float[] scores) {}
+
+    /** Queries i0..i1 of batch b, all heads of kv head g; tile row r = hr·n + (i − i0) is head g·ratio + hr. */
+    private static void forwardTile(Geometry geo, int b, int g, int i0, int i1, int qStart, float scale,
+                                    MemorySegment q, long qOffset, MemorySegment k, long kBase,
+                                    MemorySegment v, long vBase, MemorySegment out, long outOffset,
+                                    MemorySegment lse, long lseOffset, ForwardScratch scratch) {
+        int n = i1 - i0, rows = geo.ratio * n, dim = geo.headDim;
+        float[] max = scratch.max, sum = scratch.sum, acc = scratch.acc, scores = scratch.scores;
+        Arrays.fill(max, 0, rows, Float.NEGATIVE_INFINITY);
+        Arrays.fill(sum, 0, rows, 0f);
+        Arrays.fill(acc, 0, rows * dim, 0f);
+        int keyEnd = qStart + i1; // exclusive: the tile's last query sees keys up to qStart + i1 − 1
+        for (int j0 = 0; j0 < keyEnd; j0 += KEY_BLOCK) {
+            int j1 = Math.min(j0 + KEY_BLOCK, keyEnd);
+            long kBlock = geo.keyByte(kBase, j0, g), vBlock = geo.keyByte(vBase, j0, g);
+            for (int r = 0; r < rows; r++) {
+                int hr = r / n, i = i0 + r % n;
+                int visible = Math.min(j1, qStart + i + 1) - j0; // causal: keys 0..qStart+i
+                if (visible <= 0) continue;
+                long qRow = geo.queryByte(qOffset, b, i, g * geo.ratio + hr);
+                float blockMax = AttentionMath.scoreRow(q, qRow, k, kBlock, geo.keyStride, visible, dim, geo.tail,
+                        scale, scores, 0);
+                // Online softmax: what was accumulated under the old max is rescaled to the new one.
+                float newMax = Math.max(max[r], blockMax);
+                float correction = AttentionMath.exp(max[r] - newMax);
+                float blockSum = AttentionMath.expShiftedInPlace(scores, 0, visible, newMax);
+                sum[r] = sum[r] * correction + blockSum;
+                max[r] = newMax;
+                AttentionMath.scaleAndAccumulate(acc, r * dim, correction, scores, 0, 1, visible,
+                        v, vBlock, geo.keyStride, dim, geo.tail);
+            }
+        }
+        for (int r = 0; r < rows; r++) {
+            int hr = r / n, i = i0 + r % n, h = g * geo.ratio + hr;
+            long outRow = geo.queryByte(outOffset, b, i, h);
+            FloatVector inverse = FloatVector.broadcast(F, 1f / sum[r]);
+            int d = 0;
+            for (int bound = F.loopBound(dim); d < bound; d += L) {
+                FloatVector.fromArray(F, acc, r * dim + d).mul(inverse).intoMemorySegment(out, outRow + 4L * d, AttentionMath.ORDER);
+            }
+            if (d < dim) {
+                FloatVector.fromArray(F, acc, r * dim + d, geo.tail).mul(inverse)
+                        .intoMemorySegment(out, outRow + 4L * d, AttentionMath.ORDER, geo.tail);
+            }
+            if (lse != null) {
+                lse.setAtIndex(F32, lseOffset + ((long) b * geo.heads + h) * geo.tq + i, max[r] + (float) Math.log(sum[r]));
+            }
+        }
+    }
+
+    // ---- backward --------------------------------------------------------------------------------------
+
+    @Override
+    public void backward(int batch, int tq, int heads, int kvHeads, int headDim, float scale,
+                         MemorySegment q, long qOffset,
+                         MemorySegment k, long kOffset, MemorySegment v, long vOffset, long kvBatchStride,
+                         MemorySegment out, long outOffset, MemorySegment lse, long lseOffset,
+                         MemorySegment dout, long doutOffset,
+                         MemorySegment dq, long dqOffset,
+                         MemorySegment dk, long dkOffset, MemorySegment dv, long dvOffset) {
+        AttentionArgs.checkBackward(batch, tq, heads, kvHeads, headDim, q, qOffset, k, kOffset, v, vOffset,
+                kvBatchStride, out, outOffset, lse, lseOffset, dout, doutOffset, dq, dqOffset, dk, dkOffset,
+                dv, dvOffset);
+        if (batch == 0 || tq == 0) return;
+        int units = batch * kvHeads;
+        // Five products of (visible keys × D) per query and head: S, dP, dV, dK, dQ.
+        long work = 5L * batch * heads * headDim * ((long) tq * (tq + 1) / 2);
+        int tasks = ThreadPool.tasksFor(work, GRAIN, units);
+        Geometry geo = new Geometry(tq, heads, kvHeads, headDim);
+        ThreadPool.shared().parallelFor(tasks, task -> {
+            BackwardScratch scratch = new BackwardScratch(geo);
+            for (int unit = firstUnit(task, tasks, units); unit < firstUnit(task + 1, tasks, units); unit++) {
+                int g = unit % kvHeads, b = unit / kvHeads;
+                backwardGroup(geo, b, g, scale, q, qOffset, k, kOffset + b * kvBatchStride, v, vOffset + b * kvBatchStride,
+                        out, outOffset, lse, lseOffset, dout, doutOffset, dq, dqOffset,
+                        dk, dkOffset + b * kvBatchStride, dv, dvOffset + b * kvBatchStride, scratch);
+            }
+        });
+    }
+
+    /**
+     * Per-task buffers: rowDot [ratio × T] = rowsum(dO ⊙ out) per head of the group; probs and dScores, the
+     * P and scale·dS tiles [QUERY_BLOCK × KEY_BLOCK]; dkBlock/dvBlock [KEY_BLOCK × D]; dqTile [QUERY_BLOCK × D].
+     */
+    private record BackwardScratch(float[] rowDot, float[] probs, float[] dScores, float[] dkBlock, float[] dvBlock,
+                                   float[] dqTile) {
+        BackwardScratch(Geometry geo) {
+            this(new float[geo.ratio * geo.tq], new float[QUERY_BLOCK * KEY_BLOCK], new float[QUERY_BLOCK * KEY_BLOCK],
+                    new float[KEY_BLOCK * geo.headDim], new float[KEY_BLOCK * geo.headDim],
+                    new float[QUERY_BLOCK * geo.headDim]);
+        }
+    }
+
+    private static void backwardGroup(Geometry geo, int b, int g, float scale, MemorySegment q, long qOffset,
+                                      MemorySegment k, long kBase, MemorySegment v, long vBase,
+                                      MemorySegment out, long outOffset, MemorySegment lse, long lseOffset,
+                                      MemorySegment dout, long doutOffset, MemorySegment dq, long dqOffset,
+                                      MemorySegment dk, long dkBase, MemorySegment dv, long dvBase,
+                                      BackwardScratch scratch) {
+        int tq = geo.tq, dim = geo.headDim, ratio = geo.ratio;
+        float[] rowDot = scratch.rowDot, probs = scratch.probs, dScores = scratch.dScores;
+        float[] dkBlock = scratch.dkBlock, dvBlock = scratch.dvBlock, dqTile = scratch.dqTile;
+        for (int hr = 0; hr < ratio; hr++) {
+            for (int i = 0; i < tq; i++) {
+                int h = g * ratio + hr;
+                rowDot[hr * tq + i] = AttentionMath.dot(dout, geo.queryByte(doutOffset, b, i, h),
+                        out, geo.queryByte(outOffset, b, i, h), dim, geo.tail);
+            }
+        }
+        for (int j0 = 0; j0 < tq; j0 += KEY_BLOCK) {
+            int nk = Math.min(KEY_BLOCK, tq - j0);
+            long kBlock = geo.keyByte(kBase, j0, g), vBlock = geo.keyByte(vBase, j0, g);
+            Arrays.fill(dkBlock, 0, nk * dim, 0f);
+            Arrays.fill(dvBlock, 0, nk * dim, 0f);
+            for (int hr = 0; hr < ratio; hr++) {
+                int h = g * ratio + hr;
+                // Queries before j0 see none of these keys: start at the query block holding query j0.
+                for (int i0 = j0 - j0 % QUERY_BLOCK; i0 < tq; i0 += QUERY_BLOCK) {
+                    int nq = Math.min(QUERY_BLOCK, tq - i0);
+                    // P and scale·dS tiles [nq × nk]; row ii holds keys 0..visible−1, the rest is never read.
+                    for (int ii = 0; ii < nq; ii++) {
+                        int i = i0 + ii;
+                        int visible = Math.min(nk, i + 1 - j0);
+                        if (visible <= 0) continue;
+                        int t = ii * KEY_BLOCK;
+                        float rowLse = lse.getAtIndex(F32, lseOffset + ((long) b * geo.heads + h) * tq + i);
+                        AttentionMath.scoreRow(q, geo.queryByte(qOffset, b, i, h), k, kBlock, geo.keyStride, visible,
+                                dim, geo.tail, scale, probs, t);
+                        AttentionMath.expShiftedInPlace(probs, t, visible, rowLse);
+                        AttentionMath.scoreRow(dout, geo.queryByte(doutOffset, b, i, h), v, vBlock, geo.keyStride,
+                                visible, dim, geo.tail, 1f, dScores, t);
+                        scaledScoreGradient(probs, dScores, t, visible, rowDot[hr * tq + i], scale);
+                    }
+                    // dV_j += Σ_i P_ij dO_i and dK_j += Σ_i (scale·dS_ij) q_i over the queries that see key j.
+                    for (int jj = 0; jj < nk; jj++) {
+                        int first = Math.max(0, j0 + jj - i0);
+                        if (first >= nq) continue;
+                        int weights = first * KEY_BLOCK + jj;
+                        AttentionMath.scaleAndAccumulate(dvBlock, jj * dim, 1f, probs, weights, KEY_BLOCK, nq - first,
+                                dout, geo.queryByte(doutOffset, b, i0 + first, h), geo.queryStride, dim, geo.tail);
+                        AttentionMath.scaleAndAccumulate(dkBlock, jj * dim, 1f, dScores, weights, KEY_BLOCK, nq - first,
+                                q, geo.queryByte(qOffset, b, i0 + first, h), geo.queryStride, dim, geo.tail);
+                    }
+                    // dQ_i += Σ_j (scale·dS_ij) k_j, collected per tile, then added to dq (this task owns those rows).
+                    Arrays.fill(dqTile, 0, nq * dim, 0f);
+                    for (int ii = 0; ii < nq; ii++) {
+                        int visible = Math.min(nk, i0 + ii + 1 - j0);
+                        if (visible <= 0) continue;
+                        AttentionMath.scaleAndAccumulate(dqTile, ii * dim, 1f, dScores, ii * KEY_BLOCK, 1, visible,
+                                k, kBlock, geo.keyStride, dim, geo.tail);
+                        addInto(dq, geo.queryByte(dqOffset, b, i0 + ii, h), dqTile, ii * dim, dim, geo.tail);
+                    }
+                }
+            }
+            for (int jj = 0; jj < nk; jj++) {
+                addInto(dk, geo.keyByte(dkBase, j0 + jj, g), dkBlock, jj * dim, dim, geo.tail);
+                addInto(dv, geo.keyByte(dvBase, j0 + jj, g), dvBlock, jj * dim, dim, geo.tail);
+            }
+        }
+    }
+
+    /** dScores[t..t+n) = scale · P ⊙ (dP − rowDot), where dScores holds dP = dO·vᵀ on entry and probs holds P. */
+    private static void scaledScoreGradient(float[] probs, float[] dScores, int t, int n, float rowDot, float scale) {
+        FloatVector rowDotV = FloatVector.broadcast(F, rowDot);
+        int j = 0;
+        for (int bound = F.loopBound(n); j < bound; j += L) {
+            FloatVector p = FloatVector.fromArray(F, probs, t + j);
+            FloatVector dp = FloatVector.fromArray(F, dScores, t + j);
+            dp.sub(rowDotV).mul(p).mul(scale).intoArray(dScores, t + j);
+        }
+        if (j < n) {
+            VectorMask<Float> tail = F.indexInRange(j, n);
+            FloatVector p = FloatVector.fromArray(F, probs, t + j, tail);
+            FloatVector dp = FloatVector.fromArray(F, dScores, t + j, tail);
+            dp.sub(rowDotV).mul(p).mul(scale).intoArray(dScores, t + j, tail);
+        }
+    }
+
+    /** segment[byteOffset..+dim floats] += values[from..from+dim). */
+    private static void addInto(MemorySegment segment, long byteOffset, float[] values, int from, int dim,
+                                VectorMask<Float> tail) {
+        int d = 0;
+        for (int bound = F.loopBound(dim); d < bound; d += L) {
+            load(segment, byteOffset + 4L * d).add(FloatVector.fromArray(F, values, from + d))
+                    .intoMemorySegment(segment, byteOffset + 4L * d, AttentionMath.ORDER);
+        }
+        if (d < dim) {
+            load(segment, byteOffset + 4L * d, tail).add(FloatVector.fromArray(F, values, from + d, tail))
+                    .intoMemorySegment(segment, byteOffset + 4L * d, AttentionMath.ORDER, tail);
+        }
+    }
 }

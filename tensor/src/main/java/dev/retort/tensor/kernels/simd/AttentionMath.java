@@ -1,0 +1,229 @@
+package dev.retort.tensor.kernels.simd;
+
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The vector building blocks of {@link SimdAttention}: dot products over the head dimension, an exp, and a
+ * lane sum, all written so that their results are the same bits however the code is run.
+ *
+ * <p>Why not {@code reduceLanes(ADD)} and {@code lanewise(EXP)}: the Vector API lets both pick their own order
+ * of operations or algorithm, and the interpreter, C1 and C2 (and x86 and ARM) do pick differently, so a kernel
+ * could give different bits once it is JIT-compiled. Here the lane sum is an explicit butterfly and exp an
+ * explicit polynomial of plain IEEE operations (add, mul, fma, conversions), which are exact in every tier.
+ *
+ * <p>Vectors over D (head dim) use full vectors for the first {@code F.loopBound(D)} elements and one masked
+ * vector for the rest, so any D works at any width (D = 1 at 512 bits is a single masked lane).
+ */
+final class AttentionMath {
+    private AttentionMath() {}
+
+    static final VectorSpecies<Float> F = Simd.F;
+    static final int L = F.length();
+    static final ByteOrder ORDER = ByteOrder.nativeOrder();
+
+    /** Lane permutations i → i ^ h for the butterfly sum; null where h ≥ L (never used at that width). */
+    private static final VectorShuffle<Float> SWAP_1 = swap(1);
+    private static final VectorShuffle<Float> SWAP_2 = swap(2);
+    private static final VectorShuffle<Float> SWAP_4 = swap(4);
+    private static final VectorShuffle<Float> SWAP_8 = swap(8);
+
+    private static VectorShuffle<Float> swap(int h) {
+        return h < L ? VectorShuffle.fromOp(F, i -> i ^ h) : null;
+    }
+
+    /** The sum of all lanes, in a fixed butterfly order (L is a constant, so the dead steps fold away). */
+    static float sumLanes(FloatVector v) {
+        if (L > 8) v = v.add(v.rearrange(SWAP_8));
+        if (L > 4) v = v.add(v.rearrange(SWAP_4));
+        if (L > 2) v = v.add(v.rearrange(SWAP_2));
+        v = v.add(v.rearrange(SWAP_1));
+        return v.lane(0);
+    }
+
+    static FloatVector load(MemorySegment segment, long byteOffset) {
+        return FloatVector.fromMemorySegment(F, segment, byteOffset, ORDER);
+    }
+
+    static FloatVector load(MemorySegment segment, long byteOffset, VectorMask<Float> mask) {
+        return FloatVector.fromMemorySegment(F, segment, byteOffset, ORDER, mask);
+    }
+
+    // ---- exp ------------------------------------------------------------------------------------------
+
+    private static final float LOG2E = 1.44269504f;
+    /** ln 2 split in two: LN2_HI has few significant bits, so n·LN2_HI is exact for |n| ≤ 127. */
+    private static final float LN2_HI = 0.693359375f;
+    private static final float LN2_LO = -2.12194440e-4f;
+    /** 1.5·2²³: adding it rounds a float of magnitude < 2²² to an integer (ties to even). */
+    private static final float ROUND = 12582912f;
+    /** Below this, 2ⁿ would be subnormal: the result is flushed to 0 (also exp(−∞) = 0). */
+    private static final float MIN_ARG = -87.3f;
+    private static final float MAX_ARG = 88.0f;
+    // Taylor coefficients 1/k! for k = 2..7: on |r| ≤ ln2/2 the truncation error is below 5e-9 relative.
+    private static final float C2 = 1f / 2, C3 = 1f / 6, C4 = 1f / 24, C5 = 1f / 120, C6 = 1f / 720, C7 = 1f / 5040;
+
+    /** e^x for each lane, within a few ulp; 0 for x < −87.3 (including −∞); finite up to x = 88. */
+    static FloatVector exp(FloatVector x) {
+        FloatVector clamped = x.max(MIN_ARG).min(MAX_ARG);
+        // e^x = 2ⁿ · e^r with n = round(x·log2 e) and r = x − n·ln 2 ∈ [−ln2/2, ln2/2]
+        FloatVector n = clamped.fma(LOG2E, ROUND).sub(ROUND);
+        FloatVector r = n.fma(FloatVector.broadcast(F, -LN2_HI), clamped);
+        r = n.fma(FloatVector.broadcast(F, -LN2_LO), r);
+        FloatVector p = r.fma(C7, C6);
+        p = p.fma(r, FloatVector.broadcast(F, C5));
+        p = p.fma(r, FloatVector.broadcast(F, C4));
+        p = p.fma(r, FloatVector.broadcast(F, C3));
+        p = p.fma(r, FloatVector.broadcast(F, C2));
+        p = p.fma(r, FloatVector.broadcast(F, 1f));
+        p = p.fma(r, FloatVector.broadcast(F, 1f));
+        IntVector exponent = (IntVector) n.convert(VectorOperators.F2I, 0);
+        FloatVector twoToN = exponent.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        return p.mul(twoToN).blend(0f, x.lt(MIN_ARG));
+    }
+
+    /** The scalar twin of {@link #exp(FloatVector)}: the same operations, so the same bits. */
+    static float exp(float x) {
+        if (x < MIN_ARG) return 0f;
+        float clamped = Math.min(x, MAX_ARG);
+        float n = Math.fma(clamped, LOG2E, ROUND) - ROUND;
+        float r = Math.fma(n, -LN2_HI, clamped);
+        r = Math.fma(n, -LN2_LO, r);
+        float p = Math.fma(r, C7, C6);
+        p = Math.fma(p, r, C5);
+        p = Math.fma(p, r, C4);
+        p = Math.fma(p, r, C3);
+        p = Math.fma(p, r, C2);
+        p = Math.fma(p, r, 1f);
+        p = Math.fma(p, r, 1f);
+        return p * Float.intBitsToFloat(((int) n + 127) << 23);
+    }
+
+    /** x[from..from+n) = exp(x − shift) in place; returns the sum of the new values (fixed order). */
+    static float expShiftedInPlace(float[] x, int from, int n, float shift) {
+        FloatVector shiftV = FloatVector.broadcast(F, shift);
+        FloatVector total = FloatVector.zero(F);
+        int j = 0;
+        for (int bound = F.loopBound(n); j < bound; j += L) {
+            FloatVector p = exp(FloatVector.fromArray(F, x, from + j).sub(shiftV));
+            p.intoArray(x, from + j);
+            total = total.add(p);
+        }
+        if (j < n) {
+            VectorMask<Float> tail = F.indexInRange(j, n);
+            FloatVector p = exp(FloatVector.fromArray(F, x, from + j, tail).sub(shiftV));
+            p.intoArray(x, from + j, tail);
+            total = total.add(p, tail);
+        }
+        return sumLanes(total);
+    }
+
+    // ---- dot products ---------------------------------------------------------------------------------
+
+    /** a·b over {@code dim} floats at two byte offsets; {@code tail} = F.indexInRange(F.loopBound(dim), dim). */
+    static float dot(MemorySegment a, long aByte, MemorySegment b, long bByte, int dim, VectorMask<Float> tail) {
+        FloatVector acc = FloatVector.zero(F);
+        int d = 0;
+        for (int bound = F.loopBound(dim); d < bound; d += L) {
+            acc = load(a, aByte + 4L * d).fma(load(b, bByte + 4L * d), acc);
+        }
+        if (d < dim) acc = load(a, aByte + 4L * d, tail).fma(load(b, bByte + 4L * d, tail), acc);
+        return sumLanes(acc);
+    }
+
+    /**
+     * scores[j] = scale · x·rows_j for j in [0, count): x is one row of {@code dim} floats, rows_j start
+     * {@code rowStride} bytes apart. Returns the largest score. Four rows at a time share each load of x and
+     * give four independent FMA chains.
+     */
+    static float scoreRow(MemorySegment x, long xByte, MemorySegment rows, long rowsByte, long rowStride,
+                          int count, int dim, VectorMask<Float> tail, float scale, float[] scores, int scoresFrom) {
+        float max = Float.NEGATIVE_INFINITY;
+        int bound = F.loopBound(dim);
+        int j = 0;
+        for (; j + 4 <= count; j += 4) {
+            long r0 = rowsByte + j * rowStride, r1 = r0 + rowStride, r2 = r1 + rowStride, r3 = r2 + rowStride;
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            int d = 0;
+            for (; d < bound; d += L) {
+                FloatVector xv = load(x, xByte + 4L * d);
+                a0 = load(rows, r0 + 4L * d).fma(xv, a0);
+                a1 = load(rows, r1 + 4L * d).fma(xv, a1);
+                a2 = load(rows, r2 + 4L * d).fma(xv, a2);
+                a3 = load(rows, r3 + 4L * d).fma(xv, a3);
+            }
+            if (d < dim) {
+                FloatVector xv = load(x, xByte + 4L * d, tail);
+                a0 = load(rows, r0 + 4L * d, tail).fma(xv, a0);
+                a1 = load(rows, r1 + 4L * d, tail).fma(xv, a1);
+                a2 = load(rows, r2 + 4L * d, tail).fma(xv, a2);
+                a3 = load(rows, r3 + 4L * d, tail).fma(xv, a3);
+            }
+            float s0 = sumLanes(a0) * scale, s1 = sumLanes(a1) * scale;
+            float s2 = sumLanes(a2) * scale, s3 = sumLanes(a3) * scale;
+            scores[scoresFrom + j] = s0;
+            scores[scoresFrom + j + 1] = s1;
+            scores[scoresFrom + j + 2] = s2;
+            scores[scoresFrom + j + 3] = s3;
+            max = Math.max(max, Math.max(Math.max(s0, s1), Math.max(s2, s3)));
+        }
+        for (; j < count; j++) {
+            float s = dot(rows, rowsByte + j * rowStride, x, xByte, dim, tail) * scale;
+            scores[scoresFrom + j] = s;
+            max = Math.max(max, s);
+        }
+        return max;
+    }
+
+    /**
+     * acc[accFrom..accFrom+dim) = acc · factor + Σ_j w_j · rows_j for j in [0, count), where
+     * w_j = weights[weightsFrom + j·weightsStride] (a row or a column of a tile) and the rows lie
+     * {@code rowStride} bytes apart in {@code rows}. Loops D outside and j inside so that each D slice of the
+     * accumulator stays in registers over all rows; four slices at once give four independent FMA chains.
+     */
+    static void scaleAndAccumulate(float[] acc, int accFrom, float factor, float[] weights, int weightsFrom, int weightsStride, int count,
+                                   MemorySegment rows, long rowsByte, long rowStride, int dim, VectorMask<Float> tail) {
+        int bound = F.loopBound(dim);
+        int d = 0;
+        for (; d + 4 * L <= bound; d += 4 * L) {
+            FloatVector a0 = FloatVector.fromArray(F, acc, accFrom + d).mul(factor);
+            FloatVector a1 = FloatVector.fromArray(F, acc, accFrom + d + L).mul(factor);
+            FloatVector a2 = FloatVector.fromArray(F, acc, accFrom + d + 2 * L).mul(factor);
+            FloatVector a3 = FloatVector.fromArray(F, acc, accFrom + d + 3 * L).mul(factor);
+            long row = rowsByte + 4L * d;
+            for (int j = 0; j < count; j++, row += rowStride) {
+                FloatVector w = FloatVector.broadcast(F, weights[weightsFrom + j * weightsStride]);
+                a0 = load(rows, row).fma(w, a0);
+                a1 = load(rows, row + 4L * L).fma(w, a1);
+                a2 = load(rows, row + 8L * L).fma(w, a2);
+                a3 = load(rows, row + 12L * L).fma(w, a3);
+            }
+            a0.intoArray(acc, accFrom + d);
+            a1.intoArray(acc, accFrom + d + L);
+            a2.intoArray(acc, accFrom + d + 2 * L);
+            a3.intoArray(acc, accFrom + d + 3 * L);
+        }
+        for (; d < bound; d += L) {
+            FloatVector a = FloatVector.fromArray(F, acc, accFrom + d).mul(factor);
+            long row = rowsByte + 4L * d;
+            for (int j = 0; j < count; j++, row += rowStride) {
+                a = load(rows, row).fma(FloatVector.broadcast(F, weights[weightsFrom + j * weightsStride]), a);
+            }
+            a.intoArray(acc, accFrom + d);
+        }
+        if (d < dim) {
+            FloatVector a = FloatVector.fromArray(F, acc, accFrom + d, tail).mul(factor);
+            long row = rowsByte + 4L * d;
+            for (int j = 0; j < count; j++, row += rowStride) {
+                a = load(rows, row, tail).fma(FloatVector.broadcast(F, weights[weightsFrom + j * weightsStride]), a);
+            }
+            a.intoArray(acc, accFrom + d, tail);
+        }
+    }
+}
