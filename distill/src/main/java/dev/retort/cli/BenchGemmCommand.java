@@ -55,7 +55,7 @@ final class BenchGemmCommand implements Callable<Integer> {
             ThreadPool.setSharedThreads(threads);
         }
         Kernels kernels = Kernels.get();
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {
             SplittableRandom random = new SplittableRandom(42);
             Tensor a = randomTensor(arena, DType.F32, random, m, k);
             Tensor b = gemmLayout == Gemm.Layout.ABT ? randomTensor(arena, bType, random, n, k) : randomTensor(arena, bType, random, k, n);

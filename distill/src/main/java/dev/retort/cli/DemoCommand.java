@@ -33,7 +33,7 @@ final class DemoCommand implements Callable<Integer> {
                 simd.name(), report.preferredBits(), report.hardwareBits(), ThreadPool.shared().threads());
 
         boolean ok = true;
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {
             SplittableRandom random = new SplittableRandom(7);
             // One transformer layer's work, run by both implementations.
             Tensor x = random(arena, random, T, DIM);

@@ -8,7 +8,8 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "retort 0.1.0",
         description = "Distil Llama-family language models on CPUs, in pure Java.",
-        subcommands = {BenchCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, TokenizeCommand.class, EvalCommand.class, BenchCommand.class,
+                DemoCommand.class, CommandLine.HelpCommand.class})
 public final class Retort {
 
     public static void main(String[] args) {

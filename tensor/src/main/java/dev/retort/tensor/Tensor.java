@@ -9,6 +9,8 @@ import java.util.Arrays;
  * An n-dimensional array over a {@link MemorySegment}: shape, strides (in elements), an element offset and a
  * dtype. Memory belongs to an {@link Arena} chosen by whoever allocates, so its lifetime is explicit: a
  * training step's activations die with the step's arena, memory-mapped weights with the file's.
+ * Kernels run on the shared {@link ThreadPool}'s threads, so tensors they touch must live in a shared (or
+ * global, or automatic) arena, never a confined one.
  *
  * <p>Views ({@link #slice}, {@link #transpose}, {@link #reshape}, {@link #select}) share the segment and never
  * copy. Kernels work on contiguous row-major data; {@link #contiguous} makes a copy when a view is not.
