@@ -1,0 +1,35 @@
+package dev.retort.models.tokenizer;
+
+import java.util.Arrays;
+
+/** A growable list of ints, for collecting token ids without boxing. */
+final class IntList {
+
+    private int[] values = new int[16];
+    private int size;
+
+    void add(int value) {
+        if (size == values.length) {
+            values = Arrays.copyOf(values, size * 2);
+        }
+        values[size++] = value;
+    }
+
+    void addAll(int[] more) {
+        for (int value : more) {
+            add(value);
+        }
+    }
+
+    int size() {
+        return size;
+    }
+
+    int[] toArray() {
+        return Arrays.copyOf(values, size);
+    }
+
+    int[] toArray(int from) {
+        return Arrays.copyOfRange(values, from, size);
+    }
+}
