@@ -21,7 +21,11 @@ final class LoadedModel implements AutoCloseable {
     private LoadedModel(Path dir, boolean needWeights) {
         if (!Files.isDirectory(dir)) throw new IllegalArgumentException("--model " + dir + ": not a directory");
         this.dir = dir;
-        this.tokenizer = Tokenizers.load(dir);
+        try {
+            this.tokenizer = Tokenizers.load(dir);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(dir + ": cannot read the tokenizer: " + e.getMessage(), e);
+        }
         if (needWeights) {
             this.config = LlamaConfig.read(dir);
             this.weights = ModelWeights.open(dir);

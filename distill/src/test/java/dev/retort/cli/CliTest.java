@@ -1,0 +1,123 @@
+package dev.retort.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The retort commands as users script them: their output formats, last lines and error messages. */
+class CliTest {
+    private static final Path STORIES = Path.of(System.getProperty("retort.root", ".")).resolve("../shared/assets/stories260K");
+
+    /** Runs a command; returns exit code, standard output and standard error. */
+    record Run(int exit, String out, String err) {
+        String lastLine() {
+            List<String> lines = out.strip().lines().toList();
+            return lines.isEmpty() ? "" : lines.get(lines.size() - 1);
+        }
+    }
+
+    static Run run(String... args) {
+        PrintStream originalOut = System.out;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        StringWriter err = new StringWriter();
+        try {
+            System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+            var cli = Retort.commandLine();
+            cli.setErr(new PrintWriter(err, true));
+            int exit = cli.execute(args);
+            return new Run(exit, captured.toString(StandardCharsets.UTF_8), err.toString());
+        } finally {
+            System.setOut(originalOut);
+        }
+    }
+
+    static void requireStories() {
+        Assumptions.assumeTrue(Files.isDirectory(STORIES), "shared assets not found at " + STORIES + " (a user's clone has no ../shared): skipped");
+    }
+
+    @Test
+    void greedyGenerationIsDeterministicEnglishWithoutThePrompt() {
+        requireStories();
+        Run first = run("generate", "--model", STORIES.toString(), "--prompt", "Once upon a time", "--temperature", "0", "--max-tokens", "40");
+        Run second = run("generate", "--model", STORIES.toString(), "--prompt", "Once upon a time", "--temperature", "0", "--max-tokens", "40");
+        assertEquals(0, first.exit(), first.err());
+        assertEquals(first.out(), second.out(), "greedy decoding must repeat exactly");
+        assertTrue(!first.out().startsWith("Once upon a time"), "the prompt is not repeated: " + first.out());
+        long words = first.out().split("\\s+").length;
+        assertTrue(words >= 15, "expected a sentence or two, got: " + first.out());
+        assertTrue(first.out().matches("(?s)[A-Za-z ,.!?'\"\\n-]+"), "expected plain English text, got: " + first.out());
+    }
+
+    @Test
+    void emptyPromptStartsFromBos() {
+        requireStories();
+        Run r = run("generate", "--model", STORIES.toString(), "--prompt", "", "--temperature", "0", "--max-tokens", "12");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().startsWith("Once upon a time"), "the model's favourite opening from BOS, got: " + r.out());
+    }
+
+    @Test
+    void seededSamplingRepeatsAndDifferentSeedsDiffer() {
+        requireStories();
+        String[] args = {"generate", "--model", STORIES.toString(), "--prompt", "Lily", "--temperature", "1.0", "--max-tokens", "30", "--seed", "7"};
+        assertEquals(run(args).out(), run(args).out());
+        args[args.length - 1] = "8";
+        Run other = run(args);
+        assertEquals(0, other.exit());
+    }
+
+    @Test
+    void tokenizePrintsIdsWithBosOnOneLine() {
+        requireStories();
+        Run r = run("tokenize", "--model", STORIES.toString(), "Once upon a time");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().strip().matches("1( \\d+)+"), "space-separated ids starting with BOS 1: " + r.out());
+        assertEquals(1, r.out().strip().lines().count());
+    }
+
+    @Test
+    void evalEndsWithTokensCeAndPerplexity(@TempDir Path tmp) throws Exception {
+        requireStories();
+        Path data = tmp.resolve("story.txt");
+        Files.writeString(data, "Once upon a time, there was a little girl named Lily. She loved to play outside in the park.");
+        Run r = run("eval", "--model", STORIES.toString(), "--data", data.toString());
+        assertEquals(0, r.exit(), r.err());
+        String last = r.lastLine();
+        assertTrue(last.matches("tokens=\\d+ ce=\\d+\\.\\d+ ppl=\\d+\\.\\d+"), "last line format: " + last);
+        double ce = Double.parseDouble(last.replaceAll(".*ce=([0-9.]+).*", "$1"));
+        assertTrue(ce > 0.1 && ce < 3.0, "a trained model predicts its own genre well: ce=" + ce);
+    }
+
+    @Test
+    void benchGemmEndsWithGflops() {
+        Run r = run("bench", "gemm", "--shape", "32x16x24", "--layout", "ab", "--threads", "1", "--repetitions", "3");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.lastLine().matches("\\d+(\\.\\d+)? GFLOP/s"), "last line: " + r.lastLine());
+    }
+
+    @Test
+    void badInputGetsOneClearLine(@TempDir Path tmp) {
+        Run shape = run("bench", "gemm", "--shape", "12x3");
+        assertEquals(2, shape.exit());
+        assertTrue(shape.err().contains("--shape must be MxKxN"), shape.err());
+
+        Run missing = run("generate", "--model", tmp.resolve("nope").toString(), "--prompt", "x");
+        assertEquals(2, missing.exit());
+        assertTrue(missing.err().contains("nope") && missing.err().contains("not a directory"), missing.err());
+
+        Run noWeights = run("eval", "--model", tmp.toString(), "--data", tmp.resolve("x.txt").toString());
+        assertEquals(2, noWeights.exit());
+        assertTrue(noWeights.err().contains("x.txt"), noWeights.err());
+    }
+}
