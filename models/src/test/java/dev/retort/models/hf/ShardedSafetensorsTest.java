@@ -80,6 +80,15 @@ class ShardedSafetensorsTest {
     }
 
     @Test
+    void aDirectoryWithBothLayoutsOpensTheSingleFileAsTransformersDoes() {
+        fullIndex();
+        SafetensorsWriter.write(dir.resolve(ModelWeights.SINGLE_FILE), Map.of("single", Tensor.of(arena, new float[] {1}, 1)));
+        try (ModelWeights weights = ModelWeights.open(dir)) {
+            assertEquals(List.of("single"), List.copyOf(weights.names()));
+        }
+    }
+
+    @Test
     void aMissingTensorNamesTheIndexAndCloseNames() {
         Path index = fullIndex();
         try (ModelWeights weights = ShardedSafetensors.open(index)) {
