@@ -38,15 +38,16 @@ public interface ModelWeights extends AutoCloseable {
     void close();
 
     /**
-     * Opens the weights of a Hugging Face model directory ({@value #INDEX_FILE} when present, else
-     * {@value #SINGLE_FILE}), or one file directly: an index file or a safetensors file.
+     * Opens the weights of a Hugging Face model directory ({@value #SINGLE_FILE} when present, else
+     * {@value #INDEX_FILE}), or one file directly: an index file or a safetensors file.
      */
     static ModelWeights open(Path dirOrFile) {
         if (Files.isDirectory(dirOrFile)) {
-            Path index = dirOrFile.resolve(INDEX_FILE);
-            if (Files.exists(index)) return ShardedSafetensors.open(index);
+            // transformers looks for the single file first, so a directory holding both loads the single file.
             Path single = dirOrFile.resolve(SINGLE_FILE);
             if (Files.exists(single)) return SafetensorsFile.open(single);
+            Path index = dirOrFile.resolve(INDEX_FILE);
+            if (Files.exists(index)) return ShardedSafetensors.open(index);
             throw new ModelFileException(dirOrFile, "has neither " + SINGLE_FILE + " nor " + INDEX_FILE);
         }
         if (dirOrFile.getFileName() != null && dirOrFile.getFileName().toString().endsWith(".index.json")) {

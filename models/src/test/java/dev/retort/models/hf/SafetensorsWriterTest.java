@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -18,6 +19,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -222,6 +224,24 @@ class SafetensorsWriterTest {
         assertBytes(before, Files.readAllBytes(file));
         try (Stream<Path> files = Files.list(dir)) {
             assertEquals(List.of(file), files.toList(), "only the original file should remain");
+        }
+    }
+
+    @Test
+    void aWriteIntoAReadOnlyDirectoryFailsAndLeavesTheExistingFile() throws IOException {
+        Path sub = Files.createDirectory(dir.resolve("ro"));
+        Path file = sub.resolve("model.safetensors");
+        SafetensorsWriter.write(file, Map.of("old", Tensor.of(arena, new float[] {1}, 1)));
+        byte[] before = Files.readAllBytes(file);
+        Files.setPosixFilePermissions(sub, PosixFilePermissions.fromString("r-xr-xr-x"));
+        try {
+            assumeFalse(Files.isWritable(sub), "permissions do not bind this user (root?); cannot test a read-only directory");
+            ModelFileException e = assertThrows(ModelFileException.class,
+                    () -> SafetensorsWriter.write(file, Map.of("new", Tensor.of(arena, new float[] {2}, 1))));
+            assertTrue(e.getMessage().startsWith(file + ": cannot write: java.nio.file.AccessDeniedException"), e.getMessage());
+            assertBytes(before, Files.readAllBytes(file));
+        } finally {
+            Files.setPosixFilePermissions(sub, PosixFilePermissions.fromString("rwxr-xr-x"));
         }
     }
 
