@@ -57,7 +57,7 @@ public final class AttentionArgs {
             throw new IllegalArgumentException("heads (" + heads + ") must be a positive multiple of kvHeads ("
                     + kvHeads + ")");
         }
-        long rowsPerBatch = (long) (qStart + (long) tq) * kvHeads * headDim;
+        long rowsPerBatch = (qStart + (long) tq) * kvHeads * headDim;
         if (batch > 1 && kvBatchStride < rowsPerBatch) {
             throw new IllegalArgumentException("kvBatchStride " + kvBatchStride + " is smaller than one batch's "
                     + (qStart + (long) tq) + " positions x " + kvHeads + " kv heads x " + headDim + " = " + rowsPerBatch);
