@@ -1,0 +1,80 @@
+package dev.retort.distill.data;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.retort.models.tokenizer.Tokenizer;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Reads training data into tokenized {@link Example}s:
+ * <ul>
+ *   <li>plain text ({@code .txt} or anything not {@code .jsonl}): paragraphs separated by blank lines are the
+ *       examples, each encoded with BOS (as the tokenizer config says) and closed with EOS;
+ *   <li>JSONL: one object per line, {@code {"text": …}} (as a paragraph) or {@code {"prompt": …, "response": …}}
+ *       where only the response tokens (and the closing EOS) are trained on.
+ * </ul>
+ */
+public final class CorpusReader {
+    private CorpusReader() {}
+
+    public static List<Example> read(Path file, Tokenizer tokenizer) throws IOException {
+        if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + ": no such data file");
+        String name = file.getFileName().toString();
+        List<Example> examples = name.endsWith(".jsonl") ? readJsonl(file, tokenizer) : readText(file, tokenizer);
+        if (examples.isEmpty()) throw new IllegalArgumentException(file + ": no examples (the file is empty)");
+        return examples;
+    }
+
+    private static List<Example> readText(Path file, Tokenizer tokenizer) throws IOException {
+        String text = Files.readString(file, StandardCharsets.UTF_8).replace("\r\n", "\n");
+        List<Example> examples = new ArrayList<>();
+        for (String paragraph : text.split("\n\\s*\n")) {
+            String p = paragraph.strip();
+            if (!p.isEmpty()) examples.add(Example.plain(withEos(tokenizer.encode(p), tokenizer)));
+        }
+        return examples;
+    }
+
+    private static List<Example> readJsonl(Path file, Tokenizer tokenizer) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        List<Example> examples = new ArrayList<>();
+        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i).strip();
+            if (line.isEmpty()) continue;
+            JsonNode node;
+            try {
+                node = json.readTree(line);
+            } catch (IOException e) {
+                throw new IllegalArgumentException(file + ":" + (i + 1) + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
+            }
+            if (node.hasNonNull("text")) {
+                examples.add(Example.plain(withEos(tokenizer.encode(node.get("text").asText()), tokenizer)));
+            } else if (node.hasNonNull("prompt") && node.hasNonNull("response")) {
+                int[] prompt = tokenizer.encode(node.get("prompt").asText());
+                int[] response = withEos(tokenizer.encode(node.get("response").asText(), false, false), tokenizer);
+                int[] tokens = new int[prompt.length + response.length];
+                boolean[] target = new boolean[tokens.length];
+                System.arraycopy(prompt, 0, tokens, 0, prompt.length);
+                System.arraycopy(response, 0, tokens, prompt.length, response.length);
+                for (int t = prompt.length; t < tokens.length; t++) target[t] = true;
+                examples.add(new Example(tokens, target));
+            } else {
+                throw new IllegalArgumentException(file + ":" + (i + 1) + ": expected {\"text\": …} or {\"prompt\": …, \"response\": …}");
+            }
+        }
+        return examples;
+    }
+
+    private static int[] withEos(int[] tokens, Tokenizer tokenizer) {
+        if (tokenizer.eosId() < 0) return tokens;
+        int[] out = java.util.Arrays.copyOf(tokens, tokens.length + 1);
+        out[tokens.length] = tokenizer.eosId();
+        return out;
+    }
+}

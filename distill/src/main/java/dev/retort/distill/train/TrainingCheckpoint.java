@@ -1,0 +1,69 @@
+package dev.retort.distill.train;
+
+import dev.retort.autograd.Parameter;
+import dev.retort.autograd.optim.Optimizer;
+import dev.retort.models.hf.ModelWeights;
+import dev.retort.models.hf.SafetensorsFile;
+import dev.retort.models.hf.SafetensorsWriter;
+import dev.retort.tensor.Tensor;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A training checkpoint: one safetensors file holding the trainable parameters ({@code param/<name>}) and the
+ * optimizer state ({@code optim/<name>.<kind>}), with the step and the run's fingerprint in its metadata. The
+ * writer goes through a temporary file and an atomic rename, so a killed run leaves either the previous
+ * checkpoint or the new one, never half of one.
+ */
+public final class TrainingCheckpoint {
+    public static final String FILE_NAME = "checkpoint.safetensors";
+
+    private TrainingCheckpoint() {}
+
+    public static void save(Path file, long step, String fingerprint, List<Parameter> params, Optimizer optimizer) {
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        for (Parameter p : params) tensors.put("param/" + p.name(), p.value());
+        for (Map.Entry<String, Tensor> e : optimizer.state().entrySet()) tensors.put("optim/" + e.getKey(), e.getValue());
+        SafetensorsWriter.write(file, tensors, Map.of(
+                "step", Long.toString(step),
+                "optimizer_steps", Long.toString(optimizer.stepCount()),
+                "fingerprint", fingerprint));
+    }
+
+    /**
+     * Restores parameters and optimizer state from {@code file}; returns the step to continue from. Refuses a
+     * checkpoint from a run with other settings (its fingerprint differs).
+     */
+    public static long restore(Path file, String fingerprint, List<Parameter> params, Optimizer optimizer) {
+        if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + ": no checkpoint to resume from");
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            Map<String, String> meta = f.metadata();
+            String saved = meta.getOrDefault("fingerprint", "");
+            if (!saved.equals(fingerprint)) {
+                throw new IllegalArgumentException(file + ": this checkpoint was written by a run with other settings; "
+                        + "resume with the same options (saved: " + saved + ", now: " + fingerprint + ")");
+            }
+            for (Parameter p : params) {
+                String name = "param/" + p.name();
+                if (!f.contains(name)) throw new IllegalArgumentException(file + ": no tensor '" + name + "'");
+                f.tensor(name).copyInto(p.value());
+            }
+            Map<String, Tensor> state = new LinkedHashMap<>();
+            for (String name : f.names()) {
+                if (name.startsWith("optim/")) state.put(name.substring("optim/".length()), copy(f, name));
+            }
+            optimizer.loadState(state, Long.parseLong(meta.get("optimizer_steps")));
+            return Long.parseLong(meta.get("step"));
+        }
+    }
+
+    private static Tensor copy(ModelWeights f, String name) {
+        Tensor src = f.tensor(name);
+        Tensor dst = Tensor.zeros(java.lang.foreign.Arena.ofAuto(), src.dtype(), src.shape());
+        src.copyInto(dst);
+        return dst;
+    }
+}
