@@ -21,6 +21,10 @@ final class IntList {
         }
     }
 
+    int last() {
+        return values[size - 1];
+    }
+
     int size() {
         return size;
     }
