@@ -5,7 +5,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
@@ -118,8 +117,7 @@ final class HuggingFaceTokenizerReader {
             throw new TokenizerFileException(file, "model has no \"vocab\" object");
         }
         Map<String, Integer> vocab = new HashMap<>(vocabJson.size() * 2);
-        for (Iterator<Map.Entry<String, JsonNode>> it = vocabJson.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> entry = it.next();
+        for (Map.Entry<String, JsonNode> entry : vocabJson.properties()) {
             if (!entry.getValue().canConvertToInt() || entry.getValue().asInt() < 0) {
                 throw new TokenizerFileException(file, "vocab entry '" + entry.getKey() + "' has id "
                         + entry.getValue() + ", not a non-negative integer");

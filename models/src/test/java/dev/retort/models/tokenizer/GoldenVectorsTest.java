@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -33,8 +32,7 @@ class GoldenVectorsTest {
     Stream<DynamicNode> sentencePieceModelsMatchSentencePiece() throws IOException {
         JsonNode golden = GoldenVectors.read("sentencepiece-golden.json").get("models");
         List<DynamicNode> models = new ArrayList<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = golden.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> model = it.next();
+        for (Map.Entry<String, JsonNode> model : golden.properties()) {
             Tokenizer tokenizer = Tokenizers.loadSentencePiece(
                     SharedAssets.resolve(model.getKey() + "/tokenizer.model"), null);
             List<DynamicTest> tests = new ArrayList<>();
@@ -63,8 +61,7 @@ class GoldenVectorsTest {
     Stream<DynamicNode> huggingFaceTokenizersMatchHuggingFace() throws IOException {
         JsonNode golden = GoldenVectors.read("huggingface-golden.json").get("variants");
         List<DynamicNode> variants = new ArrayList<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = golden.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> variant = it.next();
+        for (Map.Entry<String, JsonNode> variant : golden.properties()) {
             Tokenizer tokenizer = GoldenVectors.huggingFaceVariant(variant.getKey(), tempDir);
             List<DynamicTest> tests = new ArrayList<>();
             for (JsonNode c : variant.getValue().get("encode")) {
