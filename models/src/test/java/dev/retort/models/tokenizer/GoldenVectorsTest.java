@@ -27,14 +27,16 @@ class GoldenVectorsTest {
     @TempDir
     static Path tempDir;
 
-    /** SentencePiece itself (python3-sentencepiece) on the Llama 2 and stories260K tokenizer.model files. */
+    /**
+     * SentencePiece itself (python3-sentencepiece) on the Llama 2 and stories260K tokenizer.model files and on
+     * a small trained model with user-defined and unused pieces.
+     */
     @TestFactory
     Stream<DynamicNode> sentencePieceModelsMatchSentencePiece() throws IOException {
         JsonNode golden = GoldenVectors.read("sentencepiece-golden.json").get("models");
         List<DynamicNode> models = new ArrayList<>();
         for (Map.Entry<String, JsonNode> model : golden.properties()) {
-            Tokenizer tokenizer = Tokenizers.loadSentencePiece(
-                    SharedAssets.resolve(model.getKey() + "/tokenizer.model"), null);
+            Tokenizer tokenizer = Tokenizers.loadSentencePiece(modelFile(model.getKey()), null);
             List<DynamicTest> tests = new ArrayList<>();
             for (JsonNode c : model.getValue().get("encode")) {
                 String text = c.get("text").asText();
@@ -54,6 +56,18 @@ class GoldenVectorsTest {
             models.add(DynamicContainer.dynamicContainer(model.getKey() + "/tokenizer.model", tests));
         }
         return models.stream();
+    }
+
+    /** A shared tokenizer.model, or the test model with user-defined and unused pieces in the test resources. */
+    static Path modelFile(String name) {
+        if (name.equals("user-defined-bpe")) {
+            try {
+                return Path.of(GoldenVectorsTest.class.getResource("/tokenizer/user-defined-bpe.model").toURI());
+            } catch (java.net.URISyntaxException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return SharedAssets.resolve(name + "/tokenizer.model");
     }
 
     /** HF tokenizers (its Rust library through the npm binding) on the tokenizer.json files and variants. */

@@ -45,8 +45,8 @@ class TokenStreamDecoderTest {
             assertStreamingEqualsWholeDecoding(tokenizer, hf.get(name).get("decode"));
         }
         JsonNode sp = GoldenVectors.read("sentencepiece-golden.json").get("models");
-        for (String name : new String[] {"llama2-tokenizer", "stories260K"}) {
-            Tokenizer tokenizer = Tokenizers.loadSentencePiece(SharedAssets.resolve(name + "/tokenizer.model"), null);
+        for (String name : new String[] {"llama2-tokenizer", "stories260K", "user-defined-bpe"}) {
+            Tokenizer tokenizer = Tokenizers.loadSentencePiece(GoldenVectorsTest.modelFile(name), null);
             assertStreamingEqualsWholeDecoding(tokenizer, sp.get(name).get("encode"));
             assertStreamingEqualsWholeDecoding(tokenizer, sp.get(name).get("decode"));
         }
