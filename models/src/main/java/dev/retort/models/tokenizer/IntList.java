@@ -32,8 +32,4 @@ final class IntList {
     int[] toArray() {
         return Arrays.copyOf(values, size);
     }
-
-    int[] toArray(int from) {
-        return Arrays.copyOfRange(values, from, size);
-    }
 }
