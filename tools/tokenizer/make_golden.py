@@ -5,7 +5,7 @@ Run with Debian's SentencePiece (apt-get install python3-sentencepiece), from th
     /usr/bin/python3 tools/tokenizer/make_golden.py ../shared/assets \
         models/src/test/resources/tokenizer/sentencepiece-golden.json
 
-For each tokenizer.model (Llama 2, stories260K) it records, for every string of golden_inputs.json, the ids
+For each tokenizer.model (Llama 2, stories260K, and the test model of make_test_model.py) it records, for every string of golden_inputs.json, the ids
 SentencePiece encodes it to (no BOS/EOS) and the text SentencePiece decodes those ids to; and, for each id
 sequence of decode_cases.json (byte runs that are valid, truncated or invalid UTF-8, control and unknown
 ids), the decoded text.
@@ -17,7 +17,13 @@ import sys
 import sentencepiece
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODELS = ["llama2-tokenizer", "stories260K"]
+# Model name -> path: the shared models, and the test model of make_test_model.py (user-defined and
+# unused pieces), which lives in the test resources.
+MODELS = {
+    "llama2-tokenizer": "{assets}/llama2-tokenizer/tokenizer.model",
+    "stories260K": "{assets}/stories260K/tokenizer.model",
+    "user-defined-bpe": os.path.join(HERE, "../../models/src/test/resources/tokenizer/user-defined-bpe.model"),
+}
 
 
 def expand(sp, items):
@@ -47,8 +53,8 @@ def main(assets, output):
     with open(os.path.join(HERE, "decode_cases.json"), encoding="utf-8") as f:
         decode_cases = json.load(f)
     golden = {"generator": "sentencepiece " + sentencepiece.__version__, "models": {}}
-    for name in MODELS:
-        sp = sentencepiece.SentencePieceProcessor(model_file=os.path.join(assets, name, "tokenizer.model"))
+    for name, model_file in MODELS.items():
+        sp = sentencepiece.SentencePieceProcessor(model_file=model_file.format(assets=assets))
         encode = []
         for text in inputs:
             ids = sp.encode(text)

@@ -29,6 +29,17 @@ const VARIANTS = {
     file: 'llama2-tokenizer/tokenizer.json',
     edit: (j) => { j.normalizer = null; j.pre_tokenizer = { type: 'Metaspace', replacement: '\u2581', prepend_scheme: 'always', split: true }; return j; },
   },
+  // Added tokens with the flags HF honours: lstrip/rstrip, single_word, and one matched after normalization.
+  'llama2-added-token-flags': {
+    file: 'llama2-tokenizer/tokenizer.json',
+    edit: (j) => {
+      j.added_tokens.push(
+        { id: 32000, content: '<tool>', single_word: false, lstrip: true, rstrip: true, normalized: false, special: false },
+        { id: 32001, content: 'cat', single_word: true, lstrip: false, rstrip: false, normalized: false, special: false },
+        { id: 32002, content: 'hello world', single_word: false, lstrip: false, rstrip: false, normalized: true, special: false });
+      return j;
+    },
+  },
   // SmolLM-style byte-level pre-tokenization: single digits, then ByteLevel with the GPT-2 regex.
   'llama3-digits-gpt2': {
     file: 'llama3-tokenizer/tokenizer.json',

@@ -101,8 +101,7 @@ final class HuggingFaceDecoding {
                 case "Strip" -> {
                     String content = HuggingFaceJson.requiredText(step, "content", file, "decoder Strip");
                     int stop = step.path("stop").asInt(0);
-                    if (!fused || stop != 0 || content.codePointCount(0, content.length()) != 1
-                            || content.length() != 1) {
+                    if (!fused || stop != 0 || content.length() != 1) {
                         throw unsupportedOrder(file, "Strip other than of leading characters after Fuse");
                     }
                     stripContent = content.charAt(0);

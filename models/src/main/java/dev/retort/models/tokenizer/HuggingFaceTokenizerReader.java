@@ -5,7 +5,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -33,7 +33,7 @@ final class HuggingFaceTokenizerReader {
         refuseUnsupportedBpeOptions(model, file);
 
         Map<String, Integer> vocab = readVocab(model, file);
-        List<AddedToken> addedTokens = readAddedTokens(root, file);
+        List<AddedToken> addedTokens = readAddedTokens(root, vocab, file);
         int size = 0;
         for (int id : vocab.values()) {
             size = Math.max(size, id + 1);
@@ -66,7 +66,14 @@ final class HuggingFaceTokenizerReader {
 
         TextNormalizer normalizer = TextNormalizer.fromJson(root.get("normalizer"), file);
         PreTokenizer preTokenizer = PreTokenizer.fromJson(root.get("pre_tokenizer"), file);
-        HuggingFaceDecoding decoding = HuggingFaceDecoding.fromJson(root.get("decoder"), tokenById, special, file);
+        // HF decodes a normalized added token from its normalized text (e.g. "▁hello▁world").
+        String[] decodedFormById = tokenById.clone();
+        for (AddedToken token : addedTokens) {
+            if (token.normalized()) {
+                decodedFormById[token.id()] = normalizer.apply(token.content());
+            }
+        }
+        HuggingFaceDecoding decoding = HuggingFaceDecoding.fromJson(root.get("decoder"), decodedFormById, special, file);
 
         List<AddedToken> raw = new ArrayList<>();
         List<String> rawPatterns = new ArrayList<>();
@@ -118,8 +125,7 @@ final class HuggingFaceTokenizerReader {
             throw new TokenizerFileException(file, "model has no \"vocab\" object");
         }
         Map<String, Integer> vocab = new HashMap<>(vocabJson.size() * 2);
-        for (Iterator<Map.Entry<String, JsonNode>> it = vocabJson.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> entry = it.next();
+        for (Map.Entry<String, JsonNode> entry : vocabJson.properties()) {
             if (!entry.getValue().canConvertToInt() || entry.getValue().asInt() < 0) {
                 throw new TokenizerFileException(file, "vocab entry '" + entry.getKey() + "' has id "
                         + entry.getValue() + ", not a non-negative integer");
@@ -167,25 +173,39 @@ final class HuggingFaceTokenizerReader {
         return merges;
     }
 
-    private static List<AddedToken> readAddedTokens(JsonNode root, Path file) throws TokenizerFileException {
-        List<AddedToken> tokens = new ArrayList<>();
+    /**
+     * The added tokens, with the ids HF gives them when it reads the file: a token whose text is already in
+     * the vocabulary takes that id, any other the next id after the model's vocabulary, in file order (the
+     * ids written in the file only draw a warning from HF when they differ, so they are not used here).
+     */
+    private static List<AddedToken> readAddedTokens(JsonNode root, Map<String, Integer> vocab, Path file)
+            throws TokenizerFileException {
+        Map<String, AddedToken> byContent = new LinkedHashMap<>();
         JsonNode array = root.get("added_tokens");
         if (array == null || array.isNull()) {
-            return tokens;
+            return List.of();
         }
         if (!array.isArray()) {
             throw new TokenizerFileException(file, "\"added_tokens\" is not an array");
         }
+        int nextId = vocab.size();
         for (JsonNode token : array) {
-            if (!token.path("id").canConvertToInt() || token.path("id").asInt() < 0 || !token.path("content").isTextual()) {
-                throw new TokenizerFileException(file, "added token " + token + " has no id and content");
+            if (!token.path("content").isTextual()) {
+                throw new TokenizerFileException(file, "added token " + token + " has no text \"content\"");
             }
-            tokens.add(new AddedToken(token.get("id").asInt(), token.get("content").asText(),
-                    HuggingFaceJson.flag(token, "special", false), HuggingFaceJson.flag(token, "single_word", false),
-                    HuggingFaceJson.flag(token, "lstrip", false), HuggingFaceJson.flag(token, "rstrip", false),
-                    HuggingFaceJson.flag(token, "normalized", true)));
+            String content = token.get("content").asText();
+            if (content.isEmpty()) {
+                continue;
+            }
+            Integer id = byContent.containsKey(content) ? Integer.valueOf(byContent.get(content).id()) : vocab.get(content);
+            if (id == null) {
+                id = nextId++;
+            }
+            byContent.put(content, new AddedToken(id, content, HuggingFaceJson.flag(token, "special", false),
+                    HuggingFaceJson.flag(token, "single_word", false), HuggingFaceJson.flag(token, "lstrip", false),
+                    HuggingFaceJson.flag(token, "rstrip", false), HuggingFaceJson.flag(token, "normalized", true)));
         }
-        return tokens;
+        return new ArrayList<>(byContent.values());
     }
 
     /** The special tokens a post-processor puts before and after a single sequence (-1: none). */

@@ -21,15 +21,15 @@ final class IntList {
         }
     }
 
+    int last() {
+        return values[size - 1];
+    }
+
     int size() {
         return size;
     }
 
     int[] toArray() {
         return Arrays.copyOf(values, size);
-    }
-
-    int[] toArray(int from) {
-        return Arrays.copyOfRange(values, from, size);
     }
 }

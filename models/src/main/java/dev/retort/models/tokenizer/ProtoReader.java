@@ -73,6 +73,7 @@ final class ProtoReader {
         return message;
     }
 
+    /** Skips a length-delimited field and returns its length (for fields only checked for presence). */
     int readLengthOnly() {
         int length = readLength();
         position += length;

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.PriorityQueue;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A tokenizer from a SentencePiece BPE {@code tokenizer.model}, encoding and decoding as SentencePiece
@@ -34,6 +35,12 @@ final class SentencePieceTokenizer implements Tokenizer {
     private final int[] byteOfId;
     private final boolean addsBos;
     private final boolean addsEos;
+    private final boolean mergesStopAtWordStarts;
+    private final Map<String, int[]> cache = new ConcurrentHashMap<>();
+
+    /** Like HF's BPE cache: at most this many words, each shorter than the length limit. */
+    private static final int CACHE_CAPACITY = 10_000;
+    private static final int CACHEABLE_LENGTH = 256;
 
     private SentencePieceTokenizer(SentencePieceModel model, boolean addsBos, boolean addsEos) {
         this.model = model;
@@ -66,6 +73,17 @@ final class SentencePieceTokenizer implements Tokenizer {
         }
         this.addsBos = addsBos;
         this.addsEos = addsEos;
+        this.mergesStopAtWordStarts = mergeablePieces.keySet().stream().noneMatch(SentencePieceTokenizer::hasInnerWordStart);
+    }
+
+    /** Whether a piece has "▁" right after another character: it would join the end of a word to the next. */
+    private static boolean hasInnerWordStart(String piece) {
+        for (int i = 1; i < piece.length(); i++) {
+            if (piece.charAt(i) == SPACE_SYMBOL && piece.charAt(i - 1) != SPACE_SYMBOL) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -118,8 +136,20 @@ final class SentencePieceTokenizer implements Tokenizer {
             ids.add(requirePresent(bosId(), "BOS"));
         }
         String normalized = normalize(text);
-        if (!normalized.isEmpty()) {
-            encodeNormalized(normalized, ids);
+        if (mergesStopAtWordStarts) {
+            // SentencePiece runs BPE over the whole text at once. When no piece has "▁" after another
+            // character, no merge can join the text before such a "▁" to the text after it, so the parts
+            // between those points come out the same encoded one at a time, and repeated words can be cached.
+            int wordStart = 0;
+            for (int i = 1; i <= normalized.length(); i++) {
+                if (i == normalized.length()
+                        || normalized.charAt(i) == SPACE_SYMBOL && normalized.charAt(i - 1) != SPACE_SYMBOL) {
+                    encodeWord(normalized.substring(wordStart, i), ids);
+                    wordStart = i;
+                }
+            }
+        } else if (!normalized.isEmpty()) {
+            appendPieceIds(encodeNormalized(normalized), ids);
         }
         if (addEos) {
             ids.add(requirePresent(eosId(), "EOS"));
@@ -179,7 +209,30 @@ final class SentencePieceTokenizer implements Tokenizer {
     private static final Comparator<Candidate> BEST_FIRST =
             Comparator.comparingDouble((Candidate c) -> -c.score()).thenComparingInt(Candidate::left);
 
-    private void encodeNormalized(String text, IntList ids) {
+    private void encodeWord(String word, IntList ids) {
+        int[] pieceIds = cache.get(word);
+        if (pieceIds == null) {
+            pieceIds = encodeNormalized(word);
+            if (word.length() < CACHEABLE_LENGTH && cache.size() < CACHE_CAPACITY) {
+                cache.put(word, pieceIds);
+            }
+        }
+        appendPieceIds(pieceIds, ids);
+    }
+
+    /** Appends the ids of encoded pieces; a run of unknown pieces becomes one unknown id, as in SentencePiece. */
+    private void appendPieceIds(int[] pieceIds, IntList ids) {
+        for (int id : pieceIds) {
+            boolean mergesWithPreviousUnknown = id == model.unkId() && !model.byteFallback() && ids.size() > 0
+                    && ids.last() == model.unkId();
+            if (!mergesWithPreviousUnknown) {
+                ids.add(id);
+            }
+        }
+    }
+
+    /** The ids of the pieces BPE makes of normalized text, unknown pieces not yet merged into runs. */
+    private int[] encodeNormalized(String text) {
         int capacity = text.length();
         int[] start = new int[capacity];
         int[] end = new int[capacity];
@@ -237,10 +290,11 @@ final class SentencePieceTokenizer implements Tokenizer {
             adder.add(prev[top.left()], top.left());
             adder.add(top.left(), next[top.left()]);
         }
-        boolean[] previousWasUnknown = {false};
+        IntList ids = new IntList();
         for (int i = 0; i >= 0; i = next[i]) {
-            emit(text.substring(start[i], end[i]), unusedSplits, ids, previousWasUnknown);
+            emit(text.substring(start[i], end[i]), unusedSplits, ids);
         }
+        return ids.toArray();
     }
 
     private interface Adder {
@@ -256,23 +310,21 @@ final class SentencePieceTokenizer implements Tokenizer {
         return 0;
     }
 
-    private void emit(String piece, Map<String, String[]> unusedSplits, IntList ids, boolean[] previousWasUnknown) {
+    private void emit(String piece, Map<String, String[]> unusedSplits, IntList ids) {
         int id = pieceToId(piece);
         if (type[id] == SentencePieceModel.UNUSED && unusedSplits.containsKey(piece)) {
             String[] parts = unusedSplits.get(piece);
-            emit(parts[0], unusedSplits, ids, previousWasUnknown);
-            emit(parts[1], unusedSplits, ids, previousWasUnknown);
+            emit(parts[0], unusedSplits, ids);
+            emit(parts[1], unusedSplits, ids);
             return;
         }
-        boolean unknown = type[id] == SentencePieceModel.UNKNOWN;
-        if (unknown && model.byteFallback()) {
+        if (type[id] == SentencePieceModel.UNKNOWN && model.byteFallback()) {
             for (byte b : piece.getBytes(StandardCharsets.UTF_8)) {
                 ids.add(byteIds[b & 0xFF]);
             }
-        } else if (!(unknown && previousWasUnknown[0])) {
-            ids.add(id); // a run of unknown pieces becomes one unknown id
+        } else {
+            ids.add(id);
         }
-        previousWasUnknown[0] = unknown;
     }
 
     @Override

@@ -2,6 +2,7 @@ package dev.retort.models.tokenizer;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.io.InputStream;
@@ -32,7 +33,7 @@ final class GoldenVectors {
 
     /**
      * The tokenizer.json a golden variant of make_hf_golden.js was made from: a shared file as it is, or
-     * with its normalizer and pre-tokenizer swapped as that script's VARIANTS say.
+     * with its normalizer and pre-tokenizer swapped or added tokens appended, as that script's VARIANTS say.
      */
     static Tokenizer huggingFaceVariant(String variant, Path tempDir) throws IOException {
         switch (variant) {
@@ -57,6 +58,15 @@ final class GoldenVectors {
                 json.putNull("normalizer");
                 json.set("pre_tokenizer", JSON.readTree(
                         "{\"type\":\"Metaspace\",\"replacement\":\"\u2581\",\"prepend_scheme\":\"always\",\"split\":true}"));
+            }
+            case "llama2-added-token-flags" -> {
+                ArrayNode added = (ArrayNode) json.get("added_tokens");
+                added.add(JSON.readTree("{\"id\":32000,\"content\":\"<tool>\",\"single_word\":false,\"lstrip\":true,"
+                        + "\"rstrip\":true,\"normalized\":false,\"special\":false}"));
+                added.add(JSON.readTree("{\"id\":32001,\"content\":\"cat\",\"single_word\":true,\"lstrip\":false,"
+                        + "\"rstrip\":false,\"normalized\":false,\"special\":false}"));
+                added.add(JSON.readTree("{\"id\":32002,\"content\":\"hello world\",\"single_word\":false,"
+                        + "\"lstrip\":false,\"rstrip\":false,\"normalized\":true,\"special\":false}"));
             }
             case "llama3-digits-gpt2" -> json.set("pre_tokenizer", JSON.readTree("{\"type\":\"Sequence\",\"pretokenizers\":["
                     + "{\"type\":\"Digits\",\"individual_digits\":true},"

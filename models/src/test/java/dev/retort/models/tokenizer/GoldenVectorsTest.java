@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -28,15 +27,16 @@ class GoldenVectorsTest {
     @TempDir
     static Path tempDir;
 
-    /** SentencePiece itself (python3-sentencepiece) on the Llama 2 and stories260K tokenizer.model files. */
+    /**
+     * SentencePiece itself (python3-sentencepiece) on the Llama 2 and stories260K tokenizer.model files and on
+     * a small trained model with user-defined and unused pieces.
+     */
     @TestFactory
     Stream<DynamicNode> sentencePieceModelsMatchSentencePiece() throws IOException {
         JsonNode golden = GoldenVectors.read("sentencepiece-golden.json").get("models");
         List<DynamicNode> models = new ArrayList<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = golden.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> model = it.next();
-            Tokenizer tokenizer = Tokenizers.loadSentencePiece(
-                    SharedAssets.resolve(model.getKey() + "/tokenizer.model"), null);
+        for (Map.Entry<String, JsonNode> model : golden.properties()) {
+            Tokenizer tokenizer = Tokenizers.loadSentencePiece(modelFile(model.getKey()), null);
             List<DynamicTest> tests = new ArrayList<>();
             for (JsonNode c : model.getValue().get("encode")) {
                 String text = c.get("text").asText();
@@ -58,13 +58,24 @@ class GoldenVectorsTest {
         return models.stream();
     }
 
+    /** A shared tokenizer.model, or the test model with user-defined and unused pieces in the test resources. */
+    static Path modelFile(String name) {
+        if (name.equals("user-defined-bpe")) {
+            try {
+                return Path.of(GoldenVectorsTest.class.getResource("/tokenizer/user-defined-bpe.model").toURI());
+            } catch (java.net.URISyntaxException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return SharedAssets.resolve(name + "/tokenizer.model");
+    }
+
     /** HF tokenizers (its Rust library through the npm binding) on the tokenizer.json files and variants. */
     @TestFactory
     Stream<DynamicNode> huggingFaceTokenizersMatchHuggingFace() throws IOException {
         JsonNode golden = GoldenVectors.read("huggingface-golden.json").get("variants");
         List<DynamicNode> variants = new ArrayList<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = golden.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> variant = it.next();
+        for (Map.Entry<String, JsonNode> variant : golden.properties()) {
             Tokenizer tokenizer = GoldenVectors.huggingFaceVariant(variant.getKey(), tempDir);
             List<DynamicTest> tests = new ArrayList<>();
             for (JsonNode c : variant.getValue().get("encode")) {
