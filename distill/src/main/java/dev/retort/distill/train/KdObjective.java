@@ -76,11 +76,11 @@ public final class KdObjective implements Objective {
                     config, divisor, 256);
             Var loss = r.loss();
             if (featureLayers != null) {
-                for (Map.Entry<Integer, Integer> pair : featureLayers.pairs().entrySet()) {
+                for (LayerMap.Pair pair : featureLayers.pairs()) {
                     // Layer outputs: index 0 is the embeddings, index i + 1 the output of layer i.
-                    Var s = studentLayers.get(pair.getKey() + 1);
-                    Var te = g.constant(copyOut(g, teacherLayers.get(pair.getValue() + 1)));
-                    Parameter projection = projections == null ? null : projections.get(pair.getKey());
+                    Var s = studentLayers.get(pair.student() + 1);
+                    Var te = g.constant(copyOut(g, teacherLayers.get(pair.teacher() + 1)));
+                    Parameter projection = projections == null ? null : projections.get(pair.student());
                     Var term = cosineFeatures ? FeatureLoss.cosine(s, te, projection) : FeatureLoss.mse(s, te, projection);
                     loss = Arithmetic.add(loss, Arithmetic.scale(term, (float) featureWeight));
                 }

@@ -1,0 +1,144 @@
+package dev.retort.distill.demo;
+
+import dev.retort.distill.DistillJob;
+import dev.retort.distill.DistillOptions;
+import dev.retort.distill.data.CorpusReader;
+import dev.retort.distill.data.PackedData;
+import dev.retort.distill.report.HtmlReport;
+import dev.retort.distill.train.Evaluator;
+import dev.retort.distill.train.MetricsLog;
+import dev.retort.distill.train.SftObjective;
+import dev.retort.distill.train.Trainer;
+import dev.retort.distill.train.TrainingConfig;
+import dev.retort.models.export.ModelExporter;
+import dev.retort.models.hf.LlamaConfig;
+import dev.retort.models.llama.LlamaModel;
+import dev.retort.models.tokenizer.Tokenizer;
+import dev.retort.models.tokenizer.Tokenizers;
+import dev.retort.tensor.DType;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.foreign.Arena;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * {@code retort demo}: distillation end to end on data the project makes itself.
+ * <ol>
+ *   <li>generate a structured corpus ({@link DemoCorpus}) and train a BPE tokenizer on it;
+ *   <li>train a 4-layer teacher from scratch on it (cross-entropy);
+ *   <li>make a 2-layer student from the teacher's layers 0 and 2 and give it LoRA adapters, then train it twice
+ *       for the same number of steps: with {@code neo} ((1−α)·CE + α·T²·KL from the teacher) and with
+ *       {@code sft} (cross-entropy only);
+ *   <li>compare held-out perplexity and top-1 agreement with the teacher, and write one HTML report.
+ * </ol>
+ */
+public final class DemoRun {
+    /** Sizes of the run; {@link #standard()} is what {@code retort demo} runs, tests use a smaller one. */
+    public record Plan(int paragraphs, int vocab, int dim, int layers, int heads, int kvHeads, int hidden, int seq,
+                       int batch, int teacherSteps, int studentSteps, String studentLayers, int loraRank, long seed) {
+        public static Plan standard() {
+            return new Plan(6000, 512, 128, 4, 4, 2, 384, 64, 16, 500, 300, "0,2", 16, 1);
+        }
+    }
+
+    /** One row of the comparison. */
+    public record Row(String model, double perplexity, double agreement, double kl) {}
+
+    public record Summary(List<Row> rows, Path report) {}
+
+    private DemoRun() {}
+
+    public static Summary run(Path work, Plan plan, PrintStream log) throws IOException {
+        Files.createDirectories(work);
+        long started = System.nanoTime();
+
+        // 1. data and tokenizer
+        Path corpus = work.resolve("corpus.txt"), heldOutFile = work.resolve("heldout.txt");
+        String text = new DemoCorpus(plan.seed()).generate(plan.paragraphs());
+        Files.writeString(corpus, text, StandardCharsets.UTF_8);
+        Files.writeString(heldOutFile, new DemoCorpus(plan.seed() + 1000).generate(Math.max(20, plan.paragraphs() / 20)), StandardCharsets.UTF_8);
+        Path teacherDir = work.resolve("teacher");
+        Path tokenizerDir = work.resolve("tokenizer");
+        BpeTrainer.train(text, plan.vocab(), tokenizerDir);
+        Tokenizer tokenizer = Tokenizers.load(tokenizerDir);
+        PackedData train = PackedData.pack(CorpusReader.read(corpus, tokenizer), plan.seq(), tokenizer.eosId());
+        PackedData heldOut = PackedData.pack(CorpusReader.read(heldOutFile, tokenizer), plan.seq(), tokenizer.eosId());
+        log.printf(Locale.ROOT, "corpus: %,d training tokens, %,d held out, vocabulary %d%n",
+                train.targetCount(), heldOut.targetCount(), tokenizer.vocabSize());
+
+        // 2. the teacher, trained from scratch
+        LlamaConfig config = new LlamaConfig(plan.dim(), plan.hidden(), plan.layers(), plan.heads(), plan.kvHeads(),
+                plan.dim() / plan.heads(), tokenizer.vocabSize(), plan.seq(), 1e-5, 10000.0, null, true,
+                1, List.of(2), false, false, DType.F32);
+        Path teacherRun = work.resolve("teacher-run");
+        log.printf(Locale.ROOT, "training the teacher: %d layers, dim %d, %d steps%n", plan.layers(), plan.dim(), plan.teacherSteps());
+        try (Arena arena = Arena.ofShared()) {
+            LlamaModel teacher = LlamaModel.random(config, arena, plan.seed());
+            TrainingConfig tc = new TrainingConfig(plan.teacherSteps(), 0, plan.batch(), 1, 3e-3, 3e-4, plan.teacherSteps() / 20,
+                    0.0, 1.0, plan.seed(), 0, 4, 0, teacherRun, true);
+            new Trainer(tc, new SftObjective(teacher), teacher, null, train, heldOut, "demo teacher", null).run(false);
+            ModelExporter.save(teacher, null, tokenizerDir, teacherDir, DType.F32);
+        }
+
+        // 3. the same student trained two ways for the same budget
+        Map<String, DistillJob.Outcome> outcomes = new LinkedHashMap<>();
+        for (String method : List.of("neo", "sft")) {
+            log.printf(Locale.ROOT, "training the student with %s: layers %s of the teacher + LoRA r=%d, %d steps%n",
+                    method, plan.studentLayers(), plan.loraRank(), plan.studentSteps());
+            DistillOptions o = new DistillOptions(teacherDir, null, plan.studentLayers(), corpus, heldOutFile,
+                    work.resolve("student-" + method), method, "fkl", 2.0, 0.5, 0.5, 0, null,
+                    plan.loraRank(), 2.0 * plan.loraRank(), 0.0, "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
+                    false, 1.0, null, "mse", 1.0, plan.studentSteps(), 0, plan.batch(), 1, plan.seq(), 2e-3, 2e-4,
+                    plan.studentSteps() / 20, 0.0, 1.0, plan.seed(), 0.0, Math.max(1, plan.studentSteps() / 10), 8, 0,
+                    false, true, "adamw");
+            outcomes.put(method, DistillJob.run(o));
+        }
+
+        // 4. compare
+        List<Row> rows = new ArrayList<>();
+        Evaluator.Result t = outcomes.get("neo").teacherEval();
+        rows.add(new Row("teacher (" + plan.layers() + " layers)", t.perplexity(), 1.0, 0.0));
+        for (Map.Entry<String, DistillJob.Outcome> e : outcomes.entrySet()) {
+            Evaluator.Result r = e.getValue().training().finalEval();
+            rows.add(new Row("student, " + e.getKey() + " (" + plan.studentLayers().split(",").length + " layers + LoRA)",
+                    r.perplexity(), r.agreement(), r.kl()));
+        }
+        Path report = writeReport(work, plan, rows, outcomes, (System.nanoTime() - started) / 1e9);
+        return new Summary(rows, report);
+    }
+
+    private static Path writeReport(Path work, Plan plan, List<Row> rows, Map<String, DistillJob.Outcome> outcomes, double seconds) {
+        HtmlReport report = new HtmlReport("Retort demo: LLM-Neo distillation vs supervised fine-tuning");
+        report.paragraph(String.format(Locale.ROOT, "A %d-layer teacher trained from scratch on a generated corpus, and a "
+                + "student made of its layers %s with LoRA adapters (rank %d), trained %d steps with each method. "
+                + "Total time %.0f s.", plan.layers(), plan.studentLayers(), plan.loraRank(), plan.studentSteps(), seconds));
+        List<List<String>> table = new ArrayList<>();
+        for (Row r : rows) {
+            table.add(List.of(r.model(), String.format(Locale.ROOT, "%.3f", r.perplexity()),
+                    String.format(Locale.ROOT, "%.3f", r.agreement()), String.format(Locale.ROOT, "%.4f", r.kl())));
+        }
+        report.table("Held-out evaluation", List.of("model", "perplexity", "top-1 agreement with teacher", "KL(teacher‖model)"), table);
+        Map<String, List<double[]>> ppl = new LinkedHashMap<>(), agreement = new LinkedHashMap<>(), loss = new LinkedHashMap<>();
+        for (Map.Entry<String, DistillJob.Outcome> e : outcomes.entrySet()) {
+            List<Map<String, Object>> m = new MetricsLog(work.resolve("student-" + e.getKey()).resolve("metrics.jsonl")).read();
+            ppl.put(e.getKey(), HtmlReport.series(m, "eval_ppl"));
+            agreement.put(e.getKey(), HtmlReport.series(m, "eval_agreement"));
+            loss.put(e.getKey() + " cross-entropy", HtmlReport.series(m, "ce"));
+        }
+        report.chart("Student held-out perplexity", "perplexity", ppl);
+        report.chart("Student top-1 agreement with the teacher", "fraction", agreement);
+        report.chart("Student training cross-entropy", "nats / token", loss);
+        report.chart("Teacher training loss", "nats / token", HtmlReport.one("teacher",
+                HtmlReport.series(new MetricsLog(work.resolve("teacher-run").resolve("metrics.jsonl")).read(), "loss")));
+        Path file = work.resolve("report.html");
+        report.write(file);
+        return file;
+    }
+}
