@@ -55,17 +55,38 @@ public final class SimdElementwise implements Elementwise {
 
     /**
      * A load under mask {@code m}, null meaning all lanes (a plain load; the test costs a predictable branch).
-     * Masked-off lanes read as 0 and touch no memory.
+     * Masked-off lanes read as 0 and touch no memory. These helpers are kept under 35 bytes of bytecode so
+     * that both JIT tiers always inline them (a vector passed to a call that is not inlined gets boxed).
      */
     private static FloatVector load(MemorySegment s, long element, VectorMask<Float> m) {
-        return m == null ? FloatVector.fromMemorySegment(F, s, element * 4, ORDER)
-                : FloatVector.fromMemorySegment(F, s, element * 4, ORDER, m);
+        return m == null ? loadAll(s, element) : loadSome(s, element, m);
+    }
+
+    private static FloatVector loadAll(MemorySegment s, long element) {
+        return FloatVector.fromMemorySegment(F, s, element * 4, ORDER);
+    }
+
+    private static FloatVector loadSome(MemorySegment s, long element, VectorMask<Float> m) {
+        return FloatVector.fromMemorySegment(F, s, element * 4, ORDER, m);
     }
 
     /** A store under mask {@code m}, null meaning all lanes. */
     private static void store(FloatVector v, MemorySegment s, long element, VectorMask<Float> m) {
-        if (m == null) v.intoMemorySegment(s, element * 4, ORDER);
-        else v.intoMemorySegment(s, element * 4, ORDER, m);
+        if (m == null) storeAll(v, s, element);
+        else storeSome(v, s, element, m);
+    }
+
+    private static void storeAll(FloatVector v, MemorySegment s, long element) {
+        v.intoMemorySegment(s, element * 4, ORDER);
+    }
+
+    private static void storeSome(FloatVector v, MemorySegment s, long element, VectorMask<Float> m) {
+        v.intoMemorySegment(s, element * 4, ORDER, m);
+    }
+
+    /** The lanes of the vector at {@code i} that lie before {@code end}: null (all) when a whole vector fits. */
+    private static VectorMask<Float> lanes(long i, long end) {
+        return i + L <= end ? null : F.indexInRange(i, end);
     }
 
     /** As {@link #load(MemorySegment, long, VectorMask)} from a float[]. */
@@ -78,15 +99,6 @@ public final class SimdElementwise implements Elementwise {
         else v.intoArray(a, i, m);
     }
 
-    /** The lanes of the vector at {@code i} that lie before {@code end}: null (all) when a whole vector fits. */
-    private static VectorMask<Float> lanes(long i, long end) {
-        return i + L <= end ? null : F.indexInRange(i, end);
-    }
-
-    /** acc + v on the lanes of m (all lanes when m is null). */
-    private static FloatVector addLanesOf(FloatVector acc, FloatVector v, VectorMask<Float> m) {
-        return m == null ? acc.add(v) : acc.add(v, m);
-    }
 
     /** Σ of the lanes in index order: a fixed order, unlike reduceLanes(ADD). */
     private static float addLanes(FloatVector v) {
@@ -277,29 +289,50 @@ public final class SimdElementwise implements Elementwise {
         forRowBlocks(rows, cols, (r0, r1) -> {
             for (long r = r0; r < r1; r++) {
                 long xr = xOffset + r * cols, or = outOffset + r * cols;
-                FloatVector max = FloatVector.broadcast(F, maxRun(x, xr, cols));
-                // Pass 1: e = exp(x − max) into out, summing e; pass 2: scale out by 1/Σe (≤ 1.5 ulp more than
-                // a division, at a fraction of its cost).
-                FloatVector acc = FloatVector.zero(F);
-                int j = 0;
-                for (; j <= cols - L; j += L) {
-                    FloatVector e = VectorMath.exp(load(x, xr + j, null).sub(max));
-                    store(e, out, or + j, null);
-                    acc = acc.add(e);
-                }
-                if (j < cols) {  // the same step on the last, partial vector (see the class comment on exp)
-                    VectorMask<Float> m = F.indexInRange(j, cols);
-                    FloatVector e = VectorMath.exp(load(x, xr + j, m).sub(max));
-                    store(e, out, or + j, m);
-                    acc = acc.add(e, m);
-                }
-                float inv = 1f / addLanes(acc);
-                for (j = 0; j < cols; j += L) {
-                    VectorMask<Float> m = lanes(j, cols);
-                    store(load(out, or + j, m).mul(inv), out, or + j, m);
-                }
+                float max = maxRun(x, xr, cols);
+                // exp(x − max) into out, then scale by 1/Σ (≤ 1.5 ulp more than a division, far cheaper).
+                float sum = expShiftedRun(x, xr, max, out, or, cols);
+                scaleRun(out, or, 1f / sum, cols);
             }
         });
+    }
+
+    /**
+     * out[j] = exp(x[j] − max) over a run, returning Σ out[j] (lanes combined in index order). Whole vectors
+     * here, the partial last vector in {@link #expShiftedTail}: separate methods with scalar arguments, each a
+     * unit the JIT compiles within its node budget.
+     */
+    private static float expShiftedRun(MemorySegment x, long xBase, float max, MemorySegment out, long outBase,
+                                       int count) {
+        FloatVector shift = FloatVector.broadcast(F, max), acc = FloatVector.zero(F);
+        int j = 0;
+        for (; j <= count - L; j += L) {
+            FloatVector e = VectorMath.exp(loadAll(x, xBase + j).sub(shift));
+            storeAll(e, out, outBase + j);
+            acc = acc.add(e);
+        }
+        float sum = addLanes(acc);
+        return j < count ? sum + expShiftedTail(x, xBase + j, max, out, outBase + j, count - j) : sum;
+    }
+
+    /** {@link #expShiftedRun}'s step on the last {@code count} < L elements; returns their sum. */
+    private static float expShiftedTail(MemorySegment x, long xBase, float max, MemorySegment out, long outBase,
+                                        int count) {
+        VectorMask<Float> m = F.indexInRange(0, count);
+        FloatVector e = VectorMath.exp(loadSome(x, xBase, m).sub(max));
+        storeSome(e, out, outBase, m);
+        return addLanes(FloatVector.zero(F).add(e, m));
+    }
+
+    /** x[j] *= factor over a run. */
+    private static void scaleRun(MemorySegment x, long base, float factor, int count) {
+        FloatVector f = FloatVector.broadcast(F, factor);
+        int j = 0;
+        for (; j <= count - L; j += L) storeAll(loadAll(x, base + j).mul(f), x, base + j);
+        if (j < count) {
+            VectorMask<Float> m = F.indexInRange(j, count);
+            storeSome(loadSome(x, base + j, m).mul(f), x, base + j, m);
+        }
     }
 
     @Override
@@ -355,19 +388,25 @@ public final class SimdElementwise implements Elementwise {
         forRowBlocks(rows, cols, (r0, r1) -> {
             for (long r = r0; r < r1; r++) {
                 long yr = yOffset + r * cols, dyr = dyOffset + r * cols, dxr = dxOffset + r * cols;
-                FloatVector total = FloatVector.broadcast(F, sumRun(dy, dyr, cols));
-                int j = 0;
-                for (; j <= cols - L; j += L) {
-                    FloatVector p = VectorMath.exp(load(y, yr + j, null));
-                    store(load(dx, dxr + j, null).add(load(dy, dyr + j, null).sub(p.mul(total))), dx, dxr + j, null);
-                }
-                if (j < cols) {
-                    VectorMask<Float> m = F.indexInRange(j, cols);
-                    FloatVector p = VectorMath.exp(load(y, yr + j, m));
-                    store(load(dx, dxr + j, m).add(load(dy, dyr + j, m).sub(p.mul(total))), dx, dxr + j, m);
-                }
+                logSoftmaxBackwardRun(y, yr, dy, dyr, dx, dxr, sumRun(dy, dyr, cols), cols);
             }
         });
+    }
+
+    /** dx[j] += dy[j] − exp(y[j])·total over a run (own compilation unit, like {@link #expShiftedRun}). */
+    private static void logSoftmaxBackwardRun(MemorySegment y, long yBase, MemorySegment dy, long dyBase,
+                                              MemorySegment dx, long dxBase, float total, int count) {
+        FloatVector t = FloatVector.broadcast(F, total);
+        int j = 0;
+        for (; j <= count - L; j += L) {
+            FloatVector p = VectorMath.exp(load(y, yBase + j, null));
+            store(load(dx, dxBase + j, null).add(load(dy, dyBase + j, null).sub(p.mul(t))), dx, dxBase + j, null);
+        }
+        if (j < count) {
+            VectorMask<Float> m = F.indexInRange(j, count);
+            FloatVector p = VectorMath.exp(load(y, yBase + j, m));
+            store(load(dx, dxBase + j, m).add(load(dy, dyBase + j, m).sub(p.mul(t))), dx, dxBase + j, m);
+        }
     }
 
     // ---- RMSNorm ------------------------------------------------------------------------------------
@@ -582,22 +621,40 @@ public final class SimdElementwise implements Elementwise {
                 new MemorySegment[] {gate, up, dy, dgate, dup},
                 new long[] {gateOffset, upOffset, dyOffset, dgateOffset, dupOffset});
         forRanges(n, (from, to) -> {
-            // dgate += dy·up·silu'(gate); dup += dy·silu(gate)
-            long i = from;
-            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
-                FloatVector g = load(gate, gateOffset + i, null), u = load(up, upOffset + i, null);
-                FloatVector d = load(dy, dyOffset + i, null), sigma = VectorMath.sigmoid(g);
-                store(load(dgate, dgateOffset + i, null).add(d.mul(u).mul(siluSlope(g, sigma))), dgate, dgateOffset + i, null);
-                store(d.fma(g.mul(sigma), load(dup, dupOffset + i, null)), dup, dupOffset + i, null);
-            }
-            if (i < to) {
-                VectorMask<Float> m = F.indexInRange(i, to);
-                FloatVector g = load(gate, gateOffset + i, m), u = load(up, upOffset + i, m);
-                FloatVector d = load(dy, dyOffset + i, m), sigma = VectorMath.sigmoid(g);
-                store(load(dgate, dgateOffset + i, m).add(d.mul(u).mul(siluSlope(g, sigma))), dgate, dgateOffset + i, m);
-                store(d.fma(g.mul(sigma), load(dup, dupOffset + i, m)), dup, dupOffset + i, m);
+            long full = from + F.loopBound(to - from);
+            swigluBackwardRun(from, full, gate, gateOffset, up, upOffset, dy, dyOffset, dgate, dgateOffset, dup, dupOffset);
+            if (full < to) {
+                swigluBackwardTail(full, to, gate, gateOffset, up, upOffset, dy, dyOffset, dgate, dgateOffset, dup,
+                        dupOffset);
             }
         });
+    }
+
+    /**
+     * dgate += dy·up·silu'(gate); dup += dy·silu(gate) on whole vectors [from, to). The body is large (five
+     * loads, two stores, an exp), so the loop and its tail are separate compilation units.
+     */
+    private static void swigluBackwardRun(long from, long to, MemorySegment gate, long gateOffset, MemorySegment up,
+                                          long upOffset, MemorySegment dy, long dyOffset, MemorySegment dgate,
+                                          long dgateOffset, MemorySegment dup, long dupOffset) {
+        for (long i = from; i < to; i += L) {
+            FloatVector g = load(gate, gateOffset + i, null), u = load(up, upOffset + i, null);
+            FloatVector d = load(dy, dyOffset + i, null), sigma = VectorMath.sigmoid(g);
+            store(load(dgate, dgateOffset + i, null).add(d.mul(u).mul(siluSlope(g, sigma))), dgate, dgateOffset + i, null);
+            store(d.fma(g.mul(sigma), load(dup, dupOffset + i, null)), dup, dupOffset + i, null);
+        }
+    }
+
+    /** The same step as {@link #swigluBackwardRun} on the partial vector [from, to). */
+    private static void swigluBackwardTail(long from, long to, MemorySegment gate, long gateOffset, MemorySegment up,
+                                           long upOffset, MemorySegment dy, long dyOffset, MemorySegment dgate,
+                                           long dgateOffset, MemorySegment dup, long dupOffset) {
+        VectorMask<Float> m = F.indexInRange(from, to);
+        long i = from;
+        FloatVector g = load(gate, gateOffset + i, m), u = load(up, upOffset + i, m);
+        FloatVector d = load(dy, dyOffset + i, m), sigma = VectorMath.sigmoid(g);
+        store(load(dgate, dgateOffset + i, m).add(d.mul(u).mul(siluSlope(g, sigma))), dgate, dgateOffset + i, m);
+        store(d.fma(g.mul(sigma), load(dup, dupOffset + i, m)), dup, dupOffset + i, m);
     }
 
     // ---- embeddings ---------------------------------------------------------------------------------
