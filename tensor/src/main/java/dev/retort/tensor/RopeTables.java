@@ -5,7 +5,8 @@ import java.lang.foreign.Arena;
 /**
  * The cos and sin tables the RoPE kernel reads: F32 [maxPositions × headDim/2], entry (p, i) = cos/sin of
  * p·ω_i with inverse frequency ω_i = θ^(−2i/headDim), optionally rescaled as Llama 3.1 does for long contexts.
- * Angles are computed in double and rounded once to float. Each table is its own allocation starting at
+ * Angles are computed in double and rounded once to float, with {@link StrictMath} so that the tables are
+ * the same bits on every JVM and whether or not the JIT has compiled this code ({@code Math.sin} may differ). Each table is its own allocation starting at
  * element 0, as {@link dev.retort.tensor.kernels.Elementwise#rope} expects of {@code cos.segment()}.
  */
 public record RopeTables(Tensor cos, Tensor sin, int maxPositions, int headDim) {
@@ -53,7 +54,7 @@ public record RopeTables(Tensor cos, Tensor sin, int maxPositions, int headDim) 
         if (!(theta > 1)) throw new IllegalArgumentException("rope theta must be > 1, got " + theta);
         double[] frequencies = new double[headDim / 2];
         for (int i = 0; i < frequencies.length; i++) {
-            double omega = Math.pow(theta, -2.0 * i / headDim);
+            double omega = StrictMath.pow(theta, -2.0 * i / headDim);
             frequencies[i] = scaling == null ? omega : scaling.scale(omega);
         }
         return frequencies;
@@ -69,8 +70,8 @@ public record RopeTables(Tensor cos, Tensor sin, int maxPositions, int headDim) 
         for (int p = 0; p < maxPositions; p++) {
             for (int i = 0; i < half; i++) {
                 double angle = p * frequencies[i];
-                cos[p * half + i] = (float) Math.cos(angle);
-                sin[p * half + i] = (float) Math.sin(angle);
+                cos[p * half + i] = (float) StrictMath.cos(angle);
+                sin[p * half + i] = (float) StrictMath.sin(angle);
             }
         }
         return new RopeTables(Tensor.of(arena, cos, maxPositions, half), Tensor.of(arena, sin, maxPositions, half),

@@ -131,7 +131,7 @@ class ElementwiseActivationTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("implementations")
     void activationsSplitAcrossTasksAreIdenticalForAnyThreadCount(Kernels k) {
-        int n = 3 * ElementwiseSupport.ELEMENT_GRAIN + 11;
+        int n = 2 * ElementwiseSupport.ELEMENT_GRAIN + 11;  // more than one task
         SplittableRandom rnd = new SplittableRandom(44);
         float[] x = inputs(rnd, n), up = random(rnd, n, -3, 3);
         Buf xb = Buf.of(x), ub = Buf.of(up);

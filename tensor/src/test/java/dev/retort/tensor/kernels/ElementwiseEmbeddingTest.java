@@ -37,7 +37,7 @@ class ElementwiseEmbeddingTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("implementations")
     void halfTablesWidenExactlyForEveryBitPattern(Kernels k) {
-        // All 65536 bit patterns as one row (the full-vector path), then as 65536/37-ish rows of 37 (masked tails).
+        // All 65536 bit patterns as one row (the full-vector path), then rows of 37 (masked tails).
         short[] all = new short[65536];
         for (int i = 0; i < all.length; i++) all[i] = (short) i;
         MemorySegment table = halfTable(all);
@@ -49,13 +49,18 @@ class ElementwiseEmbeddingTest {
             assertBitwiseEqual(k + " " + type + " widening, one row of 65536", expected, out.read());
             out.assertGuardsIntact(k + " " + type + " gather");
 
+            // Rows of 37 (masked tails at every width): a sample of rows, including those holding ±0, the
+            // subnormals, ±infinity and the NaNs (the full row above already covered every pattern).
             int dim = 37, vocab = all.length / dim;
-            int[] ids = new int[vocab];
-            for (int t = 0; t < vocab; t++) ids[t] = vocab - 1 - t;
-            Buf rows = Buf.zeros(vocab * dim);
-            k.elementwise().embeddingGather(vocab, ids, 0, vocab, dim, table, 3, type, rows.segment(), rows.offset());
-            float[] rowsExpected = new float[vocab * dim];
-            for (int t = 0; t < vocab; t++) System.arraycopy(expected, ids[t] * dim, rowsExpected, t * dim, dim);
+            int[] ids = new int[40];
+            int[] special = {0, 0x0400 / dim, 0x7c00 / dim, 0x7f80 / dim, 0x8000 / dim, 0xfc00 / dim, vocab - 1};
+            SplittableRandom rnd = new SplittableRandom(50);
+            for (int t = 0; t < ids.length; t++) ids[t] = t < special.length ? special[t] : rnd.nextInt(vocab);
+            int count = ids.length;
+            Buf rows = Buf.zeros(count * dim);
+            k.elementwise().embeddingGather(count, ids, 0, vocab, dim, table, 3, type, rows.segment(), rows.offset());
+            float[] rowsExpected = new float[count * dim];
+            for (int t = 0; t < count; t++) System.arraycopy(expected, ids[t] * dim, rowsExpected, t * dim, dim);
             assertBitwiseEqual(k + " " + type + " widening, rows of 37", rowsExpected, rows.read());
         }
     }

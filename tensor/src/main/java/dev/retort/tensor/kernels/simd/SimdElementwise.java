@@ -23,12 +23,21 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The element-wise kernels with the Vector API at this copy's width ({@link Simd#BITS}).
  *
- * <p>Every loop runs whole vectors and finishes with one masked vector for the tail, so each element goes
- * through the same arithmetic whatever its position (no separate scalar tail with different rounding), and a
- * dimension smaller than one vector is simply one masked step. The work is cut into tasks exactly as
- * {@link ElementwiseSupport} says, so results do not depend on the thread count; reductions add their vector
- * accumulators lane-wise, then the lanes in index order (never {@code reduceLanes(ADD)}, whose order the API
- * leaves open and which could differ between the interpreter and compiled code).
+ * <p>Loops step one vector at a time; the last, partial vector of a run gets a mask, so each element goes
+ * through the same arithmetic whatever its position (no scalar tail with different rounding), and a dimension
+ * smaller than one vector is one masked step. The work is cut into tasks exactly as {@link ElementwiseSupport}
+ * says, so results do not depend on the thread count; reductions add their vector accumulators lane-wise,
+ * then the lanes in index order (never {@code reduceLanes(ADD)}, whose order the API leaves open and which
+ * could differ between the interpreter and compiled code).
+ *
+ * <p>Keeping vectors in registers: the JIT only avoids allocating a box per vector where it inlines every
+ * method that takes or returns one, so (1) vectors never cross this class's own "step" methods (a step
+ * holding an exp grows too big to be inlined once it has been compiled on its own); (2) helpers that take a
+ * mask use null for "all lanes", so cheap loops can carry the tail inside a single loop ({@link #lanes}); (3)
+ * loops around {@link VectorMath#exp} instead run whole vectors with a literal null mask and repeat the step
+ * once, masked, for the tail: with a run-time mask in the loop the JIT must keep both the plain and the masked
+ * form of every load and store, which with an exp inside exceeds its inlining node budget (measured: a box per
+ * vector otherwise).
  */
 public final class SimdElementwise implements Elementwise {
     private static final VectorSpecies<Float> F = Simd.F;
@@ -44,30 +53,52 @@ public final class SimdElementwise implements Elementwise {
 
     // ---- loads, stores and task loops ---------------------------------------------------------------
 
-    private static FloatVector load(MemorySegment s, long element) {
+    /**
+     * A load under mask {@code m}, null meaning all lanes (a plain load; the test costs a predictable branch).
+     * Masked-off lanes read as 0 and touch no memory. These helpers are kept under 35 bytes of bytecode so
+     * that both JIT tiers always inline them (a vector passed to a call that is not inlined gets boxed).
+     */
+    private static FloatVector load(MemorySegment s, long element, VectorMask<Float> m) {
+        return m == null ? loadAll(s, element) : loadSome(s, element, m);
+    }
+
+    private static FloatVector loadAll(MemorySegment s, long element) {
         return FloatVector.fromMemorySegment(F, s, element * 4, ORDER);
     }
 
-    /**
-     * A load under mask {@code m}, where null means all lanes: the kernels' steps take a mask that is null in
-     * the main loop (the JIT inlines the step and folds the test away, leaving a plain load) and a real mask
-     * for the one tail step. Masked-off lanes read as 0 and touch no memory. (Masked memory access is slow on
-     * some CPUs, NEON for one, so it is kept out of the main loops.)
-     */
-    private static FloatVector load(MemorySegment s, long element, VectorMask<Float> m) {
-        return m == null ? FloatVector.fromMemorySegment(F, s, element * 4, ORDER)
-                : FloatVector.fromMemorySegment(F, s, element * 4, ORDER, m);
+    private static FloatVector loadSome(MemorySegment s, long element, VectorMask<Float> m) {
+        return FloatVector.fromMemorySegment(F, s, element * 4, ORDER, m);
     }
 
-    private static void store(FloatVector v, MemorySegment s, long element) {
+    /** A store under mask {@code m}, null meaning all lanes. */
+    private static void store(FloatVector v, MemorySegment s, long element, VectorMask<Float> m) {
+        if (m == null) storeAll(v, s, element);
+        else storeSome(v, s, element, m);
+    }
+
+    private static void storeAll(FloatVector v, MemorySegment s, long element) {
         v.intoMemorySegment(s, element * 4, ORDER);
     }
 
-    /** A store under mask {@code m}, null meaning all lanes (see {@link #load(MemorySegment, long, VectorMask)}). */
-    private static void store(FloatVector v, MemorySegment s, long element, VectorMask<Float> m) {
-        if (m == null) v.intoMemorySegment(s, element * 4, ORDER);
-        else v.intoMemorySegment(s, element * 4, ORDER, m);
+    private static void storeSome(FloatVector v, MemorySegment s, long element, VectorMask<Float> m) {
+        v.intoMemorySegment(s, element * 4, ORDER, m);
     }
+
+    /** The lanes of the vector at {@code i} that lie before {@code end}: null (all) when a whole vector fits. */
+    private static VectorMask<Float> lanes(long i, long end) {
+        return i + L <= end ? null : F.indexInRange(i, end);
+    }
+
+    /** As {@link #load(MemorySegment, long, VectorMask)} from a float[]. */
+    private static FloatVector loadArray(float[] a, int i, VectorMask<Float> m) {
+        return m == null ? FloatVector.fromArray(F, a, i) : FloatVector.fromArray(F, a, i, m);
+    }
+
+    private static void storeArray(FloatVector v, float[] a, int i, VectorMask<Float> m) {
+        if (m == null) v.intoArray(a, i);
+        else v.intoArray(a, i, m);
+    }
+
 
     /** Σ of the lanes in index order: a fixed order, unlike reduceLanes(ADD). */
     private static float addLanes(FloatVector v) {
@@ -114,25 +145,18 @@ public final class SimdElementwise implements Elementwise {
     }
 
     /**
-     * out = a (+ or ·) b. A stride-0 operand is read once and broadcast; the branches on stride and operation
-     * are loop-invariant, so the JIT unswitches them out of the vector loop.
+     * out = a (+ or ·) b. A stride-0 operand is one value broadcast; the branches on stride and operation are
+     * loop-invariant, so the JIT unswitches them out of the vector loop.
      */
     private static void binary(boolean multiply, int n, MemorySegment a, long aOffset, int aStride,
                                MemorySegment b, long bOffset, int bStride, MemorySegment out, long outOffset) {
         if (n == 0) return;
-        FloatVector aValue = aStride == 0 ? FloatVector.broadcast(F, a.getAtIndex(F32, aOffset)) : null;
-        FloatVector bValue = bStride == 0 ? FloatVector.broadcast(F, b.getAtIndex(F32, bOffset)) : null;
+        float aValue = a.getAtIndex(F32, aOffset), bValue = b.getAtIndex(F32, bOffset);
         forRanges(n, (from, to) -> {
-            long i = from;
-            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
-                FloatVector va = aValue != null ? aValue : load(a, aOffset + i);
-                FloatVector vb = bValue != null ? bValue : load(b, bOffset + i);
-                store(multiply ? va.mul(vb) : va.add(vb), out, outOffset + i);
-            }
-            if (i < to) {
-                VectorMask<Float> m = F.indexInRange(i, to);
-                FloatVector va = aValue != null ? aValue : load(a, aOffset + i, m);
-                FloatVector vb = bValue != null ? bValue : load(b, bOffset + i, m);
+            for (long i = from; i < to; i += L) {
+                VectorMask<Float> m = lanes(i, to);
+                FloatVector va = aStride == 0 ? FloatVector.broadcast(F, aValue) : load(a, aOffset + i, m);
+                FloatVector vb = bStride == 0 ? FloatVector.broadcast(F, bValue) : load(b, bOffset + i, m);
                 store(multiply ? va.mul(vb) : va.add(vb), out, outOffset + i, m);
             }
         });
@@ -142,12 +166,8 @@ public final class SimdElementwise implements Elementwise {
     public void scale(int n, float alpha, MemorySegment x, long xOffset, MemorySegment out, long outOffset) {
         checkVectors(n, new String[] {"x", "out"}, new MemorySegment[] {x, out}, new long[] {xOffset, outOffset});
         forRanges(n, (from, to) -> {
-            long i = from;
-            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
-                store(load(x, xOffset + i).mul(alpha), out, outOffset + i);
-            }
-            if (i < to) {
-                VectorMask<Float> m = F.indexInRange(i, to);
+            for (long i = from; i < to; i += L) {
+                VectorMask<Float> m = lanes(i, to);
                 store(load(x, xOffset + i, m).mul(alpha), out, outOffset + i, m);
             }
         });
@@ -156,15 +176,11 @@ public final class SimdElementwise implements Elementwise {
     @Override
     public void axpy(int n, float alpha, MemorySegment x, long xOffset, MemorySegment y, long yOffset) {
         checkVectors(n, new String[] {"x", "y"}, new MemorySegment[] {x, y}, new long[] {xOffset, yOffset});
-        FloatVector va = FloatVector.broadcast(F, alpha);
         forRanges(n, (from, to) -> {
-            long i = from;
-            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
-                store(load(x, xOffset + i).fma(va, load(y, yOffset + i)), y, yOffset + i);
-            }
-            if (i < to) {
-                VectorMask<Float> m = F.indexInRange(i, to);
-                store(load(x, xOffset + i, m).fma(va, load(y, yOffset + i, m)), y, yOffset + i, m);
+            for (long i = from; i < to; i += L) {
+                VectorMask<Float> m = lanes(i, to);
+                store(load(x, xOffset + i, m).fma(FloatVector.broadcast(F, alpha), load(y, yOffset + i, m)),
+                        y, yOffset + i, m);
             }
         });
     }
@@ -173,19 +189,19 @@ public final class SimdElementwise implements Elementwise {
 
     /**
      * Σ x[base .. base+count) with four vector accumulators (four independent add chains hide the add
-     * latency); the accumulators are combined as (a0+a1)+(a2+a3), then the lanes in order.
+     * latency) over blocks of 4L, then one vector at a time (masked-off lanes load as 0); the accumulators are
+     * combined as (a0+a1)+(a2+a3), then the lanes in order.
      */
     private static float sumRun(MemorySegment x, long base, int count) {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         int i = 0;
         for (; i <= count - 4 * L; i += 4 * L) {
-            a0 = a0.add(load(x, base + i));
-            a1 = a1.add(load(x, base + i + L));
-            a2 = a2.add(load(x, base + i + 2 * L));
-            a3 = a3.add(load(x, base + i + 3 * L));
+            a0 = a0.add(load(x, base + i, null));
+            a1 = a1.add(load(x, base + i + L, null));
+            a2 = a2.add(load(x, base + i + 2 * L, null));
+            a3 = a3.add(load(x, base + i + 3 * L, null));
         }
-        for (; i <= count - L; i += L) a0 = a0.add(load(x, base + i));
-        if (i < count) a0 = a0.add(load(x, base + i, F.indexInRange(i, count)));
+        for (; i < count; i += L) a0 = a0.add(load(x, base + i, lanes(i, count)));
         return addLanes(a0.add(a1).add(a2.add(a3)));
     }
 
@@ -194,14 +210,13 @@ public final class SimdElementwise implements Elementwise {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         int i = 0;
         for (; i <= count - 4 * L; i += 4 * L) {
-            a0 = load(x, xBase + i).fma(load(y, yBase + i), a0);
-            a1 = load(x, xBase + i + L).fma(load(y, yBase + i + L), a1);
-            a2 = load(x, xBase + i + 2 * L).fma(load(y, yBase + i + 2 * L), a2);
-            a3 = load(x, xBase + i + 3 * L).fma(load(y, yBase + i + 3 * L), a3);
+            a0 = load(x, xBase + i, null).fma(load(y, yBase + i, null), a0);
+            a1 = load(x, xBase + i + L, null).fma(load(y, yBase + i + L, null), a1);
+            a2 = load(x, xBase + i + 2 * L, null).fma(load(y, yBase + i + 2 * L, null), a2);
+            a3 = load(x, xBase + i + 3 * L, null).fma(load(y, yBase + i + 3 * L, null), a3);
         }
-        for (; i <= count - L; i += L) a0 = load(x, xBase + i).fma(load(y, yBase + i), a0);
-        if (i < count) {
-            VectorMask<Float> m = F.indexInRange(i, count);
+        for (; i < count; i += L) {
+            VectorMask<Float> m = lanes(i, count);
             a0 = load(x, xBase + i, m).fma(load(y, yBase + i, m), a0);
         }
         return addLanes(a0.add(a1).add(a2.add(a3)));
@@ -210,11 +225,10 @@ public final class SimdElementwise implements Elementwise {
     /** max over a run (count ≥ 1); NaN if any element is NaN. Max is exact, so its lane order cannot matter. */
     private static float maxRun(MemorySegment x, long base, int count) {
         FloatVector acc = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-        int i = 0;
-        for (; i <= count - L; i += L) acc = acc.max(load(x, base + i));
-        if (i < count) {
-            VectorMask<Float> m = F.indexInRange(i, count);
-            acc = acc.lanewise(VectorOperators.MAX, load(x, base + i, m), m);
+        for (int i = 0; i < count; i += L) {
+            VectorMask<Float> m = lanes(i, count);
+            FloatVector v = load(x, base + i, m);
+            acc = m == null ? acc.max(v) : acc.lanewise(VectorOperators.MAX, v, m);
         }
         return acc.reduceLanes(VectorOperators.MAX);
     }
@@ -275,30 +289,50 @@ public final class SimdElementwise implements Elementwise {
         forRowBlocks(rows, cols, (r0, r1) -> {
             for (long r = r0; r < r1; r++) {
                 long xr = xOffset + r * cols, or = outOffset + r * cols;
-                FloatVector max = FloatVector.broadcast(F, maxRun(x, xr, cols));
-                // Pass 1: e = exp(x − max) into out, summing e; pass 2: scale out by 1/Σe.
-                FloatVector acc = FloatVector.zero(F);
-                int j = 0;
-                for (; j <= cols - L; j += L) {
-                    FloatVector e = VectorMath.exp(load(x, xr + j).sub(max));
-                    store(e, out, or + j);
-                    acc = acc.add(e);
-                }
-                if (j < cols) {
-                    VectorMask<Float> m = F.indexInRange(j, cols);
-                    FloatVector e = VectorMath.exp(load(x, xr + j, m).sub(max));
-                    store(e, out, or + j, m);
-                    acc = acc.add(e, m);
-                }
-                float inv = 1f / addLanes(acc);
-                j = 0;
-                for (; j <= cols - L; j += L) store(load(out, or + j).mul(inv), out, or + j);
-                if (j < cols) {
-                    VectorMask<Float> m = F.indexInRange(j, cols);
-                    store(load(out, or + j, m).mul(inv), out, or + j, m);
-                }
+                float max = maxRun(x, xr, cols);
+                // exp(x − max) into out, then scale by 1/Σ (≤ 1.5 ulp more than a division, far cheaper).
+                float sum = expShiftedRun(x, xr, max, out, or, cols);
+                scaleRun(out, or, 1f / sum, cols);
             }
         });
+    }
+
+    /**
+     * out[j] = exp(x[j] − max) over a run, returning Σ out[j] (lanes combined in index order). Whole vectors
+     * here, the partial last vector in {@link #expShiftedTail}: separate methods with scalar arguments, each a
+     * unit the JIT compiles within its node budget.
+     */
+    private static float expShiftedRun(MemorySegment x, long xBase, float max, MemorySegment out, long outBase,
+                                       int count) {
+        FloatVector shift = FloatVector.broadcast(F, max), acc = FloatVector.zero(F);
+        int j = 0;
+        for (; j <= count - L; j += L) {
+            FloatVector e = VectorMath.exp(loadAll(x, xBase + j).sub(shift));
+            storeAll(e, out, outBase + j);
+            acc = acc.add(e);
+        }
+        float sum = addLanes(acc);
+        return j < count ? sum + expShiftedTail(x, xBase + j, max, out, outBase + j, count - j) : sum;
+    }
+
+    /** {@link #expShiftedRun}'s step on the last {@code count} < L elements; returns their sum. */
+    private static float expShiftedTail(MemorySegment x, long xBase, float max, MemorySegment out, long outBase,
+                                        int count) {
+        VectorMask<Float> m = F.indexInRange(0, count);
+        FloatVector e = VectorMath.exp(loadSome(x, xBase, m).sub(max));
+        storeSome(e, out, outBase, m);
+        return addLanes(FloatVector.zero(F).add(e, m));
+    }
+
+    /** x[j] *= factor over a run. */
+    private static void scaleRun(MemorySegment x, long base, float factor, int count) {
+        FloatVector f = FloatVector.broadcast(F, factor);
+        int j = 0;
+        for (; j <= count - L; j += L) storeAll(loadAll(x, base + j).mul(f), x, base + j);
+        if (j < count) {
+            VectorMask<Float> m = F.indexInRange(j, count);
+            storeSome(loadSome(x, base + j, m).mul(f), x, base + j, m);
+        }
     }
 
     @Override
@@ -311,13 +345,8 @@ public final class SimdElementwise implements Elementwise {
             for (long r = r0; r < r1; r++) {
                 long yr = yOffset + r * cols, dyr = dyOffset + r * cols, dxr = dxOffset + r * cols;
                 FloatVector dot = FloatVector.broadcast(F, dotRun(dy, dyr, y, yr, cols));
-                int j = 0;
-                for (; j <= cols - L; j += L) {
-                    FloatVector g = load(dy, dyr + j).sub(dot);
-                    store(load(y, yr + j).fma(g, load(dx, dxr + j)), dx, dxr + j);
-                }
-                if (j < cols) {
-                    VectorMask<Float> m = F.indexInRange(j, cols);
+                for (int j = 0; j < cols; j += L) {
+                    VectorMask<Float> m = lanes(j, cols);
                     FloatVector g = load(dy, dyr + j, m).sub(dot);
                     store(load(y, yr + j, m).fma(g, load(dx, dxr + j, m)), dx, dxr + j, m);
                 }
@@ -335,17 +364,15 @@ public final class SimdElementwise implements Elementwise {
                 FloatVector max = FloatVector.broadcast(F, maxRun(x, xr, cols));
                 FloatVector acc = FloatVector.zero(F);
                 int j = 0;
-                for (; j <= cols - L; j += L) acc = acc.add(VectorMath.exp(load(x, xr + j).sub(max)));
+                for (; j <= cols - L; j += L) acc = acc.add(VectorMath.exp(load(x, xr + j, null).sub(max)));
                 if (j < cols) {
                     VectorMask<Float> m = F.indexInRange(j, cols);
                     acc = acc.add(VectorMath.exp(load(x, xr + j, m).sub(max)), m);
                 }
                 FloatVector logSum = FloatVector.broadcast(F, (float) Math.log(addLanes(acc)));
                 // (x − max) first: exact or nearly so for the entries that matter, then − log Σ.
-                j = 0;
-                for (; j <= cols - L; j += L) store(load(x, xr + j).sub(max).sub(logSum), out, or + j);
-                if (j < cols) {
-                    VectorMask<Float> m = F.indexInRange(j, cols);
+                for (j = 0; j < cols; j += L) {
+                    VectorMask<Float> m = lanes(j, cols);
                     store(load(x, xr + j, m).sub(max).sub(logSum), out, or + j, m);
                 }
             }
@@ -361,19 +388,25 @@ public final class SimdElementwise implements Elementwise {
         forRowBlocks(rows, cols, (r0, r1) -> {
             for (long r = r0; r < r1; r++) {
                 long yr = yOffset + r * cols, dyr = dyOffset + r * cols, dxr = dxOffset + r * cols;
-                FloatVector total = FloatVector.broadcast(F, sumRun(dy, dyr, cols));
-                int j = 0;
-                for (; j <= cols - L; j += L) {
-                    FloatVector p = VectorMath.exp(load(y, yr + j));
-                    store(load(dx, dxr + j).add(load(dy, dyr + j).sub(p.mul(total))), dx, dxr + j);
-                }
-                if (j < cols) {
-                    VectorMask<Float> m = F.indexInRange(j, cols);
-                    FloatVector p = VectorMath.exp(load(y, yr + j, m));
-                    store(load(dx, dxr + j, m).add(load(dy, dyr + j, m).sub(p.mul(total))), dx, dxr + j, m);
-                }
+                logSoftmaxBackwardRun(y, yr, dy, dyr, dx, dxr, sumRun(dy, dyr, cols), cols);
             }
         });
+    }
+
+    /** dx[j] += dy[j] − exp(y[j])·total over a run (own compilation unit, like {@link #expShiftedRun}). */
+    private static void logSoftmaxBackwardRun(MemorySegment y, long yBase, MemorySegment dy, long dyBase,
+                                              MemorySegment dx, long dxBase, float total, int count) {
+        FloatVector t = FloatVector.broadcast(F, total);
+        int j = 0;
+        for (; j <= count - L; j += L) {
+            FloatVector p = VectorMath.exp(load(y, yBase + j, null));
+            store(load(dx, dxBase + j, null).add(load(dy, dyBase + j, null).sub(p.mul(t))), dx, dxBase + j, null);
+        }
+        if (j < count) {
+            VectorMask<Float> m = F.indexInRange(j, count);
+            FloatVector p = VectorMath.exp(load(y, yBase + j, m));
+            store(load(dx, dxBase + j, m).add(load(dy, dyBase + j, m).sub(p.mul(t))), dx, dxBase + j, m);
+        }
     }
 
     // ---- RMSNorm ------------------------------------------------------------------------------------
@@ -389,12 +422,8 @@ public final class SimdElementwise implements Elementwise {
                 long xr = xOffset + r * cols, or = outOffset + r * cols;
                 float s = (float) (1.0 / Math.sqrt((double) dotRun(x, xr, x, xr, cols) / cols + eps));
                 if (rstd != null) rstd.setAtIndex(F32, rstdOffset + r, s);
-                int j = 0;
-                for (; j <= cols - L; j += L) {
-                    store(load(x, xr + j).mul(s).mul(load(weight, weightOffset + j)), out, or + j);
-                }
-                if (j < cols) {
-                    VectorMask<Float> m = F.indexInRange(j, cols);
+                for (int j = 0; j < cols; j += L) {
+                    VectorMask<Float> m = lanes(j, cols);
                     store(load(x, xr + j, m).mul(s).mul(load(weight, weightOffset + j, m)), out, or + j, m);
                 }
             }
@@ -421,52 +450,34 @@ public final class SimdElementwise implements Elementwise {
             for (long r = r0; r < r1; r++) {
                 long xr = xOffset + r * cols, dyr = dyOffset + r * cols, dxr = dxOffset + r * cols;
                 float s = rstd.getAtIndex(F32, rstdOffset + r);
-                // Σ x ⊙ w ⊙ dy, in the same lane order as dotRun.
+                // Σ x ⊙ w ⊙ dy, one accumulator.
                 FloatVector acc = FloatVector.zero(F);
-                int j = 0;
-                for (; j <= cols - L; j += L) {
-                    acc = load(x, xr + j).mul(load(weight, weightOffset + j)).fma(load(dy, dyr + j), acc);
-                }
-                if (j < cols) {
-                    VectorMask<Float> m = F.indexInRange(j, cols);
+                for (int j = 0; j < cols; j += L) {
+                    VectorMask<Float> m = lanes(j, cols);
                     acc = load(x, xr + j, m).mul(load(weight, weightOffset + j, m)).fma(load(dy, dyr + j, m), acc);
                 }
                 float c = (float) ((double) s * s * s * addLanes(acc) / cols);
                 FloatVector vs = FloatVector.broadcast(F, s), vc = FloatVector.broadcast(F, c);
                 float[] p = partial == null ? null : partial[b];
-                j = 0;
-                for (; j <= cols - L; j += L) {
-                    rmsNormBackwardStep(x, xr + j, weight, weightOffset + j, dy, dyr + j, dx, dxr + j, vs, vc, p, j, null);
-                }
-                if (j < cols) {
-                    rmsNormBackwardStep(x, xr + j, weight, weightOffset + j, dy, dyr + j, dx, dxr + j, vs, vc, p, j,
-                            F.indexInRange(j, cols));
+                for (int j = 0; j < cols; j += L) {
+                    VectorMask<Float> m = lanes(j, cols);
+                    FloatVector xv = load(x, xr + j, m), dyv = load(dy, dyr + j, m);
+                    FloatVector g = load(weight, weightOffset + j, m).mul(dyv);
+                    store(load(dx, dxr + j, m).add(g.mul(vs).sub(xv.mul(vc))), dx, dxr + j, m);  // dx += rstd·g − x·c
+                    if (p != null) {
+                        // partial[b][j..] += dy ⊙ x·rstd (the masked-off lanes add 0 and are not stored)
+                        storeArray(dyv.fma(xv.mul(vs), loadArray(p, j, m)), p, j, m);
+                    }
                 }
             }
         });
         if (dweight != null) {
-            // Not a hot loop (blocks × cols adds once per call): masked steps throughout keep it short.
             for (int j = 0; j < cols; j += L) {
-                VectorMask<Float> m = F.indexInRange(j, cols);
-                FloatVector total = FloatVector.fromArray(F, partial[0], j, m);
-                for (int b = 1; b < blocks; b++) total = total.add(FloatVector.fromArray(F, partial[b], j, m));
+                VectorMask<Float> m = lanes(j, cols);
+                FloatVector total = loadArray(partial[0], j, m);
+                for (int b = 1; b < blocks; b++) total = total.add(loadArray(partial[b], j, m));
                 store(load(dweight, dweightOffset + j, m).add(total), dweight, dweightOffset + j, m);
             }
-        }
-    }
-
-    /** dx += rstd·(w⊙dy) − x·c at one step; partial[j..] += dy⊙x·rstd when partial is not null. */
-    private static void rmsNormBackwardStep(MemorySegment x, long xAt, MemorySegment weight, long wAt, MemorySegment dy,
-                                            long dyAt, MemorySegment dx, long dxAt, FloatVector rstd, FloatVector c,
-                                            float[] partial, int j, VectorMask<Float> m) {
-        FloatVector xv = load(x, xAt, m), dyv = load(dy, dyAt, m);
-        FloatVector g = load(weight, wAt, m).mul(dyv);
-        store(load(dx, dxAt, m).add(g.mul(rstd).sub(xv.mul(c))), dx, dxAt, m);
-        if (partial != null) {
-            FloatVector old = m == null ? FloatVector.fromArray(F, partial, j) : FloatVector.fromArray(F, partial, j, m);
-            FloatVector updated = dyv.fma(xv.mul(rstd), old);
-            if (m == null) updated.intoArray(partial, j);
-            else updated.intoArray(partial, j, m);
         }
     }
 
@@ -504,55 +515,41 @@ public final class SimdElementwise implements Elementwise {
     /** Pairs (i, i + half): both halves are contiguous runs, so cos/sin load straight. */
     private static void ropeHalf(MemorySegment x, long head, int half, MemorySegment cos, MemorySegment sin,
                                  long table, float sign) {
-        int i = 0;
-        for (; i <= half - L; i += L) ropeHalfStep(x, head + i, head + half + i, cos, sin, table + i, sign, null);
-        if (i < half) ropeHalfStep(x, head + i, head + half + i, cos, sin, table + i, sign, F.indexInRange(i, half));
-    }
-
-    /** (x0, x1) ← (x0·c − x1·s, x0·s + x1·c) for L pairs. */
-    private static void ropeHalfStep(MemorySegment x, long first, long second, MemorySegment cos, MemorySegment sin,
-                                     long tableAt, float sign, VectorMask<Float> m) {
-        FloatVector c = load(cos, tableAt, m), s = load(sin, tableAt, m).mul(sign);
-        FloatVector x0 = load(x, first, m), x1 = load(x, second, m);
-        store(x0.mul(c).sub(x1.mul(s)), x, first, m);
-        store(x0.mul(s).add(x1.mul(c)), x, second, m);
+        for (int i = 0; i < half; i += L) {
+            VectorMask<Float> m = lanes(i, half);
+            FloatVector c = load(cos, table + i, m), s = load(sin, table + i, m).mul(sign);
+            FloatVector x0 = load(x, head + i, m), x1 = load(x, head + half + i, m);
+            store(x0.mul(c).sub(x1.mul(s)), x, head + i, m);            // x0·c − x1·s
+            store(x0.mul(s).add(x1.mul(c)), x, head + half + i, m);     // x0·s + x1·c
+        }
     }
 
     /**
      * Pairs (2i, 2i + 1). One load of cos (and sin) holds L frequencies, which serve the 2L interleaved values
      * of two x vectors: each lane of cos is duplicated into both lanes of its pair (low half of cos for the
-     * first x vector, high half for the second), and the pair-swapped x supplies each lane's partner.
+     * first x vector, high half for the second), and the pair-swapped x supplies each lane's partner, so lane
+     * 2k gets x0·c − x1·s and lane 2k+1 gets x1·c + x0·s.
      */
     private static void ropeInterleaved(MemorySegment x, long head, int half, MemorySegment cos, MemorySegment sin,
                                         long table, float sign) {
         int headDim = 2 * half;
-        int i = 0;
-        for (; i <= half - L; i += L) {
-            FloatVector c = load(cos, table + i, null), s = load(sin, table + i, null).mul(sign);
-            ropePairsStep(x, head + 2L * i, c.rearrange(DUPLICATE_LOW), s.rearrange(DUPLICATE_LOW), null);
-            ropePairsStep(x, head + 2L * i + L, c.rearrange(DUPLICATE_HIGH), s.rearrange(DUPLICATE_HIGH), null);
-        }
-        if (i < half) {
-            VectorMask<Float> tableMask = F.indexInRange(i, half);
+        for (int i = 0; i < half; i += L) {
+            VectorMask<Float> tableMask = lanes(i, half);
             FloatVector c = load(cos, table + i, tableMask), s = load(sin, table + i, tableMask).mul(sign);
-            ropePairsStep(x, head + 2L * i, c.rearrange(DUPLICATE_LOW), s.rearrange(DUPLICATE_LOW),
-                    F.indexInRange(2 * i, headDim));
-            if (2 * i + L < headDim) {
-                ropePairsStep(x, head + 2L * i + L, c.rearrange(DUPLICATE_HIGH), s.rearrange(DUPLICATE_HIGH),
-                        F.indexInRange(2 * i + L, headDim));
+            for (int part = 0; part < 2; part++) {
+                long at = 2L * i + (long) part * L;
+                if (at >= headDim) break;
+                VectorMask<Float> m = lanes(at, headDim);
+                VectorShuffle<Float> spread = part == 0 ? DUPLICATE_LOW : DUPLICATE_HIGH;
+                FloatVector v = load(x, head + at, m);
+                FloatVector rotated = v.mul(c.rearrange(spread))
+                        .add(v.rearrange(SWAP_PAIRS).mul(s.rearrange(spread).mul(PAIR_SIGNS)));
+                store(rotated, x, head + at, m);
             }
         }
     }
 
-    /** Rotates the L/2 pairs at element {@code at}: lane 2k gets x0·c − x1·s, lane 2k+1 gets x1·c + x0·s. */
-    private static void ropePairsStep(MemorySegment x, long at, FloatVector cosPairs, FloatVector sinPairs,
-                                      VectorMask<Float> m) {
-        FloatVector v = load(x, at, m);
-        store(v.mul(cosPairs).add(v.rearrange(SWAP_PAIRS).mul(sinPairs.mul(PAIR_SIGNS))), x, at, m);
-    }
-
     // ---- activations --------------------------------------------------------------------------------
-    // Each kernel is a loop of full vectors and one masked tail over a static step (inlined, mask folded).
 
     @Override
     public void silu(int n, MemorySegment x, long xOffset, MemorySegment out, long outOffset) {
@@ -560,15 +557,15 @@ public final class SimdElementwise implements Elementwise {
         forRanges(n, (from, to) -> {
             long i = from;
             for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
-                siluStep(x, xOffset + i, out, outOffset + i, null);
+                FloatVector v = load(x, xOffset + i, null);
+                store(v.mul(VectorMath.sigmoid(v)), out, outOffset + i, null);
             }
-            if (i < to) siluStep(x, xOffset + i, out, outOffset + i, F.indexInRange(i, to));
+            if (i < to) {
+                VectorMask<Float> m = F.indexInRange(i, to);
+                FloatVector v = load(x, xOffset + i, m);
+                store(v.mul(VectorMath.sigmoid(v)), out, outOffset + i, m);
+            }
         });
-    }
-
-    private static void siluStep(MemorySegment x, long xAt, MemorySegment out, long outAt, VectorMask<Float> m) {
-        FloatVector v = load(x, xAt, m);
-        store(v.mul(VectorMath.sigmoid(v)), out, outAt, m);
     }
 
     /** silu'(x) = σ(x)·(1 + x·(1 − σ(x))). */
@@ -584,17 +581,17 @@ public final class SimdElementwise implements Elementwise {
         forRanges(n, (from, to) -> {
             long i = from;
             for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
-                siluBackwardStep(x, xOffset + i, dy, dyOffset + i, dx, dxOffset + i, null);
+                FloatVector v = load(x, xOffset + i, null);
+                FloatVector slope = siluSlope(v, VectorMath.sigmoid(v));
+                store(load(dy, dyOffset + i, null).fma(slope, load(dx, dxOffset + i, null)), dx, dxOffset + i, null);
             }
-            if (i < to) siluBackwardStep(x, xOffset + i, dy, dyOffset + i, dx, dxOffset + i, F.indexInRange(i, to));
+            if (i < to) {
+                VectorMask<Float> m = F.indexInRange(i, to);
+                FloatVector v = load(x, xOffset + i, m);
+                FloatVector slope = siluSlope(v, VectorMath.sigmoid(v));
+                store(load(dy, dyOffset + i, m).fma(slope, load(dx, dxOffset + i, m)), dx, dxOffset + i, m);
+            }
         });
-    }
-
-    private static void siluBackwardStep(MemorySegment x, long xAt, MemorySegment dy, long dyAt, MemorySegment dx,
-                                         long dxAt, VectorMask<Float> m) {
-        FloatVector v = load(x, xAt, m);
-        FloatVector slope = siluSlope(v, VectorMath.sigmoid(v));
-        store(load(dy, dyAt, m).fma(slope, load(dx, dxAt, m)), dx, dxAt, m);
     }
 
     @Override
@@ -605,16 +602,15 @@ public final class SimdElementwise implements Elementwise {
         forRanges(n, (from, to) -> {
             long i = from;
             for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
-                swigluStep(gate, gateOffset + i, up, upOffset + i, out, outOffset + i, null);
+                FloatVector g = load(gate, gateOffset + i, null);
+                store(g.mul(VectorMath.sigmoid(g)).mul(load(up, upOffset + i, null)), out, outOffset + i, null);
             }
-            if (i < to) swigluStep(gate, gateOffset + i, up, upOffset + i, out, outOffset + i, F.indexInRange(i, to));
+            if (i < to) {
+                VectorMask<Float> m = F.indexInRange(i, to);
+                FloatVector g = load(gate, gateOffset + i, m);
+                store(g.mul(VectorMath.sigmoid(g)).mul(load(up, upOffset + i, m)), out, outOffset + i, m);
+            }
         });
-    }
-
-    private static void swigluStep(MemorySegment gate, long gateAt, MemorySegment up, long upAt, MemorySegment out,
-                                   long outAt, VectorMask<Float> m) {
-        FloatVector g = load(gate, gateAt, m);
-        store(g.mul(VectorMath.sigmoid(g)).mul(load(up, upAt, m)), out, outAt, m);
     }
 
     @Override
@@ -625,26 +621,40 @@ public final class SimdElementwise implements Elementwise {
                 new MemorySegment[] {gate, up, dy, dgate, dup},
                 new long[] {gateOffset, upOffset, dyOffset, dgateOffset, dupOffset});
         forRanges(n, (from, to) -> {
-            long i = from;
-            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
-                swigluBackwardStep(gate, gateOffset + i, up, upOffset + i, dy, dyOffset + i,
-                        dgate, dgateOffset + i, dup, dupOffset + i, null);
-            }
-            if (i < to) {
-                swigluBackwardStep(gate, gateOffset + i, up, upOffset + i, dy, dyOffset + i,
-                        dgate, dgateOffset + i, dup, dupOffset + i, F.indexInRange(i, to));
+            long full = from + F.loopBound(to - from);
+            swigluBackwardRun(from, full, gate, gateOffset, up, upOffset, dy, dyOffset, dgate, dgateOffset, dup, dupOffset);
+            if (full < to) {
+                swigluBackwardTail(full, to, gate, gateOffset, up, upOffset, dy, dyOffset, dgate, dgateOffset, dup,
+                        dupOffset);
             }
         });
     }
 
-    /** dgate += dy·up·silu'(gate); dup += dy·silu(gate). */
-    private static void swigluBackwardStep(MemorySegment gate, long gateAt, MemorySegment up, long upAt,
-                                           MemorySegment dy, long dyAt, MemorySegment dgate, long dgateAt,
-                                           MemorySegment dup, long dupAt, VectorMask<Float> m) {
-        FloatVector g = load(gate, gateAt, m), u = load(up, upAt, m), d = load(dy, dyAt, m);
-        FloatVector sigma = VectorMath.sigmoid(g);
-        store(load(dgate, dgateAt, m).add(d.mul(u).mul(siluSlope(g, sigma))), dgate, dgateAt, m);
-        store(d.fma(g.mul(sigma), load(dup, dupAt, m)), dup, dupAt, m);
+    /**
+     * dgate += dy·up·silu'(gate); dup += dy·silu(gate) on whole vectors [from, to). The body is large (five
+     * loads, two stores, an exp), so the loop and its tail are separate compilation units.
+     */
+    private static void swigluBackwardRun(long from, long to, MemorySegment gate, long gateOffset, MemorySegment up,
+                                          long upOffset, MemorySegment dy, long dyOffset, MemorySegment dgate,
+                                          long dgateOffset, MemorySegment dup, long dupOffset) {
+        for (long i = from; i < to; i += L) {
+            FloatVector g = load(gate, gateOffset + i, null), u = load(up, upOffset + i, null);
+            FloatVector d = load(dy, dyOffset + i, null), sigma = VectorMath.sigmoid(g);
+            store(load(dgate, dgateOffset + i, null).add(d.mul(u).mul(siluSlope(g, sigma))), dgate, dgateOffset + i, null);
+            store(d.fma(g.mul(sigma), load(dup, dupOffset + i, null)), dup, dupOffset + i, null);
+        }
+    }
+
+    /** The same step as {@link #swigluBackwardRun} on the partial vector [from, to). */
+    private static void swigluBackwardTail(long from, long to, MemorySegment gate, long gateOffset, MemorySegment up,
+                                           long upOffset, MemorySegment dy, long dyOffset, MemorySegment dgate,
+                                           long dgateOffset, MemorySegment dup, long dupOffset) {
+        VectorMask<Float> m = F.indexInRange(from, to);
+        long i = from;
+        FloatVector g = load(gate, gateOffset + i, m), u = load(up, upOffset + i, m);
+        FloatVector d = load(dy, dyOffset + i, m), sigma = VectorMath.sigmoid(g);
+        store(load(dgate, dgateOffset + i, m).add(d.mul(u).mul(siluSlope(g, sigma))), dgate, dgateOffset + i, m);
+        store(d.fma(g.mul(sigma), load(dup, dupOffset + i, m)), dup, dupOffset + i, m);
     }
 
     // ---- embeddings ---------------------------------------------------------------------------------
@@ -673,23 +683,17 @@ public final class SimdElementwise implements Elementwise {
      * {@link Simd#S} holds 2L halves; each half of it is widened to L ints and converted to L floats.
      */
     private static void widenRow(boolean bf16, MemorySegment table, long from, MemorySegment out, long to, int dim) {
-        int j = 0;
-        for (; j <= dim - 2 * L; j += 2 * L) {
-            ShortVector halves = ShortVector.fromMemorySegment(S, table, (from + j) * 2, ORDER);
-            store(widen(bf16, halves, 0), out, to + j, null);
-            store(widen(bf16, halves, 1), out, to + j + L, null);
+        for (int j = 0; j < dim; j += 2 * L) {
+            boolean whole = j + 2 * L <= dim;
+            ShortVector halves = whole ? ShortVector.fromMemorySegment(S, table, (from + j) * 2, ORDER)
+                    : ShortVector.fromMemorySegment(S, table, (from + j) * 2, ORDER, S.indexInRange(j, dim));
+            for (int part = 0; part < 2; part++) {
+                int at = j + part * L;
+                if (at >= dim) break;
+                IntVector bits = (IntVector) halves.convertShape(VectorOperators.S2I, I, part);
+                store(bf16 ? bf16ToFloat(bits) : f16ToFloat(bits), out, to + at, lanes(at, dim));
+            }
         }
-        if (j < dim) {
-            ShortVector halves = ShortVector.fromMemorySegment(S, table, (from + j) * 2, ORDER, S.indexInRange(j, dim));
-            store(widen(bf16, halves, 0), out, to + j, F.indexInRange(j, dim));
-            if (j + L < dim) store(widen(bf16, halves, 1), out, to + j + L, F.indexInRange(j + L, dim));
-        }
-    }
-
-    /** Lanes [part·L, part·L + L) of {@code halves} as floats. */
-    private static FloatVector widen(boolean bf16, ShortVector halves, int part) {
-        IntVector bits = (IntVector) halves.convertShape(VectorOperators.S2I, I, part);
-        return bf16 ? bf16ToFloat(bits) : f16ToFloat(bits);
     }
 
     /** BF16 is the top half of an F32: shift into place (the sign-extended high bits are shifted out). */
@@ -730,12 +734,8 @@ public final class SimdElementwise implements Elementwise {
             long c0 = ElementwiseSupport.rangeStart(b, blocks, dim), c1 = ElementwiseSupport.rangeStart(b + 1, blocks, dim);
             for (int t = 0; t < count; t++) {
                 long row = dtableOffset + (long) ids[idsOffset + t] * dim, dyr = dyOffset + (long) t * dim;
-                long j = c0;
-                for (long bound = c0 + F.loopBound(c1 - c0); j < bound; j += L) {
-                    store(load(dtable, row + j).add(load(dy, dyr + j)), dtable, row + j);
-                }
-                if (j < c1) {
-                    VectorMask<Float> m = F.indexInRange(j, c1);
+                for (long j = c0; j < c1; j += L) {
+                    VectorMask<Float> m = lanes(j, c1);
                     store(load(dtable, row + j, m).add(load(dy, dyr + j, m)), dtable, row + j, m);
                 }
             }
