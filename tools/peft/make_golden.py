@@ -14,6 +14,7 @@ Cases: "list" (target_modules a list, alpha/r scaling) and "rslora" (all-linear,
 Set-up (PEFT is not in Debian):
   /usr/bin/python3 -m venv --system-site-packages /tmp/peftvenv && /tmp/peftvenv/bin/pip install peft
 Run from the project root:  /tmp/peftvenv/bin/python tools/peft/make_golden.py
+The other direction (PEFT reading an adapter Retort wrote) is checked by check_retort_adapter.py.
 """
 import json, os, shutil
 import torch
