@@ -159,12 +159,15 @@ public final class DistillJob {
                 Path base = studentSourceDir;
                 if (base == null) {
                     base = o.out().resolve("student-base");
+                    replaceDirectory(base);
                     ModelExporter.save(student, null, o.teacher(), base, DType.F32);
                 }
                 adapterDir = o.out().resolve("adapter");
+                replaceDirectory(adapterDir);
                 PeftAdapter.save(adapterDir, loraModel, base.toAbsolutePath().toString());
             } else {
                 studentDir = o.out().resolve("student");
+                replaceDirectory(studentDir);
                 ModelExporter.save(student, null, o.teacher(), studentDir, DType.F32);
             }
             Evaluator.Result teacherEval = heldOut.rows() == 0 ? null
@@ -259,11 +262,13 @@ public final class DistillJob {
         }
     }
 
-    static void deleteQuietly(Path p) {
-        try {
-            Files.deleteIfExists(p);
+    /** Removes an output directory of a previous run of this job (the run is about to write it anew). */
+    public static void replaceDirectory(Path dir) {
+        if (!Files.exists(dir)) return;
+        try (var all = Files.walk(dir)) {
+            for (Path p : all.sorted(java.util.Comparator.reverseOrder()).toList()) Files.delete(p);
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new UncheckedIOException(dir + ": cannot replace the previous output: " + e.getMessage(), e);
         }
     }
 }

@@ -57,6 +57,9 @@ public final class DemoRun {
 
     public static Summary run(Path work, Plan plan, PrintStream log) throws IOException {
         Files.createDirectories(work);
+        for (String previous : List.of("teacher", "tokenizer", "teacher-run", "student-neo", "student-sft")) {
+            DistillJob.replaceDirectory(work.resolve(previous));   // outputs of an earlier demo in the same place
+        }
         long started = System.nanoTime();
 
         // 1. data and tokenizer

@@ -49,24 +49,35 @@ public final class ModelExporter {
      * (F32, BF16 or F16). {@code outDir} must not exist, or be an empty directory.
      */
     public static void export(Path modelDir, Path adapterDirOrNull, Path outDir, DType dtype) {
-        if (dtype == DType.I8) throw new IllegalArgumentException("export dtype must be F32, BF16 or F16, got I8");
-        Path out = outDir.toAbsolutePath().normalize();
-        requireFreshTarget(out);
         LlamaConfig config = LlamaConfig.read(modelDir);
-        Path temp = out.resolveSibling("." + out.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
-        boolean moved = false;
         try (ModelWeights weights = ModelWeights.open(modelDir); Arena arena = Arena.ofShared()) {
             LlamaModel model = LlamaModel.load(config, weights, arena, false);
             LoraModel lora = adapterDirOrNull == null ? null : PeftAdapter.load(adapterDirOrNull, model);
             try {
-                Files.createDirectory(temp);
-                writeWeights(temp.resolve(ModelWeights.SINGLE_FILE), model, lora, dtype);
+                save(model, lora, modelDir, outDir, dtype);
             } finally {
                 if (lora != null) lora.detach();   // frees A and B
             }
-            withDtype(config, dtype).write(temp.resolve(LlamaConfig.FILE_NAME));
+        }
+    }
+
+    /**
+     * Writes an in-memory model (+ its attached, unmerged {@code loraOrNull}, merged on the way out) as a Hugging
+     * Face directory {@code outDir}, copying the tokenizer and generation files found in {@code filesFromDir}.
+     * {@code outDir} must not exist, or be an empty directory; it appears complete or not at all.
+     */
+    public static void save(LlamaModel model, LoraModel loraOrNull, Path filesFromDir, Path outDir, DType dtype) {
+        if (dtype == DType.I8) throw new IllegalArgumentException("export dtype must be F32, BF16 or F16, got I8");
+        Path out = outDir.toAbsolutePath().normalize();
+        requireFreshTarget(out);
+        Path temp = out.resolveSibling("." + out.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
+        boolean moved = false;
+        try {
+            Files.createDirectories(temp);
+            writeWeights(temp.resolve(ModelWeights.SINGLE_FILE), model, loraOrNull, dtype);
+            withDtype(model.config(), dtype).write(temp.resolve(LlamaConfig.FILE_NAME));
             for (String name : COPIED_FILES) {
-                Path source = modelDir.resolve(name);
+                Path source = filesFromDir.resolve(name);
                 if (Files.isRegularFile(source)) Files.copy(source, temp.resolve(name));
             }
             moveIntoPlace(temp, out);
