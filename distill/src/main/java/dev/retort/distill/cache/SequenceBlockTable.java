@@ -109,8 +109,8 @@ final class SequenceBlockTable {
         this.topIds = required(TOP_IDS, 4, "top_ids");
         this.topLogits = required(TOP_LOGITS, 4, "top_logits");
         this.restLse = required(REST_LSE, 4, "rest_lse");
-        checkLength(tokens, n, "tokens", "n = " + n);
-        checkLength(restLse, n, "rest_lse", "n = " + n);
+        checkLength(tokens, n, "tokens", "n");
+        checkLength(restLse, n, "rest_lse", "n");
         checkLength(topIds, entries, "top_ids", "n × k = " + n + " × " + k);
         checkLength(topLogits, entries, "top_logits", "n × k = " + n + " × " + k);
     }
