@@ -1,0 +1,276 @@
+package dev.retort.distill.loss;
+
+import dev.retort.autograd.Graph;
+import dev.retort.autograd.Var;
+import dev.retort.autograd.ops.CrossEntropy;
+import dev.retort.tensor.DType;
+import dev.retort.tensor.Tensor;
+import dev.retort.tensor.kernels.Elementwise;
+import dev.retort.tensor.kernels.Gemm;
+import dev.retort.tensor.kernels.Gemm.Layout;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The logit-distillation loss of a batch: cross-entropy on the data mixed with a divergence from the teacher.
+ *
+ * <pre>
+ *   loss = (1/divisor)·Σ_{counted rows} [(1 − α)·CE_r + α·T²·D(p_r ‖ q_r)]
+ * </pre>
+ *
+ * over the rows whose target is not {@link CrossEntropy#IGNORE_INDEX} (see {@link KdConfig} for the symbols and
+ * {@link KdRows} for the gradient). divisor 0 means the number of counted rows; gradient accumulation passes the
+ * token count of the whole accumulated batch so that micro-batches add up exactly.
+ *
+ * <p><b>Top-k truncation.</b> With {@link KdConfig#topK()} = k &gt; 0 both distributions are coarsened to k + 1
+ * buckets before D is taken: the teacher's top-k tokens, each alone, and one "rest" bucket holding all the other
+ * tokens' mass — for the teacher from its cached {@link TopKBlock#restLogSumExp()}, for the student summed over
+ * its own logits outside the top-k. A dense teacher truncated by the loss and a cache with the same k give the
+ * same blocks, hence the same loss and gradient. With k = 0 every token is its own bucket.
+ *
+ * <p>Like {@link CrossEntropy#linear}, the fused {@link #linear} form makes student logits {@code chunkRows}
+ * rows at a time, so neither [N × V] student nor teacher probabilities ever exist (one chunk × V buffer of
+ * each), and computes the logits' gradient during the forward pass; backward only scales the accumulated
+ * dHidden [N × C] and dHead [V × C] by the incoming gradient. The teacher is read only during the forward pass.
+ */
+public final class DistillationLoss {
+    private DistillationLoss() {}
+
+    private static final int LOGITS_CHUNK_ROWS = 256;
+
+    /**
+     * The loss and, for logging, its parts before weighting: Σ CE and Σ D over counted rows (D at temperature T,
+     * without α·T²), the number of counted rows, and how many of them have the student's argmax equal to the
+     * teacher's (top-1 agreement; ties go to the lower token id).
+     */
+    public record Result(Var loss, double ceSum, double kdSum, int countedTokens, int top1Agreement) {}
+
+    /**
+     * The fused loss of student logits {@code studentHidden · studentHeadᵀ}: studentHidden [N × C] (or
+     * [B × T × C]) F32, studentHead [V × C] (trainable F32 or frozen BF16/F16), teacher rows N and vocabulary V.
+     */
+    public static Result linear(Var studentHidden, Var studentHead, TeacherSource teacher, int[] targets,
+                                KdConfig config, double divisor, int chunkRows) {
+        Graph g = studentHidden.graph();
+        requireContiguousF32(studentHidden, "student hidden states");
+        int c = studentHidden.dim(-1), rows = (int) (studentHidden.size() / c);
+        Tensor w = studentHead.value();
+        if (w.rank() != 2 || w.dim(1) != c || !w.isContiguous()) {
+            throw new IllegalArgumentException("distillation loss: student head " + w + " does not fit hidden width " + c);
+        }
+        int vocab = w.dim(0);
+        TeacherMode mode = checkInputs(teacher, targets, config, rows, vocab);
+        double scale = 1.0 / (divisor > 0 ? divisor : Math.max(1, countedRows(targets)));
+        boolean gradHidden = g.gradEnabled() && studentHidden.requiresGrad();
+        boolean gradHead = g.gradEnabled() && studentHead.requiresGrad();
+        Tensor h = studentHidden.value();
+        Gemm gemm = g.kernels().gemm();
+        Elementwise ew = g.kernels().elementwise();
+
+        KdRows math = new KdRows(config, vocab, scale, gradHidden || gradHead);
+        KdRows.RowResults perRow = new KdRows.RowResults(rows);
+        int chunk = Math.max(1, Math.min(chunkRows, rows));
+        Tensor logits = g.allocate(chunk, vocab);                                     // z, then dz, per chunk
+        Tensor teacherLogits = mode == TeacherMode.BLOCKS ? null : g.allocate(chunk, vocab);
+        Tensor dHidden = gradHidden ? g.zeros(rows, c) : null;                       // dz · W, per row
+        Tensor dHead = gradHead ? g.zeros(vocab, c) : null;                          // Σ_rows dzᵀ · h
+        for (int r0 = 0; r0 < rows; r0 += chunk) {
+            int n = Math.min(chunk, rows - r0);
+            long hOff = h.offset() + (long) r0 * c;
+            // z[n × V] = h[n × C] · Wᵀ
+            gemm.gemm(Layout.ABT, n, vocab, c, 1f, h.segment(), hOff, c, w.segment(), w.offset(), c, w.dtype(),
+                    0f, logits.segment(), 0, vocab);
+            rowsWithTeacher(math, mode, teacher, config, teacherLogits, r0, n, logits.segment(), 0, targets, perRow);
+            if (gradHidden) {
+                // dh[n × C] = dz[n × V] · W[V × C]
+                gemm.gemm(Layout.AB, n, c, vocab, 1f, logits.segment(), 0, vocab, w.segment(), w.offset(), c,
+                        w.dtype(), 0f, dHidden.segment(), (long) r0 * c, c);
+            }
+            if (gradHead) {
+                // dW[V × C] += dz[n × V]ᵀ · h[n × C]
+                gemm.gemm(Layout.ATB, vocab, c, n, 1f, logits.segment(), 0, vocab, h.segment(), hOff, c,
+                        DType.F32, 1f, dHead.segment(), 0, c);
+            }
+        }
+        g.release(logits);
+        if (teacherLogits != null) g.release(teacherLogits);
+
+        Result sums = total(perRow, targets);
+        Var loss = Var.result(g, scalar(g, sums, config, scale), true, dy -> {
+            float d = dy.getFlat(0);
+            if (gradHidden) {
+                Tensor dh = studentHidden.gradForAccumulation();
+                ew.axpy((int) dh.size(), d, dHidden.segment(), 0, dh.segment(), 0);
+            }
+            if (gradHead) {
+                Tensor dw = studentHead.gradForAccumulation();
+                ew.axpy((int) dw.size(), d, dHead.segment(), 0, dw.segment(), 0);
+            }
+        }, studentHidden, studentHead);
+        if (gradHidden) loss.saveForBackward(dHidden);
+        if (gradHead) loss.saveForBackward(dHead);
+        return withLoss(sums, loss);
+    }
+
+    /**
+     * The same loss from ready-made student logits [N × V] (or [B × T × V]), for tests and small cases; the
+     * gradient buffer is the only other [N × V] array.
+     */
+    public static Result fromLogits(Var studentLogits, TeacherSource teacher, int[] targets, KdConfig config,
+                                    double divisor) {
+        Graph g = studentLogits.graph();
+        requireContiguousF32(studentLogits, "student logits");
+        int vocab = studentLogits.dim(-1), rows = (int) (studentLogits.size() / vocab);
+        TeacherMode mode = checkInputs(teacher, targets, config, rows, vocab);
+        double scale = 1.0 / (divisor > 0 ? divisor : Math.max(1, countedRows(targets)));
+        boolean wantGrad = g.gradEnabled() && studentLogits.requiresGrad();
+        Tensor z = studentLogits.value();
+
+        KdRows math = new KdRows(config, vocab, scale, wantGrad);
+        KdRows.RowResults perRow = new KdRows.RowResults(rows);
+        int chunk = Math.max(1, Math.min(LOGITS_CHUNK_ROWS, rows));
+        // one buffer: a copy of the logits that each chunk's rows turn into their gradient
+        Tensor work = g.allocate(wantGrad ? rows : chunk, vocab);
+        Tensor teacherLogits = mode == TeacherMode.BLOCKS ? null : g.allocate(chunk, vocab);
+        for (int r0 = 0; r0 < rows; r0 += chunk) {
+            int n = Math.min(chunk, rows - r0);
+            long workOff = wantGrad ? (long) r0 * vocab : 0;
+            MemorySegment.copy(z.segment(), (z.offset() + (long) r0 * vocab) * 4, work.segment(), workOff * 4,
+                    (long) n * vocab * 4);
+            rowsWithTeacher(math, mode, teacher, config, teacherLogits, r0, n, work.segment(), workOff, targets, perRow);
+        }
+        if (teacherLogits != null) g.release(teacherLogits);
+
+        Result sums = total(perRow, targets);
+        if (!wantGrad) {
+            g.release(work);
+            return withLoss(sums, Var.result(g, scalar(g, sums, config, scale), true, dy -> {}, studentLogits));
+        }
+        Elementwise ew = g.kernels().elementwise();
+        Var loss = Var.result(g, scalar(g, sums, config, scale), true, dy -> {
+            // dlogits += dy · dz
+            Tensor dz = studentLogits.gradForAccumulation();
+            ew.axpy((int) dz.size(), dy.getFlat(0), work.segment(), 0, dz.segment(), 0);
+        }, studentLogits).saveForBackward(work);
+        return withLoss(sums, loss);
+    }
+
+    // ---- the teacher side ---------------------------------------------------------------------------------
+
+    /** Where each chunk's teacher comes from. */
+    private enum TeacherMode {
+        /** Full vocabulary from dense teacher logits. */
+        DENSE,
+        /** Top-k from dense teacher logits, truncated here. */
+        TRUNCATE,
+        /** Top-k blocks handed out by the source (a cache, or a truncating {@link DenseTeacher}). */
+        BLOCKS
+    }
+
+    /** Rows [r0, r0 + n) of student logits at (z, zOff) against their teacher. */
+    private static void rowsWithTeacher(KdRows math, TeacherMode mode, TeacherSource teacher, KdConfig config,
+                                        Tensor teacherLogits, int r0, int n, MemorySegment z, long zOff,
+                                        int[] targets, KdRows.RowResults perRow) {
+        switch (mode) {
+            case DENSE -> {
+                teacher.denseLogits(r0, n, teacherLogits.slice(0, 0, n));
+                math.dense(n, z, zOff, teacherLogits.segment(), teacherLogits.offset(), targets, r0, perRow);
+            }
+            case TRUNCATE -> {
+                Tensor dense = teacherLogits.slice(0, 0, n);
+                teacher.denseLogits(r0, n, dense);
+                TopKBlock block = TopKBlock.fromDense(dense, config.topK(), config.temperature());
+                math.topK(n, z, zOff, block, targets, r0, perRow);
+            }
+            case BLOCKS -> {
+                TopKBlock block = teacher.topKBlock(r0, n, config.temperature());
+                checkBlock(block, r0, n, teacher.vocab(), config);
+                math.topK(n, z, zOff, block, targets, r0, perRow);
+            }
+        }
+    }
+
+    private static TeacherMode checkInputs(TeacherSource teacher, int[] targets, KdConfig config, int rows, int vocab) {
+        if (teacher.rows() != rows || teacher.vocab() != vocab) {
+            throw new IllegalArgumentException("distillation loss: teacher has " + teacher.rows() + " rows × vocabulary "
+                    + teacher.vocab() + ", student " + rows + " rows × vocabulary " + vocab);
+        }
+        if (targets.length != rows) {
+            throw new IllegalArgumentException("distillation loss: " + targets.length + " targets for " + rows + " rows");
+        }
+        for (int i = 0; i < rows; i++) {
+            int t = targets[i];
+            if (t != CrossEntropy.IGNORE_INDEX && (t < 0 || t >= vocab)) {
+                throw new IllegalArgumentException("distillation loss: target " + t + " at row " + i
+                        + " is outside the vocabulary [0, " + vocab + ")");
+            }
+        }
+        int k = config.topK();
+        if (k > vocab) throw new IllegalArgumentException("distillation loss: topK " + k + " exceeds the vocabulary size " + vocab);
+        if (k == 0) {
+            if (teacher.topK() != 0) {
+                throw new IllegalArgumentException("distillation loss: the config asks for the full vocabulary (topK 0) "
+                        + "but the teacher source holds top-" + teacher.topK() + " blocks");
+            }
+            return TeacherMode.DENSE;
+        }
+        if (teacher.topK() == 0) return TeacherMode.TRUNCATE;
+        if (teacher.topK() != k) {
+            throw new IllegalArgumentException("distillation loss: the config asks for top-" + k
+                    + " but the teacher source holds top-" + teacher.topK() + " blocks");
+        }
+        return TeacherMode.BLOCKS;
+    }
+
+    private static void checkBlock(TopKBlock block, int r0, int n, int vocab, KdConfig config) {
+        if (block.rows() != n || block.k() != config.topK()) {
+            throw new IllegalArgumentException("distillation loss: teacher block for rows [" + r0 + ", " + (r0 + n)
+                    + ") has " + block.rows() + " rows × k " + block.k() + ", expected " + n + " × " + config.topK());
+        }
+        // a cache may store T in single precision
+        if (Math.abs(block.temperature() - config.temperature()) > 1e-6 * config.temperature()) {
+            throw new IllegalArgumentException("distillation loss: teacher block made at temperature " + block.temperature()
+                    + " but the config asks for T = " + config.temperature() + " (its rest log-sum-exp is only valid at its own T)");
+        }
+        block.validate(vocab, r0);
+    }
+
+    // ---- totals ---------------------------------------------------------------------------------------------
+
+    /** Adds the per-row results in row order (so the sums do not depend on the thread count). */
+    private static Result total(KdRows.RowResults perRow, int[] targets) {
+        double ce = 0, kd = 0;
+        int counted = 0, agree = 0;
+        for (int r = 0; r < targets.length; r++) {
+            if (targets[r] == CrossEntropy.IGNORE_INDEX) continue;
+            ce += perRow.ce()[r];
+            kd += perRow.kd()[r];
+            counted++;
+            if (perRow.agree()[r]) agree++;
+        }
+        return new Result(null, ce, kd, counted, agree);
+    }
+
+    /** loss = scale·((1 − α)·Σ CE + α·T²·Σ D) as a one-element buffer. */
+    private static Tensor scalar(Graph g, Result sums, KdConfig config, double scale) {
+        double t = config.temperature(), a = config.alpha();
+        Tensor loss = g.allocate(1);
+        loss.setFlat(0, (float) (scale * ((1 - a) * sums.ceSum() + a * t * t * sums.kdSum())));
+        return loss;
+    }
+
+    private static Result withLoss(Result sums, Var loss) {
+        return new Result(loss, sums.ceSum(), sums.kdSum(), sums.countedTokens(), sums.top1Agreement());
+    }
+
+    private static int countedRows(int[] targets) {
+        int counted = 0;
+        for (int t : targets) if (t != CrossEntropy.IGNORE_INDEX) counted++;
+        return counted;
+    }
+
+    private static void requireContiguousF32(Var v, String what) {
+        if (v.dtype() != DType.F32 || !v.value().isContiguous()) {
+            throw new IllegalArgumentException("distillation loss: " + what + " must be a contiguous F32 tensor, got " + v.value());
+        }
+    }
+}
