@@ -14,11 +14,13 @@ public final class PackedData {
     private final int seqLen;
     private final List<int[]> inputs;
     private final List<int[]> targets;
+    private final int[] originalRows;   // row i of this data is row originalRows[i] of the packed file
 
-    private PackedData(int seqLen, List<int[]> inputs, List<int[]> targets) {
+    private PackedData(int seqLen, List<int[]> inputs, List<int[]> targets, int[] originalRows) {
         this.seqLen = seqLen;
         this.inputs = inputs;
         this.targets = targets;
+        this.originalRows = originalRows;
     }
 
     public static PackedData pack(List<Example> examples, int seqLen, int padToken) {
@@ -44,8 +46,13 @@ public final class PackedData {
             inputs.add(in);
             targets.add(tg);
         }
-        return new PackedData(seqLen, inputs, targets);
+        int[] identity = new int[inputs.size()];
+        for (int i = 0; i < identity.length; i++) identity[i] = i;
+        return new PackedData(seqLen, inputs, targets, identity);
     }
+
+    /** Which row of the whole packed file row {@code row} is (a teacher cache is indexed by those). */
+    public int originalRow(int row) { return originalRows[row]; }
 
     public int seqLen() { return seqLen; }
 
@@ -69,17 +76,22 @@ public final class PackedData {
     public PackedData[] split(double fraction) {
         if (fraction < 0 || fraction >= 1) throw new IllegalArgumentException("held-out fraction must be in [0, 1), got " + fraction);
         List<int[]> trainIn = new ArrayList<>(), trainTg = new ArrayList<>(), evalIn = new ArrayList<>(), evalTg = new ArrayList<>();
+        List<Integer> trainRows = new ArrayList<>(), evalRows = new ArrayList<>();
         int every = fraction == 0 ? Integer.MAX_VALUE : (int) Math.max(2, Math.round(1 / fraction));
         for (int r = 0; r < rows(); r++) {
             boolean held = fraction > 0 && r % every == every - 1;
             (held ? evalIn : trainIn).add(inputs.get(r));
             (held ? evalTg : trainTg).add(targets.get(r));
+            (held ? evalRows : trainRows).add(originalRows[r]);
         }
-        return new PackedData[] {new PackedData(seqLen, trainIn, trainTg), new PackedData(seqLen, evalIn, evalTg)};
+        return new PackedData[] {
+            new PackedData(seqLen, trainIn, trainTg, trainRows.stream().mapToInt(Integer::intValue).toArray()),
+            new PackedData(seqLen, evalIn, evalTg, evalRows.stream().mapToInt(Integer::intValue).toArray())};
     }
 
     /** Rows [from, to) of this data. */
     public PackedData rows(int from, int to) {
-        return new PackedData(seqLen, inputs.subList(from, to), targets.subList(from, to));
+        return new PackedData(seqLen, inputs.subList(from, to), targets.subList(from, to),
+                java.util.Arrays.copyOfRange(originalRows, from, to));
     }
 }

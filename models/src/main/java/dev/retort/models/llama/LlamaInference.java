@@ -39,6 +39,14 @@ public final class LlamaInference implements AutoCloseable {
         if (capacity > c.maxPositionEmbeddings()) {
             throw new IllegalArgumentException("capacity " + capacity + " exceeds max_position_embeddings " + c.maxPositionEmbeddings());
         }
+        for (DecoderLayer layer : model.layers()) {
+            for (Linear l : java.util.List.of(layer.qProj, layer.kProj, layer.vProj, layer.oProj, layer.gateProj, layer.upProj, layer.downProj)) {
+                if (l.adapter() != null) {
+                    throw new IllegalStateException(l.name() + " has an adapter attached, which the KV-cache path does not apply; "
+                            + "merge it into the weights (or export the model) first");
+                }
+            }
+        }
         this.capacity = capacity;
         this.chunk = Math.max(1, chunk);
         int kvWidth = c.numKeyValueHeads() * c.headDim(), qWidth = c.numAttentionHeads() * c.headDim();
