@@ -20,6 +20,7 @@ public final class Retort {
     /** The configured command line (tests run commands through it without exiting the JVM). */
     public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new Retort());
+        cli.setOverwrittenOptionsAllowed(true);  // a later flag wins, as scripts that append options expect
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             // A user-facing failure is one clear line; the stack trace only with RETORT_DEBUG set.
             cmd.getErr().println("retort " + cmd.getCommandName() + ": " + e.getMessage());

@@ -1,0 +1,136 @@
+package dev.retort.cli;
+
+import static dev.retort.cli.CliTest.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.retort.distill.train.MetricsLog;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * retort distill / cache-teacher / export end to end on the real tiny Llama (stories260K) as the teacher and a
+ * student made of some of its layers.
+ */
+class DistillCliTest {
+    private static final Path STORIES = Path.of(System.getProperty("retort.root", ".")).resolve("../shared/assets/stories260K");
+    @TempDir
+    static Path shared;
+    static Path data;
+
+    @BeforeAll
+    static void data() throws Exception {
+        Assumptions.assumeTrue(Files.isDirectory(STORIES), "shared assets not found at " + STORIES + ": skipped");
+        data = shared.resolve("stories.txt");
+        StringBuilder text = new StringBuilder();
+        String[] names = {"Lily", "Tom", "Sue", "Ben", "Max", "Mia"};
+        String[] things = {"ball", "cat", "tree", "cake", "dog", "boat"};
+        for (int i = 0; i < 60; i++) {
+            text.append("Once upon a time, there was a little girl named ").append(names[i % 6]).append(". She loved her ")
+                    .append(things[(i * 7) % 6]).append(". One day, she went to the park and saw a big ").append(things[(i * 5) % 6])
+                    .append(". She was very happy.\n\n");
+        }
+        Files.writeString(data, text);
+    }
+
+    static String[] distill(Path out, String... extra) {
+        List<String> args = new java.util.ArrayList<>(List.of("distill", "--teacher", STORIES.toString(), "--student-layers", "0,2,4",
+                "--data", data.toString(), "--out", out.toString(), "--seq-len", "32", "--batch-size", "4", "--max-steps", "6",
+                "--lr", "1e-3", "--no-progress", "--held-out", "0.1", "--eval-batches", "2", "--seed", "3"));
+        args.addAll(List.of(extra));
+        return args.toArray(String[]::new);
+    }
+
+    static List<Double> losses(Path out) {
+        return new MetricsLog(out.resolve("metrics.jsonl")).read().stream().filter(r -> r.containsKey("loss"))
+                .map(r -> ((Number) r.get("loss")).doubleValue()).toList();
+    }
+
+    @Test
+    void neoTrainsAnAdapterThatExportsAndGenerates(@TempDir Path out) throws Exception {
+        CliTest.Run r = run(distill(out, "--method", "neo", "--lora-rank", "4"));
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("adapter: "), r.out());
+        assertTrue(Files.exists(out.resolve("adapter/adapter_model.safetensors")));
+        Map<?, ?> adapterConfig = new ObjectMapper().readValue(out.resolve("adapter/adapter_config.json").toFile(), Map.class);
+        assertEquals("LORA", adapterConfig.get("peft_type"));
+        assertEquals(4, adapterConfig.get("r"));
+        assertTrue(Files.readString(out.resolve("report.html")).contains("<svg"), "the report draws its curves");
+        assertEquals(6, losses(out).size());
+
+        Path merged = out.resolve("merged");
+        CliTest.Run export = run("export", "--model", out.resolve("student-base").toString(), "--adapter", out.resolve("adapter").toString(),
+                "--out", merged.toString());
+        assertEquals(0, export.exit(), export.err());
+        CliTest.Run gen = run("generate", "--model", merged.toString(), "--prompt", "Once upon a time", "--temperature", "0", "--max-tokens", "10");
+        assertEquals(0, gen.exit(), gen.err());
+        assertTrue(!gen.out().isBlank(), "the exported student generates text");
+    }
+
+    @Test
+    void kdTrainsEveryParameterAndLowersTheLoss(@TempDir Path out) {
+        CliTest.Run r = run(distill(out, "--method", "kd", "--kd-loss", "jsd", "--max-steps", "10"));
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(Files.exists(out.resolve("student/model.safetensors")));
+        List<Double> losses = losses(out);
+        assertTrue(losses.get(losses.size() - 1) < losses.get(0), "loss " + losses);
+    }
+
+    @Test
+    void trainingFromACacheEqualsTheLiveTeacherTruncatedToTheSameTopK(@TempDir Path live, @TempDir Path cached) {
+        Path cache = cached.resolve("teacher.rtkc");
+        CliTest.Run c = run("cache-teacher", "--teacher", STORIES.toString(), "--data", data.toString(), "--top-k", "8",
+                "--temperature", "2.0", "--seq-len", "32", "--out", cache.toString());
+        assertEquals(0, c.exit(), c.err());
+        assertTrue(c.out().contains("cached"), c.out());
+        CliTest.Run a = run(distill(live, "--method", "kd", "--top-k", "8", "--temperature", "2.0"));
+        CliTest.Run b = run(distill(cached.resolve("run"), "--method", "kd", "--top-k", "8", "--temperature", "2.0",
+                "--teacher-cache", cache.toString()));
+        assertEquals(0, a.exit(), a.err());
+        assertEquals(0, b.exit(), b.err());
+        List<Double> la = losses(live), lb = losses(cached.resolve("run"));
+        for (int i = 0; i < la.size(); i++) assertEquals(la.get(i), lb.get(i), 1e-5 * Math.abs(la.get(i)), "step " + (i + 1));
+        // A cache made for another temperature is refused.
+        CliTest.Run wrongT = run(distill(cached.resolve("run2"), "--method", "kd", "--top-k", "8", "--temperature", "1.0",
+                "--teacher-cache", cache.toString()));
+        assertEquals(2, wrongT.exit());
+        assertTrue(wrongT.err().contains("temperature"), wrongT.err());
+    }
+
+    @Test
+    void optionsComeFromAConfigFileAndFlagsWin(@TempDir Path out) throws Exception {
+        Path config = out.resolve("run.json");
+        Files.writeString(config, "{\"method\": \"sft\", \"max-steps\": 3, \"lora-rank\": 2, \"seq-len\": 32}");
+        CliTest.Run r = run("distill", "--config", config.toString(), "--teacher", STORIES.toString(), "--student-layers", "1",
+                "--data", data.toString(), "--out", out.resolve("run").toString(), "--max-steps", "2", "--no-progress", "--batch-size", "2");
+        assertEquals(0, r.exit(), r.err());
+        assertEquals(2, losses(out.resolve("run")).size(), "--max-steps on the command line beats the file's 3");
+        assertTrue(Files.exists(out.resolve("run/adapter")), "sft with a LoRA rank from the file trains an adapter");
+
+        Files.writeString(config, "{\"lora-rnak\": 2}");
+        CliTest.Run typo = run("distill", "--config", config.toString(), "--teacher", STORIES.toString(), "--student-layers", "1",
+                "--data", data.toString(), "--out", out.resolve("run3").toString());
+        assertEquals(2, typo.exit());
+        assertTrue(typo.err().contains("lora-rnak"), typo.err());
+    }
+
+    @Test
+    void aStudentWithAnotherVocabularyIsRefused(@TempDir Path out) throws Exception {
+        Path other = Path.of(System.getProperty("retort.root", ".")).resolve("../shared/assets/llama2-tokenizer");
+        Path student = out.resolve("student");
+        Files.createDirectories(student);
+        for (String f : List.of("config.json", "model.safetensors")) Files.copy(STORIES.resolve(f), student.resolve(f));
+        for (String f : List.of("tokenizer.json", "tokenizer_config.json")) Files.copy(other.resolve(f), student.resolve(f));
+        CliTest.Run r = run("distill", "--teacher", STORIES.toString(), "--student", student.toString(), "--data", data.toString(),
+                "--out", out.resolve("run").toString(), "--max-steps", "1", "--no-progress");
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("tokenizer") && r.err().contains(student.toString()) && r.err().contains("32000"), r.err());
+    }
+}
