@@ -2,7 +2,6 @@ package dev.retort.cli;
 
 import dev.retort.autograd.BufferPool;
 import dev.retort.autograd.Graph;
-import dev.retort.autograd.Var;
 import dev.retort.autograd.optim.AdamW;
 import dev.retort.autograd.optim.ParamGroup;
 import dev.retort.models.llama.LlamaModel;
@@ -17,14 +16,14 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
- * {@code retort bench train --mode train|fwd}: the same model and step as tools/torch-train-bench.py (a tied
- * Llama with random weights and random tokens; train = forward + cross-entropy + backward + AdamW over all
- * parameters; fwd = forward to logits without gradients). Warm-up, then the median of several steps; the last
+ * {@code retort bench train --mode train|fwd|lora-kd}: the same model and step as tools/torch-train-bench.py (a
+ * tied Llama with random weights and random tokens; train = forward + cross-entropy + backward + AdamW over all
+ * parameters; fwd = forward to logits without gradients; lora-kd = see {@link #loraKdStep}). Warm-up, then the median of several steps; the last
  * line is "N tokens/s".
  */
 @Command(name = "train", mixinStandardHelpOptions = true, description = "Measure a training (or forward) step of a Llama; prints tokens/s last.")
 final class BenchTrainCommand implements Callable<Integer> {
-    @Option(names = "--mode", defaultValue = "train", description = "train or fwd (default ${DEFAULT-VALUE}).")
+    @Option(names = "--mode", defaultValue = "train", description = "train, fwd or lora-kd (default ${DEFAULT-VALUE}).")
     String mode;
 
     @Option(names = "--threads", description = "Threads (default: all processors).")
@@ -39,11 +38,9 @@ final class BenchTrainCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (threads != null) ThreadPool.setSharedThreads(threads);
-        boolean train = switch (mode) {
-            case "train" -> true;
-            case "fwd" -> false;
-            default -> throw new IllegalArgumentException("--mode must be train or fwd, got '" + mode + "'");
-        };
+        if (!java.util.List.of("train", "fwd", "lora-kd").contains(mode)) {
+            throw new IllegalArgumentException("--mode must be train, fwd or lora-kd, got '" + mode + "'");
+        }
         SplittableRandom random = new SplittableRandom(0);
         int n = shape.batch * shape.seq;
         int[] tokens = new int[n], targets = new int[n];
@@ -53,18 +50,23 @@ final class BenchTrainCommand implements Callable<Integer> {
         }
         try (Arena arena = Arena.ofShared(); BufferPool pool = new BufferPool()) {
             LlamaModel model = LlamaModel.random(shape.config(shape.layers, true, shape.seq), arena, 0);
-            AdamW optimizer = new AdamW(java.util.List.of(ParamGroup.of(model.trainableParameters(), 0)), 1e-4);
-            Runnable step = train ? () -> {
-                optimizer.zeroGrad();
-                try (Graph g = Graph.withGrad(pool)) {
-                    Var loss = model.loss(g, tokens, targets, shape.batch, shape.seq, 0);
-                    loss.backward();
+            Runnable step = switch (mode) {
+                case "train" -> {
+                    AdamW optimizer = new AdamW(java.util.List.of(ParamGroup.of(model.trainableParameters(), 0)), 1e-4);
+                    yield () -> {
+                        optimizer.zeroGrad();
+                        try (Graph g = Graph.withGrad(pool)) {
+                            model.loss(g, tokens, targets, shape.batch, shape.seq, 0).backward();
+                        }
+                        optimizer.step();
+                    };
                 }
-                optimizer.step();
-            } : () -> {
-                try (Graph g = Graph.noGrad(pool)) {
-                    model.logits(g, tokens, shape.batch, shape.seq);
-                }
+                case "fwd" -> () -> {
+                    try (Graph g = Graph.noGrad(pool)) {
+                        model.logits(g, tokens, shape.batch, shape.seq);
+                    }
+                };
+                default -> loraKdStep(model, arena, pool, tokens, targets);
             };
             double seconds = medianStepSeconds(step, steps);
             System.out.printf(Locale.ROOT, "retort mode=%s threads=%d vocab=%d dim=%d layers=%d T=%d B=%d: step median %.0f ms, peak activations %.0f MB%n",
@@ -73,6 +75,31 @@ final class BenchTrainCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "%.0f tokens/s%n", n / seconds);
         }
         return 0;
+    }
+
+    /**
+     * The LoRA-KD step of the PyTorch script: a frozen teacher with twice the layers runs without gradients;
+     * the student gets LoRA (rank 16, alpha 32) on all seven projections of a frozen base; loss = 0.5·CE +
+     * 0.5·T²·KL(teacher ‖ student) at T = 2 over the full vocabulary; backward and AdamW over the adapters.
+     */
+    private Runnable loraKdStep(LlamaModel student, Arena arena, BufferPool pool, int[] tokens, int[] targets) {
+        LlamaModel teacher = LlamaModel.random(shape.config(2 * shape.layers, true, shape.seq), arena, 1);
+        teacher.freeze();
+        dev.retort.models.lora.LoraModel lora = dev.retort.models.lora.Lora.attach(student,
+                dev.retort.models.lora.LoraConfig.of(16, 32, dev.retort.models.lora.LoraConfig.ALL_LINEAR));
+        AdamW optimizer = new AdamW(lora.paramGroups(0, 1), 1e-4);
+        dev.retort.distill.loss.KdConfig kd = new dev.retort.distill.loss.KdConfig(
+                dev.retort.distill.loss.Divergence.FKL, 2.0, 0.5, 0.5, 0);
+        dev.retort.distill.train.KdObjective objective = new dev.retort.distill.train.KdObjective("neo", student, teacher, null,
+                kd, lora.parameters(), wd -> lora.paramGroups(wd, 1), null, 0, false, null);
+        dev.retort.distill.data.Batch batch = new dev.retort.distill.data.Batch(tokens, targets, shape.batch, shape.seq, new int[shape.batch]);
+        return () -> {
+            optimizer.zeroGrad();
+            try (Graph g = Graph.withGrad(pool)) {
+                objective.loss(g, batch, batch.targetCount(), 0).loss().backward();
+            }
+            optimizer.step();
+        };
     }
 
     /** Two warm-up steps, then the median of {@code steps} timed ones. */
