@@ -2,6 +2,7 @@ package dev.retort.cli;
 
 import dev.retort.distill.DistillJob;
 import dev.retort.distill.DistillOptions;
+import dev.retort.distill.meta.MetaOptions;
 import dev.retort.tensor.ThreadPool;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -16,7 +17,7 @@ import picocli.CommandLine.Spec;
  * trains a student from a teacher. The same options can come from a JSON file with {@code --config}.
  */
 @Command(name = "distill", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Distil a teacher into a student (methods: sft, kd, neo).")
+        description = "Distil a teacher into a student (methods: sft, kd, neo, meta).")
 final class DistillCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -37,7 +38,7 @@ final class DistillCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Output directory: checkpoint, student or adapter, metrics.jsonl, report.html.")
     Path out;
 
-    @Option(names = "--method", defaultValue = "neo", description = "sft, kd or neo (default ${DEFAULT-VALUE}).")
+    @Option(names = "--method", defaultValue = "neo", description = "sft, kd, neo or meta (default ${DEFAULT-VALUE}).")
     String method;
     @Option(names = "--kd-loss", defaultValue = "fkl", description = "fkl, rkl, jsd, skl, srkl or tvd (default ${DEFAULT-VALUE}).")
     String kdLoss;
@@ -72,6 +73,23 @@ final class DistillCommand implements Callable<Integer> {
     String featureLoss;
     @Option(names = "--feature-weight", defaultValue = "1.0", description = "Weight of the feature loss (default ${DEFAULT-VALUE}).")
     double featureWeight;
+
+    @Option(names = "--meta-update", defaultValue = "lora", description = "meta: train the teacher's LoRA (lora) or all its weights (full) (default ${DEFAULT-VALUE}).")
+    String metaUpdate;
+    @Option(names = "--teacher-lr", defaultValue = "1e-4", description = "meta: AdamW learning rate of the teacher's update (default ${DEFAULT-VALUE}).")
+    double teacherLr;
+    @Option(names = "--pilot-lr", defaultValue = "1e-2", description = "meta: λ of the pilot step θ' = θ − λ·∇θL (default ${DEFAULT-VALUE}).")
+    double pilotLr;
+    @Option(names = "--quiz-data", description = "meta: quiz data file (default: a --quiz-fraction of the training rows).")
+    Path quizData;
+    @Option(names = "--quiz-fraction", defaultValue = "0.1", description = "meta: training rows set aside as the quiz split (default ${DEFAULT-VALUE}).")
+    double quizFraction;
+    @Option(names = "--fd-step", defaultValue = "1e-2", description = "meta: ε·‖v‖ of the finite-difference second derivative (default ${DEFAULT-VALUE}).")
+    double fdStep;
+    @Option(names = "--teacher-lora-rank", defaultValue = "8", description = "meta: rank of the teacher's LoRA (default ${DEFAULT-VALUE}).")
+    int teacherLoraRank;
+    @Option(names = "--teacher-lora-alpha", defaultValue = "16", description = "meta: alpha of the teacher's LoRA (default ${DEFAULT-VALUE}).")
+    double teacherLoraAlpha;
 
     @Option(names = "--max-steps", defaultValue = "0", description = "Optimizer steps (0: use --epochs).")
     long maxSteps;
@@ -125,7 +143,8 @@ final class DistillCommand implements Callable<Integer> {
                 loraRank, loraAlpha, loraDropout, loraTargets, rsLora, loraPlus,
                 featureLayers, featureLoss, featureWeight,
                 maxSteps, epochs, batchSize, gradAccum, seqLen, lr, minLr, warmupSteps, weightDecay, clip, seed,
-                heldOut, evalEvery, evalBatches, checkpointEvery, resume, !noProgress, optimizer);
+                heldOut, evalEvery, evalBatches, checkpointEvery, resume, !noProgress, optimizer,
+                new MetaOptions(metaUpdate, teacherLr, pilotLr, quizData, quizFraction, fdStep, teacherLoraRank, teacherLoraAlpha));
         DistillJob.Outcome outcome = DistillJob.run(options);
         var eval = outcome.training().finalEval();
         if (eval != null) {

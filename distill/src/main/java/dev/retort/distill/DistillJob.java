@@ -10,6 +10,9 @@ import dev.retort.distill.data.PackedData;
 import dev.retort.distill.loss.Divergence;
 import dev.retort.distill.loss.KdConfig;
 import dev.retort.distill.loss.LayerMap;
+import dev.retort.distill.meta.MetaObjective;
+import dev.retort.distill.meta.MetaOptions;
+import dev.retort.distill.meta.MetaTeacher;
 import dev.retort.distill.report.HtmlReport;
 import dev.retort.distill.train.Evaluator;
 import dev.retort.distill.train.KdObjective;
@@ -50,7 +53,9 @@ import java.util.function.Function;
  * <ul>
  *   <li>{@code sft}: cross-entropy only (all student parameters, or LoRA when a rank is given);
  *   <li>{@code kd}: (1−α)·CE + α·T²·KD on all student parameters;
- *   <li>{@code neo} (LLM-Neo): the same loss on LoRA adapters of a frozen student.
+ *   <li>{@code neo} (LLM-Neo): the same loss on LoRA adapters of a frozen student;
+ *   <li>{@code meta} (MetaDistil with a LoRA or full teacher meta-update, see {@link MetaObjective}): the kd loss
+ *       on all student parameters, with a teacher that learns from the student's quiz results.
  * </ul>
  */
 public final class DistillJob {
@@ -61,12 +66,14 @@ public final class DistillJob {
 
     public static Outcome run(DistillOptions o) throws IOException {
         String method = o.method().toLowerCase(Locale.ROOT);
-        if (!List.of("sft", "kd", "neo").contains(method)) {
-            throw new IllegalArgumentException("--method must be sft, kd or neo, got '" + o.method() + "'");
+        if (!List.of("sft", "kd", "neo", "meta").contains(method)) {
+            throw new IllegalArgumentException("--method must be sft, kd, neo or meta, got '" + o.method() + "'");
         }
-        if (method.equals("kd") && o.loraRank() != null) {
-            throw new IllegalArgumentException("--lora-rank goes with --method neo (or sft); kd trains every student parameter");
+        if ((method.equals("kd") || method.equals("meta")) && o.loraRank() != null) {
+            throw new IllegalArgumentException("--lora-rank goes with --method neo (or sft); " + method + " trains every student parameter");
         }
+        boolean meta = method.equals("meta");
+        if (meta) checkMeta(o);
         if ((o.student() == null) == (o.studentLayers() == null)) {
             throw new IllegalArgumentException("give exactly one of --student DIR and --student-layers LIST");
         }
@@ -75,7 +82,8 @@ public final class DistillJob {
         try (Arena arena = Arena.ofShared(); ModelWeights teacherWeights = ModelWeights.open(o.teacher())) {
             LlamaConfig teacherConfig = LlamaConfig.read(o.teacher());
             Tokenizer tokenizer = Tokenizers.load(o.teacher());
-            LlamaModel teacher = LlamaModel.load(teacherConfig, teacherWeights, arena, false);
+            // the full meta-update trains F32 copies of every teacher weight
+            LlamaModel teacher = LlamaModel.load(teacherConfig, teacherWeights, arena, meta && o.meta().full());
 
             boolean lora = method.equals("neo") || o.loraRank() != null;
             boolean fullStudent = !lora;
@@ -113,6 +121,20 @@ public final class DistillJob {
                 train = split[0];
                 heldOut = split[1];
             }
+            PackedData quiz = null;
+            if (meta) {
+                if (o.meta().quizData() != null) {
+                    quiz = PackedData.pack(CorpusReader.read(o.meta().quizData(), tokenizer), o.seqLen(), Math.max(0, tokenizer.eosId()));
+                } else {
+                    PackedData[] split = train.split(o.meta().quizFraction());
+                    train = split[0];
+                    quiz = split[1];
+                }
+                if (quiz.rows() == 0) {
+                    throw new IllegalArgumentException((o.meta().quizData() != null ? o.meta().quizData() + ": too little text for"
+                            : "--quiz-fraction " + o.meta().quizFraction() + " of the training rows leaves no") + " quiz sequence of " + o.seqLen() + " tokens");
+                }
+            }
             if (train.rows() == 0) throw new IllegalArgumentException(o.data() + ": too little text for one sequence of " + o.seqLen() + " tokens");
 
             // objective
@@ -122,7 +144,15 @@ public final class DistillJob {
                     ? wd -> loraModel.paramGroups(wd, o.loraPlus())
                     : wd -> List.of(ParamGroup.of(student.trainableParameters(), wd));
             Objective objective;
-            if (method.equals("sft")) {
+            MetaTeacher metaTeacher = null;
+            if (meta) {
+                KdConfig kd = new KdConfig(Divergence.parse(o.kdLoss()), o.temperature(), o.alpha(), o.beta(), o.topK());
+                MetaOptions m = o.meta();
+                metaTeacher = m.full() ? MetaTeacher.full(teacher, m.teacherLr())
+                        : MetaTeacher.lora(teacher, m.teacherLoraRank(), m.teacherLoraAlpha(), o.seed(), m.teacherLr());
+                objective = new MetaObjective(student, trainable, groups, metaTeacher, kd, quiz, o.batchSize(), o.seed(),
+                        m.pilotLr(), m.fdStep(), new MetricsLog(o.out().resolve("meta.jsonl")));
+            } else if (method.equals("sft")) {
                 objective = lora ? new LoraSft(student, loraModel, o.loraPlus()) : new SftObjective(student);
             } else {
                 KdConfig kd = new KdConfig(Divergence.parse(o.kdLoss()), o.temperature(), o.alpha(), o.beta(), o.topK());
@@ -170,11 +200,29 @@ public final class DistillJob {
                 replaceDirectory(studentDir);
                 ModelExporter.save(student, null, o.teacher(), studentDir, DType.F32);
             }
+            if (metaTeacher != null && metaTeacher.lora() != null) {
+                Path teacherAdapter = o.out().resolve("teacher-adapter");
+                replaceDirectory(teacherAdapter);
+                PeftAdapter.save(teacherAdapter, metaTeacher.lora(), o.teacher().toAbsolutePath().toString());
+            } else if (metaTeacher != null) {
+                Path updatedTeacher = o.out().resolve("teacher");
+                replaceDirectory(updatedTeacher);
+                ModelExporter.save(teacher, null, o.teacher(), updatedTeacher, DType.F32);
+            }
             Evaluator.Result teacherEval = heldOut.rows() == 0 ? null
                     : Evaluator.evaluate(teacher, null, heldOut, o.evalBatches() * o.batchSize(), Math.min(4, o.batchSize()),
                     new dev.retort.autograd.BufferPool());
             Path report = writeReport(o, result, teacherEval);
             return new Outcome(result, teacherEval, studentDir, adapterDir, report);
+        }
+    }
+
+    /** What meta-distillation does not combine with. */
+    private static void checkMeta(DistillOptions o) {
+        if (o.teacherCache() != null) throw new IllegalArgumentException("--method meta updates the teacher, so it cannot read it from --teacher-cache");
+        if (o.featureLayers() != null) throw new IllegalArgumentException("--method meta does not support --feature-layers");
+        if (o.gradAccum() != 1) {
+            throw new IllegalArgumentException("--method meta needs --grad-accum 1 (the teacher changes after every batch), got " + o.gradAccum());
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.retort.distill;
 
+import dev.retort.distill.meta.MetaOptions;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -15,7 +16,22 @@ public record DistillOptions(
         String featureLayers, String featureLoss, double featureWeight,
         long maxSteps, int epochs, int batchSize, int gradAccum, int seqLen, double lr, double minLr, long warmupSteps,
         double weightDecay, double clip, long seed, double heldOut, int evalEvery, int evalBatches, int checkpointEvery,
-        boolean resume, boolean progress, String optimizer) {
+        boolean resume, boolean progress, String optimizer, MetaOptions meta) {
+
+    /** Every method but meta: the meta settings take their defaults. */
+    public DistillOptions(
+            Path teacher, Path student, String studentLayers, Path data, Path evalData, Path out,
+            String method, String kdLoss, double temperature, double alpha, double beta, int topK, Path teacherCache,
+            Integer loraRank, double loraAlpha, double loraDropout, String loraTargets, boolean rsLora, double loraPlus,
+            String featureLayers, String featureLoss, double featureWeight,
+            long maxSteps, int epochs, int batchSize, int gradAccum, int seqLen, double lr, double minLr, long warmupSteps,
+            double weightDecay, double clip, long seed, double heldOut, int evalEvery, int evalBatches, int checkpointEvery,
+            boolean resume, boolean progress, String optimizer) {
+        this(teacher, student, studentLayers, data, evalData, out, method, kdLoss, temperature, alpha, beta, topK, teacherCache,
+                loraRank, loraAlpha, loraDropout, loraTargets, rsLora, loraPlus, featureLayers, featureLoss, featureWeight,
+                maxSteps, epochs, batchSize, gradAccum, seqLen, lr, minLr, warmupSteps, weightDecay, clip, seed, heldOut,
+                evalEvery, evalBatches, checkpointEvery, resume, progress, optimizer, MetaOptions.defaults());
+    }
 
     /** The settings that change the numbers of a run (a resumed run must match them), in a stable order. */
     public Map<String, String> numericSettings() {
@@ -39,6 +55,7 @@ public record DistillOptions(
         m.put("optimizer", optimizer);
         m.put("seed", Long.toString(seed));
         m.put("held-out", evalData != null ? evalData.toString() : Double.toString(heldOut));
+        if ("meta".equalsIgnoreCase(method)) m.put("meta", meta.describe());
         return m;
     }
 }
