@@ -17,15 +17,15 @@ import jdk.incubator.vector.VectorOperators;
 /**
  * GEMM in the style of GotoBLAS/BLIS, and a bandwidth-bound matvec.
  *
- * <p>GEMM: C [m x n] is cut into task tiles of at most MC x NC; each task owns its tile of C outright (no two
- * tasks write the same element) and walks K in fixed blocks of KC. Per K block it packs its rows of op(A)
- * (MC x KC) and its columns of op(B) (KC x NC, widened from BF16/F16 here) into per-thread buffers, then runs
- * the register-tiled {@link GemmMicroKernel} over MR x NR micro-tiles, A panels outer and B panels inner:
+ * <p>GEMM: C [m x n] is cut into task tiles ({@link #tiling}); each task owns its tile of C outright (no two
+ * tasks write the same element). Inside a task the loop nest is the classic one ({@link #multiplyTile}): K in
+ * blocks of kc, then column blocks of nc whose op(B) block is packed (and widened from BF16/F16) once, then row
+ * blocks of mc whose op(A) block is packed, then the register-tiled {@link GemmMicroKernel} over MR x NR
+ * micro-tiles, A panels outer and B panels inner. Packing buffers are per thread and reused. Block sizes
+ * (maxima; the actual blocks split a tile evenly):
  * <ul>
- *   <li>KC = 256: one packed A micro-panel (MR x KC, 8 KiB) stays in L1 while the kernel streams B panels;
- *   <li>packed B (KC x NC ≈ 480 KiB at 512 bits) and packed A (MC x KC = 256 KiB) live in the 1-2 MiB L2;
- *   <li>tiles are then halved (N first) until there are enough tasks to keep every thread busy, but never
- *       below a grain of work, so a small product stays on the calling thread.
+ *   <li>KC = 256: one packed A micro-panel (MR x kc, 8 KiB) stays in L1 while the kernel streams B panels;
+ *   <li>packed B (KC x NC ≈ 480 KiB at 512 bits) and packed A (MC x KC = 256 KiB) fit together in a 1 MiB L2.
  * </ul>
  * The decomposition depends only on (m, n, k) and the K blocks are summed in ascending order, so C is bitwise
  * identical for any thread count. The first K block applies the caller's beta; later blocks accumulate.
@@ -37,7 +37,7 @@ public final class SimdGemm implements Gemm {
     /** Multiply-adds below which a task is not split further (~ tens of microseconds of work). */
     private static final long GRAIN = 1 << 20;
     /** Split until at least this many tasks (if the grain allows), for balance on many-core machines. */
-    private static final int TARGET_TASKS = 16;
+    private static final int TARGET_TASKS = 8;
     private static final long MATVEC_GRAIN = 1 << 16; // weight elements per matvec task
     private static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
@@ -48,6 +48,7 @@ public final class SimdGemm implements Gemm {
         final float[] a = new float[MC * KC];
         final float[] b = new float[KC * NC];
         final float[] edge = new float[MR * NR];
+        final float[] row = new float[KC];
     }
 
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
@@ -57,15 +58,26 @@ public final class SimdGemm implements Gemm {
         int tasks() { return tilesM * tilesN; }
     }
 
+    /**
+     * Starts from one tile (all of C) and halves a side until there are TARGET_TASKS tiles or a half would hold
+     * less than a grain of work. Which side: a task packs each kc x nc block of B once and reuses it for all its
+     * rows, and re-copies its rows of A once per nc columns. So splitting N costs one more copy of A's rows
+     * (cheap: contiguous F32) and splitting M one more packing of B's columns (dearer: B is transposed for ABT,
+     * widened for BF16/F16, and large B comes from L3 or memory; counted here as four times A). Tiles wider than
+     * NC split N for free, since A is re-copied per NC columns anyway.
+     */
     static Tiling tiling(int m, int n, int k) {
-        int tilesM = ceilDiv(m, MC), tilesN = ceilDiv(n, NC);
-        int tileM = tileSize(m, tilesM, MR), tileN = tileSize(n, tilesN, NR);
+        int tileM = tileSize(m, 1, MR), tileN = tileSize(n, 1, NR);
         while (ceilDiv(m, tileM) * ceilDiv(n, tileN) < TARGET_TASKS && (long) tileM * tileN * k >= 2 * GRAIN) {
-            boolean splitN = tileN >= 2 * NR && (tileN >= tileM || tileM < 2 * MR);
-            boolean splitM = !splitN && tileM >= 2 * MR;
-            if (splitN) tileN = tileSize(n, 2 * ceilDiv(n, tileN), NR);
-            else if (splitM) tileM = tileSize(m, 2 * ceilDiv(m, tileM), MR);
-            else break;
+            boolean canSplitN = tileN >= 2 * NR, canSplitM = tileM >= 2 * MR;
+            long costSplitN = (long) m * ceilDiv(n, tileN), costSplitM = 4L * n * ceilDiv(m, tileM);
+            if (canSplitN && (!canSplitM || tileN > NC || costSplitN <= costSplitM)) {
+                tileN = tileSize(n, 2 * ceilDiv(n, tileN), NR);
+            } else if (canSplitM) {
+                tileM = tileSize(m, 2 * ceilDiv(m, tileM), MR);
+            } else {
+                break;
+            }
         }
         return new Tiling(tileM, tileN, ceilDiv(m, tileM), ceilDiv(n, tileN));
     }
@@ -150,22 +162,36 @@ public final class SimdGemm implements Gemm {
         });
     }
 
-    /** C[i0 .. i0+mTile, j0 .. j0+nTile) = alpha · op(A)·op(B) + beta · C over that tile, K in blocks of KC. */
+    /**
+     * C[i0 .. i0+mTile, j0 .. j0+nTile) = alpha · op(A)·op(B) + beta · C over that tile. Loop nest (outer to
+     * inner): K blocks of kc → column blocks of nc (pack B: kc x nc, stays in L2) → row blocks of mc (pack A:
+     * mc x kc) → MR-row A panels (one stays in L1) → NR-column B panels → micro-kernel. Block sizes are the
+     * tile split evenly, so no block is a sliver.
+     */
     private static void multiplyTile(Layout layout, int i0, int mTile, int j0, int nTile, int k, float alpha,
                                      MemorySegment a, long aOffset, int lda,
                                      MemorySegment b, long bOffset, int ldb, DType bType,
                                      float beta, MemorySegment c, long cOffset, int ldc, Scratch s) {
-        for (int p0 = 0; p0 < k; p0 += KC) {
-            int kc = Math.min(KC, k - p0);
+        int kcEven = ceilDiv(k, ceilDiv(k, KC));
+        int ncEven = tileSize(nTile, ceilDiv(nTile, NC), NR);
+        int mcEven = tileSize(mTile, ceilDiv(mTile, MC), MR);
+        for (int p0 = 0; p0 < k; p0 += kcEven) {
+            int kc = Math.min(kcEven, k - p0);
             float blockBeta = p0 == 0 ? beta : 1f;
-            GemmPacking.packA(layout, a, aOffset, lda, i0, mTile, p0, kc, s.a);
-            GemmPacking.packB(layout, b, bOffset, ldb, bType, p0, kc, j0, nTile, s.b);
-            for (int ir = 0; ir < mTile; ir += MR) {
-                int mr = Math.min(MR, mTile - ir);
-                long cRow = cOffset + (long) (i0 + ir) * ldc + j0;
-                for (int jr = 0; jr < nTile; jr += NR) {
-                    GemmMicroKernel.multiply(kc, s.a, ir * kc, s.b, jr * kc, c, cRow + jr, ldc,
-                            mr, Math.min(NR, nTile - jr), alpha, blockBeta, s.edge);
+            for (int jc = 0; jc < nTile; jc += ncEven) {
+                int nc = Math.min(ncEven, nTile - jc);
+                GemmPacking.packB(layout, b, bOffset, ldb, bType, p0, kc, j0 + jc, nc, s.b, s.row);
+                for (int ic = 0; ic < mTile; ic += mcEven) {
+                    int mc = Math.min(mcEven, mTile - ic);
+                    GemmPacking.packA(layout, a, aOffset, lda, i0 + ic, mc, p0, kc, s.a);
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        int mr = Math.min(MR, mc - ir);
+                        long cRow = cOffset + (long) (i0 + ic + ir) * ldc + j0 + jc;
+                        for (int jr = 0; jr < nc; jr += NR) {
+                            GemmMicroKernel.multiply(kc, s.a, ir * kc, s.b, jr * kc, c, cRow + jr, ldc,
+                                    mr, Math.min(NR, nc - jr), alpha, blockBeta, s.edge);
+                        }
+                    }
                 }
             }
         }
