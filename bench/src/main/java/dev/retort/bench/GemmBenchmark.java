@@ -90,6 +90,42 @@ public class GemmBenchmark {
         return c;
     }
 
+    /**
+     * Single-thread GFLOP/s measured in thread CPU time rather than wall time, for a machine shared with other
+     * work: time the scheduler gives to other processes is not counted (their cache and memory traffic still
+     * is). Run: java --add-modules jdk.incubator.vector -cp 'bench/target/retort-bench.jar:bench/target/lib/*'
+     * dev.retort.bench.GemmBenchmark [seconds per case]
+     */
+    public static void main(String[] args) {
+        double seconds = args.length > 0 ? Double.parseDouble(args[0]) : 1.0;
+        java.lang.management.ThreadMXBean cpu = java.lang.management.ManagementFactory.getThreadMXBean();
+        System.out.printf("%-16s %-6s %-6s %12s%n", "shape (MxKxN)", "layout", "B", "GFLOP/s (cpu)");
+        for (String dt : new String[] {"f32", "bf16"}) {
+            for (String lay : new String[] {"ab", "abt"}) {
+                for (String sh : new String[] {"256x288x768", "64x768x2048", "512x512x512", "2048x2048x2048"}) {
+                    GemmBenchmark bench = new GemmBenchmark();
+                    bench.shape = sh;
+                    bench.layout = lay;
+                    bench.dtype = dt;
+                    bench.threads = 1;
+                    bench.setUp();
+                    double flops = 2.0 * bench.m * bench.n * bench.k, best = 0;
+                    for (int rep = 0; rep < 5; rep++) { // the first rounds warm up the JIT; keep the best of the rest
+                        long start = cpu.getCurrentThreadCpuTime(), calls = 0;
+                        while (cpu.getCurrentThreadCpuTime() - start < seconds * 0.4e9) {
+                            bench.gemm();
+                            calls++;
+                        }
+                        double rate = flops * calls / ((cpu.getCurrentThreadCpuTime() - start) * 1e-9) / 1e9;
+                        if (rep >= 2) best = Math.max(best, rate);
+                    }
+                    bench.tearDown();
+                    System.out.printf("%-16s %-6s %-6s %12.1f%n", sh, lay, dt, best);
+                }
+            }
+        }
+    }
+
     static MemorySegment randomMatrix(Arena arena, Random rnd, long count, DType dtype) {
         MemorySegment s = arena.allocate(count * dtype.bytes, 64);
         for (long i = 0; i < count; i++) {
