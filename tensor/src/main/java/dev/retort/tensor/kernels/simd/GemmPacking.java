@@ -12,7 +12,6 @@ import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 
 /**
@@ -158,17 +157,18 @@ final class GemmPacking {
     }
 
     /**
-     * IEEE binary16 to F32 with integer tricks: the 15 magnitude bits shifted into place form an F32 whose
-     * exponent is 112 too small, so one exact multiply by 2^112 fixes normals and subnormals alike; Inf and NaN
-     * (exponent all ones) are rebuilt with the F32 all-ones exponent and the payload kept.
+     * IEEE binary16 (in the low 16 bits of each lane) to F32 with integer tricks and no masks: the 15 magnitude
+     * bits shifted into place form an F32 whose exponent is 112 too small, so one exact multiply by 2^112 fixes
+     * normals and subnormals alike. Inf and NaN (exponent all ones, magnitude >= 0x7c00) come out of that
+     * multiply as finite numbers with the payload intact; OR-ing in the all-ones F32 exponent repairs them.
+     * (magnitude + 0x400) >>> 15 is 1 exactly for those, and its negation is the all-ones mask that selects
+     * the exponent bits. Blends on comparison masks measured several times slower here.
      */
     static FloatVector f16ToFloat(IntVector bits) {
         IntVector sign = bits.and(0x8000).lanewise(VectorOperators.LSHL, 16);
         IntVector magnitude = bits.and(0x7fff);
-        IntVector shifted = magnitude.lanewise(VectorOperators.LSHL, 13);
-        IntVector finite = shifted.reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
-        VectorMask<Integer> infOrNan = magnitude.compare(VectorOperators.GE, 0x7c00);
-        IntVector result = finite.blend(shifted.or(0x7f800000), infOrNan);
-        return result.or(sign).reinterpretAsFloats();
+        IntVector finite = magnitude.lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
+        IntVector infOrNan = magnitude.add(0x400).lanewise(VectorOperators.LSHR, 15).neg().and(0x7f800000);
+        return finite.or(infOrNan).or(sign).reinterpretAsFloats();
     }
 }

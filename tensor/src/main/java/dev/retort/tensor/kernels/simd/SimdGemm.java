@@ -11,6 +11,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 
@@ -53,6 +54,7 @@ public final class SimdGemm implements Gemm {
         final float[] b = new float[KC * NC];
         final float[] edge = new float[MR * NR];
         final float[] row = new float[KC];
+        float[] xSplit = new float[0];
     }
 
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
@@ -227,28 +229,30 @@ public final class SimdGemm implements Gemm {
         if (rows == 0) return;
         int tasks = ThreadPool.tasksFor((long) rows * Math.max(cols, 1), MATVEC_GRAIN, ceilDiv(rows, 4));
         int rowsPerTask = ceilDiv(ceilDiv(rows, tasks), 4) * 4;
+        float[] xSplit = wType == DType.F32 ? null : splitEvenOdd(x, xOffset, cols);
         ThreadPool.shared().parallelFor(ceilDiv(rows, rowsPerTask), task -> {
             int end = Math.min(rows, (task + 1) * rowsPerTask);
             int r = task * rowsPerTask;
             float[] partial = new float[4];
-            for (; r + 4 <= end; r += 4) matvecRows(4, r, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset, partial);
-            for (; r < end; r++) matvecRows(1, r, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset, partial);
+            for (; r + 4 <= end; r += 4) matvecRows(4, r, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset, xSplit, partial);
+            for (; r < end; r++) matvecRows(1, r, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset, xSplit, partial);
         });
     }
 
     /**
-     * y[r0 .. r0+count) for count 1 or 4 (rows beyond count are not read): the vector part per type in its own
-     * method (one compiled loop each: with the F32 and 16-bit loops in one method the JIT left the 16-bit loop
-     * unvectorised, measured at a tenth of the bandwidth), then the columns past the last whole vector in order.
+     * y[r0 .. r0+count) for count 1 or 4 (rows beyond count are not read): the whole vectors per type in its own
+     * method (one compiled loop each), then the columns past the last whole vector, in order.
      */
     private static void matvecRows(int count, int r0, int cols,
                                    MemorySegment w, long wOffset, int ldw, DType wType,
-                                   MemorySegment x, long xOffset, MemorySegment y, long yOffset, float[] partial) {
+                                   MemorySegment x, long xOffset, MemorySegment y, long yOffset,
+                                   float[] xSplit, float[] partial) {
         long row0 = wOffset + (long) r0 * ldw;
         long row1 = count > 1 ? row0 + ldw : row0, row2 = count > 1 ? row1 + ldw : row0, row3 = count > 1 ? row2 + ldw : row0;
-        int col = wType == DType.F32
-                ? matvecF32(count, cols, w, row0, row1, row2, row3, x, xOffset, partial)
-                : matvecHalf(count, cols, w, wType == DType.BF16, row0, row1, row2, row3, x, xOffset, partial);
+        int col = switch (wType) {
+            case F32 -> matvecF32(count, cols, w, row0, row1, row2, row3, x, xOffset, partial);
+            default -> matvecHalf(count, cols, w, wType, row0, row1, row2, row3, xSplit, partial);
+        };
         float y0 = partial[0], y1 = partial[1], y2 = partial[2], y3 = partial[3];
         for (; col < cols; col++) {
             float xc = x.getAtIndex(F32, xOffset + col);
@@ -266,6 +270,23 @@ public final class SimdGemm implements Gemm {
             y.setAtIndex(F32, yOffset + r0 + 3, y3);
         }
     }
+    /**
+     * x re-ordered for {@link #matvecHalf}: per whole block of 2·VL columns, the even-indexed values, then the odd.
+     * Kept in the calling thread's scratch (grown when needed) and only read by the tasks.
+     */
+    private float[] splitEvenOdd(MemorySegment x, long xOffset, int cols) {
+        Scratch s = scratch.get();
+        if (s.xSplit.length < cols) s.xSplit = new float[cols];
+        float[] split = s.xSplit;
+        for (int block = 0; block + 2 * VL <= cols; block += 2 * VL) {
+            for (int l = 0; l < VL; l++) {
+                split[block + l] = x.getAtIndex(F32, xOffset + block + 2 * l);
+                split[block + VL + l] = x.getAtIndex(F32, xOffset + block + 2 * l + 1);
+            }
+        }
+        return split;
+    }
+
     /** Sums of whole F32 vectors of rows row0..row3 times x into partial[0..3]; returns the first column left. */
     private static int matvecF32(int count, int cols, MemorySegment w, long row0, long row1, long row2, long row3,
                                  MemorySegment x, long xOffset, float[] partial) {
@@ -284,31 +305,71 @@ public final class SimdGemm implements Gemm {
         return col;
     }
 
-    /** As {@link #matvecF32} for BF16/F16 rows: 2·VL weights per load, widened in registers. */
-    private static int matvecHalf(int count, int cols, MemorySegment w, boolean bf16,
-                                  long row0, long row1, long row2, long row3,
-                                  MemorySegment x, long xOffset, float[] partial) {
+    /**
+     * As {@link #matvecF32} for BF16/F16 rows. Each load takes 2·VL weights as VL int lanes, each holding an
+     * even-indexed weight in its low half and the next (odd-indexed) one in its high half; shifting or masking
+     * widens the even and the odd weights in one or two instructions, no lane shuffles (the Vector API's
+     * expanding convertShape measured at ~0.6 ns per weight here, a sixth of the bandwidth). {@code xSplit} holds
+     * x re-ordered to match: per block of 2·VL columns, the VL even-indexed values, then the VL odd ones.
+     */
+    private static int matvecHalf(int count, int cols, MemorySegment w, DType wType,
+                                  long row0, long row1, long row2, long row3, float[] xSplit, float[] partial) {
+        // One loop per type, each inlining only its own conversion: both conversions in one loop, four rows
+        // deep, exceed C2's inlining node budget and leave calls on boxed vectors in the loop.
+        return wType == DType.BF16
+                ? matvecBf16(count, cols, w, row0, row1, row2, row3, xSplit, partial)
+                : matvecF16(count, cols, w, row0, row1, row2, row3, xSplit, partial);
+    }
+
+    private static int matvecBf16(int count, int cols, MemorySegment w,
+                                  long row0, long row1, long row2, long row3, float[] xSplit, float[] partial) {
         FloatVector s0 = FloatVector.zero(Simd.F), s1 = s0, s2 = s0, s3 = s0;
         int col = 0;
         for (; col + 2 * VL <= cols; col += 2 * VL) {
-            FloatVector xLo = FloatVector.fromMemorySegment(Simd.F, x, (xOffset + col) * 4, ORDER);
-            FloatVector xHi = FloatVector.fromMemorySegment(Simd.F, x, (xOffset + col + VL) * 4, ORDER);
-            s0 = halfDot(w, row0 + col, bf16, xLo, xHi, s0);
+            FloatVector xEven = FloatVector.fromArray(Simd.F, xSplit, col);
+            FloatVector xOdd = FloatVector.fromArray(Simd.F, xSplit, col + VL);
+            s0 = halfDot(w, row0 + col, true, xEven, xOdd, s0);
             if (count > 1) {
-                s1 = halfDot(w, row1 + col, bf16, xLo, xHi, s1);
-                s2 = halfDot(w, row2 + col, bf16, xLo, xHi, s2);
-                s3 = halfDot(w, row3 + col, bf16, xLo, xHi, s3);
+                s1 = halfDot(w, row1 + col, true, xEven, xOdd, s1);
+                s2 = halfDot(w, row2 + col, true, xEven, xOdd, s2);
+                s3 = halfDot(w, row3 + col, true, xEven, xOdd, s3);
             }
         }
         reduceInto(partial, s0, s1, s2, s3);
         return col;
     }
 
-    /** acc + (2·VL 16-bit weights at element {@code at}, widened) · [xLo, xHi]. */
-    private static FloatVector halfDot(MemorySegment w, long at, boolean bf16, FloatVector xLo, FloatVector xHi,
+    private static int matvecF16(int count, int cols, MemorySegment w,
+                                 long row0, long row1, long row2, long row3, float[] xSplit, float[] partial) {
+        FloatVector s0 = FloatVector.zero(Simd.F), s1 = s0, s2 = s0, s3 = s0;
+        int col = 0;
+        for (; col + 2 * VL <= cols; col += 2 * VL) {
+            FloatVector xEven = FloatVector.fromArray(Simd.F, xSplit, col);
+            FloatVector xOdd = FloatVector.fromArray(Simd.F, xSplit, col + VL);
+            s0 = halfDot(w, row0 + col, false, xEven, xOdd, s0);
+            if (count > 1) {
+                s1 = halfDot(w, row1 + col, false, xEven, xOdd, s1);
+                s2 = halfDot(w, row2 + col, false, xEven, xOdd, s2);
+                s3 = halfDot(w, row3 + col, false, xEven, xOdd, s3);
+            }
+        }
+        reduceInto(partial, s0, s1, s2, s3);
+        return col;
+    }
+
+    /** acc + the 2·VL 16-bit weights at element {@code at}, widened, times x (even and odd lanes apart). */
+    private static FloatVector halfDot(MemorySegment w, long at, boolean bf16, FloatVector xEven, FloatVector xOdd,
                                        FloatVector acc) {
-        ShortVector halves = ShortVector.fromMemorySegment(Simd.S, w, at * 2, ORDER);
-        return GemmPacking.widen(halves, 1, bf16).fma(xHi, GemmPacking.widen(halves, 0, bf16).fma(xLo, acc));
+        IntVector pairs = IntVector.fromMemorySegment(Simd.I, w, at * 2, ORDER);
+        FloatVector even, odd;
+        if (bf16) {
+            even = pairs.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            odd = pairs.and(0xffff0000).reinterpretAsFloats();
+        } else {
+            even = GemmPacking.f16ToFloat(pairs.and(0xffff));
+            odd = GemmPacking.f16ToFloat(pairs.lanewise(VectorOperators.LSHR, 16));
+        }
+        return odd.fma(xOdd, even.fma(xEven, acc));
     }
 
     private static void reduceInto(float[] partial, FloatVector s0, FloatVector s1, FloatVector s2, FloatVector s3) {
