@@ -380,6 +380,43 @@ class GemmTest {
         }
     }
 
+    /**
+     * The vectorised 16-bit widening must be exact for every class of value: subnormals, the largest finite,
+     * infinities and NaN. W holds one special value per row; x is one-hot, so y (and C) must be that value.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("implementations")
+    void widensSpecialHalfValuesExactly(Kernels kernels) {
+        int cols = 64, hot = 37;
+        float[] specials = {0x1p-24f, 0x1.ff8p-15f, 65504f, -2.5f, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY,
+                Float.NaN, 0x1p-133f, 3.0e38f, 1f};
+        for (DType type : new DType[] {DType.F16, DType.BF16}) {
+            int rows = specials.length;
+            MemorySegment w = arena.allocate((long) rows * cols * 2, 64);
+            MemorySegment x = arena.allocate(cols * 4L, 64), y = arena.allocate(rows * 4L, 64);
+            MemorySegment c = arena.allocate(rows * 4L, 64);
+            x.setAtIndex(F32, hot, 1f);
+            float[] expected = new float[rows];
+            for (int r = 0; r < rows; r++) {
+                short bits = Half.fromFloat(type, specials[r]);
+                expected[r] = Half.toFloat(type, bits);
+                w.setAtIndex(I16, (long) r * cols + hot, bits);
+            }
+            kernels.gemm().matvec(rows, cols, w, 0, cols, type, x, 0, y, 0);
+            // The same product through GEMM: C [1 x rows] = x [1 x cols] · Wᵀ, W stored [rows x cols].
+            kernels.gemm().gemm(Layout.ABT, 1, rows, cols, 1f, x, 0, cols, w, 0, cols, type, 0f, c, 0, rows);
+            for (int r = 0; r < rows; r++) {
+                for (MemorySegment out : new MemorySegment[] {y, c}) {
+                    float actual = out.getAtIndex(F32, r);
+                    if (!(Float.compare(actual, expected[r]) == 0)) {
+                        fail(kernels + " " + type + (out == y ? " matvec" : " gemm ABT") + ": row " + r + " widened "
+                                + specials[r] + " (stored as " + expected[r] + ") to " + actual);
+                    }
+                }
+            }
+        }
+    }
+
     // ---- determinism ----------------------------------------------------------------------------------
 
     @ParameterizedTest(name = "{0}")

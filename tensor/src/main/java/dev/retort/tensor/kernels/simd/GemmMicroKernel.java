@@ -1,6 +1,7 @@
 package dev.retort.tensor.kernels.simd;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
@@ -26,6 +27,7 @@ final class GemmMicroKernel {
 
     private static final VectorSpecies<Float> F = Simd.F;
     private static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     static final int VL = F.length();
     private static final boolean WIDE = Simd.BITS >= 512;
     /** Rows of C per micro-tile (elements of A broadcast per k step). */
@@ -195,6 +197,7 @@ final class GemmMicroKernel {
             updateEdge(edge, c, cAt, ldc, mr, nr, alpha, beta);
         }
     }
+
     /** One vector of a C row: alpha·acc, plus beta·C unless beta is 0 (so a NaN in C is overwritten). */
     private static void update(MemorySegment c, long byteAt, FloatVector acc, float alpha, float beta) {
         FloatVector result = acc.mul(alpha);
@@ -211,9 +214,8 @@ final class GemmMicroKernel {
             long row = cAt + (long) r * ldc;
             for (int j = 0; j < nr; j++) {
                 float product = alpha * edge[r * NR + j];
-                float old = beta == 0f ? 0f : c.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, row + j);
-                c.setAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, row + j,
-                        beta == 0f ? product : Math.fma(old, beta, product));
+                float old = beta == 0f ? 0f : c.getAtIndex(F32, row + j);
+                c.setAtIndex(F32, row + j, beta == 0f ? product : Math.fma(old, beta, product));
             }
         }
     }
