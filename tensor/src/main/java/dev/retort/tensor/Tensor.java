@@ -191,6 +191,10 @@ public final class Tensor {
         if (!Arrays.equals(shape, dst.shape)) {
             throw new IllegalArgumentException("copy of shape " + Arrays.toString(shape) + " into " + Arrays.toString(dst.shape));
         }
+        if (dtype == dst.dtype && isContiguous() && dst.isContiguous()) {
+            MemorySegment.copy(segment, byteOffset(), dst.segment, dst.byteOffset(), size() * dtype.bytes);
+            return;
+        }
         long n = size();
         int[] index = new int[shape.length];
         for (long i = 0; i < n; i++) {

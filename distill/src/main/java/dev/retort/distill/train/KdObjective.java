@@ -73,7 +73,7 @@ public final class KdObjective implements Objective {
                 source = cache.apply(batch, b * t);
             }
             DistillationLoss.Result r = DistillationLoss.linear(studentHidden, student.lmHead(), source, batch.targets(),
-                    config, divisor, 256);
+                    config, divisor, LlamaModel.LOSS_CHUNK_ROWS);
             Var loss = r.loss();
             if (featureLayers != null) {
                 for (LayerMap.Pair pair : featureLayers.pairs()) {

@@ -25,6 +25,12 @@ import java.util.List;
  * <p>Shapes: B batch, T sequence, C hidden size, V vocabulary. Tokens are laid out [B × T] row-major.
  */
 public final class LlamaModel extends Module {
+    /**
+     * Rows of logits the loss computes at a time. Each chunk re-reads (and the GEMM re-packs) the whole LM head
+     * [V × C], so chunks must be tall enough for that to stay small against the chunk's own arithmetic; 1024
+     * rows of a 32000-token vocabulary are 131 MB, half of what the full logits of a B=8, T=256 batch would be.
+     */
+    public static final int LOSS_CHUNK_ROWS = 1024;
     private final LlamaConfig config;
     private final Parameter embedTokens;
     private final List<DecoderLayer> layers;
@@ -105,7 +111,7 @@ public final class LlamaModel extends Module {
      */
     public Var loss(Graph g, int[] tokens, int[] targets, int batch, int seq, double divisor) {
         Var h = hidden(g, tokens, batch, seq, null);
-        return CrossEntropy.linear(h, lmHead, targets, divisor, 256);
+        return CrossEntropy.linear(h, lmHead, targets, divisor, LOSS_CHUNK_ROWS);
     }
 
     /** targets for plain next-token prediction within each row: tokens shifted left, last position ignored. */
