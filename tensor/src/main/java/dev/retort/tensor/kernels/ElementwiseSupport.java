@@ -217,4 +217,24 @@ public final class ElementwiseSupport {
         checkF32("dtable", dtable, dtableOffset, (long) vocab * dim);
         checkIds(count, ids, idsOffset, vocab);
     }
+
+    /** Runs body over [0, n) cut into the shared element-wise ranges. */
+    public static void forRanges(long n, ThreadPool.RangeBody body) {
+        int tasks = elementTasks(n);
+        ThreadPool.shared().parallelFor(tasks, t -> {
+            long from = rangeStart(t, tasks, n);
+            long to = rangeStart(t + 1, tasks, n);
+            if (from < to) body.accept(from, to);
+        });
+    }
+
+    /** Runs body over rows [0, rows) cut into the shared row blocks. */
+    public static void forRowBlocks(long rows, long cols, ThreadPool.RangeBody body) {
+        int tasks = rowTasks(rows, cols);
+        ThreadPool.shared().parallelFor(tasks, t -> {
+            long from = rowStart(t, tasks, rows);
+            long to = rowStart(t + 1, tasks, rows);
+            if (from < to) body.accept(from, to);
+        });
+    }
 }

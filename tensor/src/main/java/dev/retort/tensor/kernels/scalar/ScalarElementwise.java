@@ -29,25 +29,6 @@ public final class ScalarElementwise implements Elementwise {
     private static float get(MemorySegment s, long i) { return s.getAtIndex(F32, i); }
     private static void set(MemorySegment s, long i, float v) { s.setAtIndex(F32, i, v); }
 
-    /** Runs body over [0, n) cut into the shared element-wise ranges. */
-    private static void forRanges(long n, ThreadPool.RangeBody body) {
-        int tasks = ElementwiseSupport.elementTasks(n);
-        ThreadPool.shared().parallelFor(tasks, t -> {
-            long from = ElementwiseSupport.rangeStart(t, tasks, n);
-            long to = ElementwiseSupport.rangeStart(t + 1, tasks, n);
-            if (from < to) body.accept(from, to);
-        });
-    }
-
-    /** Runs body over rows [0, rows) cut into the shared row blocks. */
-    private static void forRowBlocks(long rows, long cols, ThreadPool.RangeBody body) {
-        int tasks = ElementwiseSupport.rowTasks(rows, cols);
-        ThreadPool.shared().parallelFor(tasks, t -> {
-            long from = ElementwiseSupport.rowStart(t, tasks, rows);
-            long to = ElementwiseSupport.rowStart(t + 1, tasks, rows);
-            if (from < to) body.accept(from, to);
-        });
-    }
 
     // ---- binary element-wise ------------------------------------------------------------------------
 
@@ -55,7 +36,7 @@ public final class ScalarElementwise implements Elementwise {
     public void add(int n, MemorySegment a, long aOffset, int aStride, MemorySegment b, long bOffset, int bStride,
                     MemorySegment out, long outOffset) {
         checkBinary(n, a, aOffset, aStride, b, bOffset, bStride, out, outOffset);
-        forRanges(n, (from, to) -> {
+        ElementwiseSupport.forRanges(n, (from, to) -> {
             for (long i = from; i < to; i++) {
                 set(out, outOffset + i, get(a, aOffset + i * aStride) + get(b, bOffset + i * bStride));
             }
@@ -66,7 +47,7 @@ public final class ScalarElementwise implements Elementwise {
     public void mul(int n, MemorySegment a, long aOffset, int aStride, MemorySegment b, long bOffset, int bStride,
                     MemorySegment out, long outOffset) {
         checkBinary(n, a, aOffset, aStride, b, bOffset, bStride, out, outOffset);
-        forRanges(n, (from, to) -> {
+        ElementwiseSupport.forRanges(n, (from, to) -> {
             for (long i = from; i < to; i++) {
                 set(out, outOffset + i, get(a, aOffset + i * aStride) * get(b, bOffset + i * bStride));
             }
@@ -78,7 +59,7 @@ public final class ScalarElementwise implements Elementwise {
         checkCount("n", n);
         checkF32("x", x, xOffset, n);
         checkF32("out", out, outOffset, n);
-        forRanges(n, (from, to) -> {
+        ElementwiseSupport.forRanges(n, (from, to) -> {
             for (long i = from; i < to; i++) set(out, outOffset + i, alpha * get(x, xOffset + i));
         });
     }
@@ -88,7 +69,7 @@ public final class ScalarElementwise implements Elementwise {
         checkCount("n", n);
         checkF32("x", x, xOffset, n);
         checkF32("y", y, yOffset, n);
-        forRanges(n, (from, to) -> {
+        ElementwiseSupport.forRanges(n, (from, to) -> {
             for (long i = from; i < to; i++) {
                 set(y, yOffset + i, Math.fma(alpha, get(x, xOffset + i), get(y, yOffset + i)));
             }
@@ -167,7 +148,7 @@ public final class ScalarElementwise implements Elementwise {
     @Override
     public void softmax(int rows, int cols, MemorySegment x, long xOffset, MemorySegment out, long outOffset) {
         checkRows(rows, cols, new String[] {"x", "out"}, new MemorySegment[] {x, out}, new long[] {xOffset, outOffset});
-        forRowBlocks(rows, cols, (r0, r1) -> {
+        ElementwiseSupport.forRowBlocks(rows, cols, (r0, r1) -> {
             for (long r = r0; r < r1; r++) {
                 long xr = xOffset + r * cols, or = outOffset + r * cols;
                 float max = rowMax(x, xr, cols);
@@ -188,7 +169,7 @@ public final class ScalarElementwise implements Elementwise {
                                 MemorySegment dx, long dxOffset) {
         checkRows(rows, cols, new String[] {"y", "dy", "dx"}, new MemorySegment[] {y, dy, dx},
                 new long[] {yOffset, dyOffset, dxOffset});
-        forRowBlocks(rows, cols, (r0, r1) -> {
+        ElementwiseSupport.forRowBlocks(rows, cols, (r0, r1) -> {
             for (long r = r0; r < r1; r++) {
                 long yr = yOffset + r * cols, dyr = dyOffset + r * cols, dxr = dxOffset + r * cols;
                 double dotSum = 0;
@@ -204,7 +185,7 @@ public final class ScalarElementwise implements Elementwise {
     @Override
     public void logSoftmax(int rows, int cols, MemorySegment x, long xOffset, MemorySegment out, long outOffset) {
         checkRows(rows, cols, new String[] {"x", "out"}, new MemorySegment[] {x, out}, new long[] {xOffset, outOffset});
-        forRowBlocks(rows, cols, (r0, r1) -> {
+        ElementwiseSupport.forRowBlocks(rows, cols, (r0, r1) -> {
             for (long r = r0; r < r1; r++) {
                 long xr = xOffset + r * cols, or = outOffset + r * cols;
                 float max = rowMax(x, xr, cols);
@@ -221,7 +202,7 @@ public final class ScalarElementwise implements Elementwise {
                                    MemorySegment dx, long dxOffset) {
         checkRows(rows, cols, new String[] {"y", "dy", "dx"}, new MemorySegment[] {y, dy, dx},
                 new long[] {yOffset, dyOffset, dxOffset});
-        forRowBlocks(rows, cols, (r0, r1) -> {
+        ElementwiseSupport.forRowBlocks(rows, cols, (r0, r1) -> {
             for (long r = r0; r < r1; r++) {
                 long yr = yOffset + r * cols, dyr = dyOffset + r * cols, dxr = dxOffset + r * cols;
                 double dySum = 0;
@@ -248,7 +229,7 @@ public final class ScalarElementwise implements Elementwise {
         checkRows(rows, cols, new String[] {"x", "out"}, new MemorySegment[] {x, out}, new long[] {xOffset, outOffset});
         checkF32("weight", weight, weightOffset, cols);
         if (rstd != null) checkF32("rstd", rstd, rstdOffset, rows);
-        forRowBlocks(rows, cols, (r0, r1) -> {
+        ElementwiseSupport.forRowBlocks(rows, cols, (r0, r1) -> {
             for (long r = r0; r < r1; r++) {
                 long xr = xOffset + r * cols, or = outOffset + r * cols;
                 double ss = 0;
@@ -317,7 +298,7 @@ public final class ScalarElementwise implements Elementwise {
         int firstStep = layout == RopeLayout.HALF ? 1 : 2;
         int secondShift = layout == RopeLayout.HALF ? half : 1;
         float sign = inverse ? -1f : 1f;
-        forRowBlocks(tokens, (long) heads * headDim, (t0, t1) -> {
+        ElementwiseSupport.forRowBlocks(tokens, (long) heads * headDim, (t0, t1) -> {
             for (long t = t0; t < t1; t++) {
                 long table = (long) positions[(int) t] * half;
                 for (int h = 0; h < heads; h++) {
@@ -345,7 +326,7 @@ public final class ScalarElementwise implements Elementwise {
         checkCount("n", n);
         checkF32("x", x, xOffset, n);
         checkF32("out", out, outOffset, n);
-        forRanges(n, (from, to) -> {
+        ElementwiseSupport.forRanges(n, (from, to) -> {
             for (long i = from; i < to; i++) {
                 double v = get(x, xOffset + i);
                 set(out, outOffset + i, (float) (v * sigmoid(v)));
@@ -360,7 +341,7 @@ public final class ScalarElementwise implements Elementwise {
         checkF32("x", x, xOffset, n);
         checkF32("dy", dy, dyOffset, n);
         checkF32("dx", dx, dxOffset, n);
-        forRanges(n, (from, to) -> {
+        ElementwiseSupport.forRanges(n, (from, to) -> {
             for (long i = from; i < to; i++) {
                 double v = get(x, xOffset + i), s = sigmoid(v);
                 float slope = (float) (s * (1 + v * (1 - s)));
@@ -376,7 +357,7 @@ public final class ScalarElementwise implements Elementwise {
         checkF32("gate", gate, gateOffset, n);
         checkF32("up", up, upOffset, n);
         checkF32("out", out, outOffset, n);
-        forRanges(n, (from, to) -> {
+        ElementwiseSupport.forRanges(n, (from, to) -> {
             for (long i = from; i < to; i++) {
                 double g = get(gate, gateOffset + i);
                 set(out, outOffset + i, (float) (g * sigmoid(g)) * get(up, upOffset + i));
@@ -394,7 +375,7 @@ public final class ScalarElementwise implements Elementwise {
         checkF32("dy", dy, dyOffset, n);
         checkF32("dgate", dgate, dgateOffset, n);
         checkF32("dup", dup, dupOffset, n);
-        forRanges(n, (from, to) -> {
+        ElementwiseSupport.forRanges(n, (from, to) -> {
             for (long i = from; i < to; i++) {
                 double g = get(gate, gateOffset + i), s = sigmoid(g);
                 float silu = (float) (g * s), slope = (float) (s * (1 + g * (1 - s)));
@@ -411,7 +392,7 @@ public final class ScalarElementwise implements Elementwise {
     public void embeddingGather(int count, int[] ids, int idsOffset, int vocab, int dim, MemorySegment table,
                                 long tableOffset, DType tableType, MemorySegment out, long outOffset) {
         ElementwiseSupport.checkEmbeddingGather(count, ids, idsOffset, vocab, dim, table, tableOffset, tableType, out, outOffset);
-        forRowBlocks(count, dim, (t0, t1) -> {
+        ElementwiseSupport.forRowBlocks(count, dim, (t0, t1) -> {
             for (long t = t0; t < t1; t++) {
                 long row = tableOffset + (long) ids[idsOffset + (int) t] * dim, or = outOffset + t * dim;
                 for (int j = 0; j < dim; j++) {

@@ -108,25 +108,6 @@ public final class SimdElementwise implements Elementwise {
         return s;
     }
 
-    /** Runs body over [0, n) cut into the shared element-wise ranges. */
-    private static void forRanges(long n, ThreadPool.RangeBody body) {
-        int tasks = ElementwiseSupport.elementTasks(n);
-        ThreadPool.shared().parallelFor(tasks, t -> {
-            long from = ElementwiseSupport.rangeStart(t, tasks, n);
-            long to = ElementwiseSupport.rangeStart(t + 1, tasks, n);
-            if (from < to) body.accept(from, to);
-        });
-    }
-
-    /** Runs body over rows [0, rows) cut into the shared row blocks. */
-    private static void forRowBlocks(long rows, long cols, ThreadPool.RangeBody body) {
-        int tasks = ElementwiseSupport.rowTasks(rows, cols);
-        ThreadPool.shared().parallelFor(tasks, t -> {
-            long from = ElementwiseSupport.rowStart(t, tasks, rows);
-            long to = ElementwiseSupport.rowStart(t + 1, tasks, rows);
-            if (from < to) body.accept(from, to);
-        });
-    }
 
     // ---- binary element-wise ------------------------------------------------------------------------
 
@@ -152,7 +133,7 @@ public final class SimdElementwise implements Elementwise {
                                MemorySegment b, long bOffset, int bStride, MemorySegment out, long outOffset) {
         if (n == 0) return;
         float aValue = a.getAtIndex(F32, aOffset), bValue = b.getAtIndex(F32, bOffset);
-        forRanges(n, (from, to) -> {
+        ElementwiseSupport.forRanges(n, (from, to) -> {
             for (long i = from; i < to; i += L) {
                 VectorMask<Float> m = lanes(i, to);
                 FloatVector va = aStride == 0 ? FloatVector.broadcast(F, aValue) : load(a, aOffset + i, m);
@@ -165,7 +146,7 @@ public final class SimdElementwise implements Elementwise {
     @Override
     public void scale(int n, float alpha, MemorySegment x, long xOffset, MemorySegment out, long outOffset) {
         checkVectors(n, new String[] {"x", "out"}, new MemorySegment[] {x, out}, new long[] {xOffset, outOffset});
-        forRanges(n, (from, to) -> {
+        ElementwiseSupport.forRanges(n, (from, to) -> {
             for (long i = from; i < to; i += L) {
                 VectorMask<Float> m = lanes(i, to);
                 store(load(x, xOffset + i, m).mul(alpha), out, outOffset + i, m);
@@ -176,7 +157,7 @@ public final class SimdElementwise implements Elementwise {
     @Override
     public void axpy(int n, float alpha, MemorySegment x, long xOffset, MemorySegment y, long yOffset) {
         checkVectors(n, new String[] {"x", "y"}, new MemorySegment[] {x, y}, new long[] {xOffset, yOffset});
-        forRanges(n, (from, to) -> {
+        ElementwiseSupport.forRanges(n, (from, to) -> {
             for (long i = from; i < to; i += L) {
                 VectorMask<Float> m = lanes(i, to);
                 store(load(x, xOffset + i, m).fma(FloatVector.broadcast(F, alpha), load(y, yOffset + i, m)),
@@ -286,7 +267,7 @@ public final class SimdElementwise implements Elementwise {
     public void softmax(int rows, int cols, MemorySegment x, long xOffset, MemorySegment out, long outOffset) {
         checkRows(rows, cols, new String[] {"x", "out"}, new MemorySegment[] {x, out}, new long[] {xOffset, outOffset});
         if (cols == 0) return;
-        forRowBlocks(rows, cols, (r0, r1) -> {
+        ElementwiseSupport.forRowBlocks(rows, cols, (r0, r1) -> {
             for (long r = r0; r < r1; r++) {
                 long xr = xOffset + r * cols, or = outOffset + r * cols;
                 float max = maxRun(x, xr, cols);
@@ -341,7 +322,7 @@ public final class SimdElementwise implements Elementwise {
         checkRows(rows, cols, new String[] {"y", "dy", "dx"}, new MemorySegment[] {y, dy, dx},
                 new long[] {yOffset, dyOffset, dxOffset});
         if (cols == 0) return;
-        forRowBlocks(rows, cols, (r0, r1) -> {
+        ElementwiseSupport.forRowBlocks(rows, cols, (r0, r1) -> {
             for (long r = r0; r < r1; r++) {
                 long yr = yOffset + r * cols, dyr = dyOffset + r * cols, dxr = dxOffset + r * cols;
                 FloatVector dot = FloatVector.broadcast(F, dotRun(dy, dyr, y, yr, cols));
@@ -358,7 +339,7 @@ public final class SimdElementwise implements Elementwise {
     public void logSoftmax(int rows, int cols, MemorySegment x, long xOffset, MemorySegment out, long outOffset) {
         checkRows(rows, cols, new String[] {"x", "out"}, new MemorySegment[] {x, out}, new long[] {xOffset, outOffset});
         if (cols == 0) return;
-        forRowBlocks(rows, cols, (r0, r1) -> {
+        ElementwiseSupport.forRowBlocks(rows, cols, (r0, r1) -> {
             for (long r = r0; r < r1; r++) {
                 long xr = xOffset + r * cols, or = outOffset + r * cols;
                 FloatVector max = FloatVector.broadcast(F, maxRun(x, xr, cols));
@@ -385,7 +366,7 @@ public final class SimdElementwise implements Elementwise {
         checkRows(rows, cols, new String[] {"y", "dy", "dx"}, new MemorySegment[] {y, dy, dx},
                 new long[] {yOffset, dyOffset, dxOffset});
         if (cols == 0) return;
-        forRowBlocks(rows, cols, (r0, r1) -> {
+        ElementwiseSupport.forRowBlocks(rows, cols, (r0, r1) -> {
             for (long r = r0; r < r1; r++) {
                 long yr = yOffset + r * cols, dyr = dyOffset + r * cols, dxr = dxOffset + r * cols;
                 logSoftmaxBackwardRun(y, yr, dy, dyr, dx, dxr, sumRun(dy, dyr, cols), cols);
@@ -417,7 +398,7 @@ public final class SimdElementwise implements Elementwise {
         checkRows(rows, cols, new String[] {"x", "out"}, new MemorySegment[] {x, out}, new long[] {xOffset, outOffset});
         checkF32("weight", weight, weightOffset, cols);
         if (rstd != null) checkF32("rstd", rstd, rstdOffset, rows);
-        forRowBlocks(rows, cols, (r0, r1) -> {
+        ElementwiseSupport.forRowBlocks(rows, cols, (r0, r1) -> {
             for (long r = r0; r < r1; r++) {
                 long xr = xOffset + r * cols, or = outOffset + r * cols;
                 float s = (float) (1.0 / Math.sqrt((double) dotRun(x, xr, x, xr, cols) / cols + eps));
@@ -500,7 +481,7 @@ public final class SimdElementwise implements Elementwise {
         ElementwiseSupport.checkRope(tokens, heads, headDim, tokenStride, x, xOffset, positions, cos, sin);
         int half = headDim / 2;
         float sign = inverse ? -1f : 1f;
-        forRowBlocks(tokens, (long) heads * headDim, (t0, t1) -> {
+        ElementwiseSupport.forRowBlocks(tokens, (long) heads * headDim, (t0, t1) -> {
             for (long t = t0; t < t1; t++) {
                 long table = (long) positions[(int) t] * half;
                 for (int h = 0; h < heads; h++) {
@@ -554,7 +535,7 @@ public final class SimdElementwise implements Elementwise {
     @Override
     public void silu(int n, MemorySegment x, long xOffset, MemorySegment out, long outOffset) {
         checkVectors(n, new String[] {"x", "out"}, new MemorySegment[] {x, out}, new long[] {xOffset, outOffset});
-        forRanges(n, (from, to) -> {
+        ElementwiseSupport.forRanges(n, (from, to) -> {
             long i = from;
             for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
                 FloatVector v = load(x, xOffset + i, null);
@@ -578,7 +559,7 @@ public final class SimdElementwise implements Elementwise {
                              long dxOffset) {
         checkVectors(n, new String[] {"x", "dy", "dx"}, new MemorySegment[] {x, dy, dx},
                 new long[] {xOffset, dyOffset, dxOffset});
-        forRanges(n, (from, to) -> {
+        ElementwiseSupport.forRanges(n, (from, to) -> {
             long i = from;
             for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
                 FloatVector v = load(x, xOffset + i, null);
@@ -599,7 +580,7 @@ public final class SimdElementwise implements Elementwise {
                        long outOffset) {
         checkVectors(n, new String[] {"gate", "up", "out"}, new MemorySegment[] {gate, up, out},
                 new long[] {gateOffset, upOffset, outOffset});
-        forRanges(n, (from, to) -> {
+        ElementwiseSupport.forRanges(n, (from, to) -> {
             long i = from;
             for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
                 FloatVector g = load(gate, gateOffset + i, null);
@@ -620,7 +601,7 @@ public final class SimdElementwise implements Elementwise {
         checkVectors(n, new String[] {"gate", "up", "dy", "dgate", "dup"},
                 new MemorySegment[] {gate, up, dy, dgate, dup},
                 new long[] {gateOffset, upOffset, dyOffset, dgateOffset, dupOffset});
-        forRanges(n, (from, to) -> {
+        ElementwiseSupport.forRanges(n, (from, to) -> {
             long full = from + F.loopBound(to - from);
             swigluBackwardRun(from, full, gate, gateOffset, up, upOffset, dy, dyOffset, dgate, dgateOffset, dup, dupOffset);
             if (full < to) {
@@ -665,7 +646,7 @@ public final class SimdElementwise implements Elementwise {
         ElementwiseSupport.checkEmbeddingGather(count, ids, idsOffset, vocab, dim, table, tableOffset, tableType,
                 out, outOffset);
         if (dim == 0) return;
-        forRowBlocks(count, dim, (t0, t1) -> {
+        ElementwiseSupport.forRowBlocks(count, dim, (t0, t1) -> {
             for (long t = t0; t < t1; t++) {
                 long row = tableOffset + (long) ids[idsOffset + (int) t] * dim, or = outOffset + t * dim;
                 switch (tableType) {
