@@ -69,9 +69,10 @@ final class BenchTrainCommand implements Callable<Integer> {
                 default -> loraKdStep(model, arena, pool, tokens, targets);
             };
             double seconds = medianStepSeconds(step, steps);
-            System.out.printf(Locale.ROOT, "retort mode=%s threads=%d vocab=%d dim=%d layers=%d T=%d B=%d: step median %.0f ms, peak activations %.0f MB%n",
+            System.out.printf(Locale.ROOT, "retort mode=%s threads=%d vocab=%d dim=%d layers=%d T=%d B=%d: step median %.0f ms, "
+                            + "peak activations %.0f MB, peak resident memory %s%n",
                     mode, ThreadPool.shared().threads(), shape.vocab, shape.dim, shape.layers, shape.seq, shape.batch,
-                    seconds * 1e3, pool.peakBytesInUse() / 1e6);
+                    seconds * 1e3, pool.peakBytesInUse() / 1e6, peakResidentMemory());
             System.out.printf(Locale.ROOT, "%.0f tokens/s%n", n / seconds);
         }
         return 0;
@@ -100,6 +101,21 @@ final class BenchTrainCommand implements Callable<Integer> {
             }
             optimizer.step();
         };
+    }
+
+    /** The process's peak resident set (VmHWM from /proc/self/status), or "unknown" off Linux. */
+    static String peakResidentMemory() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    long kb = Long.parseLong(line.replaceAll("[^0-9]", ""));
+                    return String.format(Locale.ROOT, "%.0f MB", kb / 1024.0);
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            // not Linux: no figure
+        }
+        return "unknown";
     }
 
     /** Two warm-up steps, then the median of {@code steps} timed ones. */
