@@ -195,6 +195,19 @@ public final class Tensor {
             MemorySegment.copy(segment, byteOffset(), dst.segment, dst.byteOffset(), size() * dtype.bytes);
             return;
         }
+        int last = shape.length - 1;
+        if (dtype == dst.dtype && last >= 0 && strides[last] == 1 && dst.strides[last] == 1 && shape[last] > 1) {
+            // Rows along the last axis are contiguous on both sides: copy them whole, walking the outer axes.
+            long rows = size() / shape[last];
+            long rowBytes = (long) shape[last] * dtype.bytes;
+            int[] index = new int[shape.length];
+            for (long r = 0; r < rows; r++) {
+                MemorySegment.copy(segment, elementOffset(index) * dtype.bytes, dst.segment, dst.elementOffset(index) * dtype.bytes, rowBytes);
+                index[last] = shape[last] - 1;
+                increment(index);
+            }
+            return;
+        }
         long n = size();
         int[] index = new int[shape.length];
         for (long i = 0; i < n; i++) {
