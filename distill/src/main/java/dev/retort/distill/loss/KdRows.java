@@ -143,8 +143,9 @@ final class KdRows {
         // dz_j = scale·[(1−α)(softmax(z)_j − [j = t]) + α·T·(h_j − q_j·H)]
         for (int j = 0; j < vocab; j++) {
             double zj = z.getAtIndex(F32, zRow + j);
-            double q = Math.exp(zj * invT - s.lseTempered);
-            double ce = Math.exp(zj - s.lse) - (j == target ? 1 : 0);
+            double softmax = Math.exp(zj - s.lse);
+            double q = invT == 1 ? softmax : Math.exp(zj * invT - s.lseTempered);
+            double ce = softmax - (j == target ? 1 : 0);
             double kd = y.getAtIndex(F32, yRow + j) - q * hSum;
             z.setAtIndex(F32, zRow + j, (float) (scale * (ceWeight * ce + kdWeight * kd)));
         }
@@ -215,8 +216,9 @@ final class KdRows {
         // every token as if in the rest bucket: q_j/q_rest = exp(s_j − lseRest) ...
         for (int j = 0; j < vocab; j++) {
             double zj = z.getAtIndex(F32, zRow + j);
-            double q = Math.exp(zj * invT - s.lseTempered);
-            double ce = Math.exp(zj - s.lse) - (j == target ? 1 : 0);
+            double softmax = Math.exp(zj - s.lse);
+            double q = invT == 1 ? softmax : Math.exp(zj * invT - s.lseTempered);
+            double ce = softmax - (j == target ? 1 : 0);
             double inBucket = hasRest ? Math.exp(zj * invT - lseRest) * hRest : 0;
             z.setAtIndex(F32, zRow + j, (float) (scale * (ceWeight * ce + kdWeight * (inBucket - q * hSum))));
         }
@@ -224,8 +226,9 @@ final class KdRows {
         for (int i = 0; i < k; i++) {
             int j = block.id(blockRow, i);
             double zj = kept[i];
-            double q = Math.exp(zj * invT - s.lseTempered);
-            double ce = Math.exp(zj - s.lse) - (j == target ? 1 : 0);
+            double softmax = Math.exp(zj - s.lse);
+            double q = invT == 1 ? softmax : Math.exp(zj * invT - s.lseTempered);
+            double ce = softmax - (j == target ? 1 : 0);
             z.setAtIndex(F32, zRow + j, (float) (scale * (ceWeight * ce + kdWeight * (h[i] - q * hSum))));
         }
     }

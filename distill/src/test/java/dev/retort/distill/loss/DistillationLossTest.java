@@ -1,6 +1,7 @@
 package dev.retort.distill.loss;
 
 import static dev.retort.distill.loss.KdReference.assertClose;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -13,6 +14,7 @@ import dev.retort.autograd.Var;
 import dev.retort.autograd.ops.CrossEntropy;
 import dev.retort.tensor.DType;
 import dev.retort.tensor.Tensor;
+import dev.retort.tensor.ThreadPool;
 import java.lang.foreign.Arena;
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -236,6 +238,30 @@ class DistillationLossTest {
             assertClose("half-batch hidden gradients vs full batch", KdReference.toDouble(fullHidden), KdReference.toDouble(parts), 1e-6);
             assertClose("accumulated head gradient vs full batch", KdReference.toDouble(fullHead),
                     KdReference.toDouble(head.grad().toFloatArray()), 1e-6);
+        }
+    }
+
+    @Test
+    void resultsAreBitwiseIdenticalOnOneAndThreeThreads() {
+        // a vocabulary large enough that a chunk's rows are spread over several tasks
+        int rows = 8, c = 8, vocab = 4099;
+        double[] sh = KdReference.random(random, rows * c, 1), sw = KdReference.random(random, vocab * c, 1);
+        double[] teacherHidden = KdReference.random(random, rows * c, 1), teacherHead = KdReference.random(random, vocab * c, 1);
+        int[] targets = {5, 4000, IGNORE, 17, 0, 4098, 3, 3};
+        try {
+            for (int k : new int[] {0, 16}) {
+                KdConfig config = new KdConfig(Divergence.JSD, 2, 0.5, 0.5, k);
+                ThreadPool.setSharedThreads(1);
+                Runs.Outcome one = Runs.linear(sh, sw, rows, c, vocab, teacherHidden, teacherHead, c, 0, targets, config, 0, 8);
+                ThreadPool.setSharedThreads(3);
+                Runs.Outcome three = Runs.linear(sh, sw, rows, c, vocab, teacherHidden, teacherHead, c, 0, targets, config, 0, 8);
+                assertEquals(one.loss(), three.loss(), "loss on 1 and 3 threads, topK " + k);
+                assertEquals(one.kdSum(), three.kdSum(), "Σ D on 1 and 3 threads, topK " + k);
+                assertArrayEquals(one.gradA(), three.gradA(), "dHidden on 1 and 3 threads, topK " + k);
+                assertArrayEquals(one.gradB(), three.gradB(), "dHead on 1 and 3 threads, topK " + k);
+            }
+        } finally {
+            ThreadPool.setSharedThreads(ThreadPool.defaultThreads());
         }
     }
 
