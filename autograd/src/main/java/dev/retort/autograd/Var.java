@@ -108,6 +108,15 @@ public class Var {
 
     public DType dtype() { return value.dtype(); }
 
+    /** For ops: fails with a clear message unless this var holds a contiguous F32 tensor (what kernels read). */
+    public void requireContiguousF32(String what) {
+        Tensor v = value();
+        if (v.dtype() != DType.F32 || !v.isContiguous()) {
+            throw new IllegalArgumentException(what + " must be a contiguous F32 tensor, got " + v
+                    + (v.isContiguous() ? "" : " (not contiguous)"));
+        }
+    }
+
     /** The single element of a one-element var (a loss). */
     public float item() {
         if (value().size() != 1) throw new IllegalStateException("item() of a var with shape " + Arrays.toString(shape()));

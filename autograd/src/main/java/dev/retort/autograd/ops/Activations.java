@@ -13,7 +13,7 @@ public final class Activations {
     /** y = x·σ(x). */
     public static Var silu(Var x) {
         Graph g = x.graph();
-        MatMul.requireContiguousF32(x, "silu input");
+        x.requireContiguousF32("silu input");
         int n = (int) x.size();
         Tensor xv = x.value();
         Tensor y = g.allocate(x.shape());
@@ -28,8 +28,8 @@ public final class Activations {
     /** y = silu(gate) ⊙ up (gate and up of the same shape). */
     public static Var swiglu(Var gate, Var up) {
         Graph g = gate.graph();
-        MatMul.requireContiguousF32(gate, "swiglu gate");
-        MatMul.requireContiguousF32(up, "swiglu up");
+        gate.requireContiguousF32("swiglu gate");
+        up.requireContiguousF32("swiglu up");
         if (!Arrays.equals(gate.shape(), up.shape())) {
             throw new IllegalArgumentException("swiglu: gate " + gate.value() + " and up " + up.value() + " differ in shape");
         }
@@ -56,7 +56,7 @@ public final class Activations {
         if (p < 0 || p >= 1) throw new IllegalArgumentException("dropout probability must be in [0, 1), got " + p);
         Graph g = x.graph();
         if (p == 0 || !g.gradEnabled()) return x;  // evaluation: identity
-        MatMul.requireContiguousF32(x, "dropout input");
+        x.requireContiguousF32("dropout input");
         int n = (int) x.size();
         Tensor mask = g.allocate(x.shape());     // 0 or 1/(1−p) per element
         SplittableRandom random = new SplittableRandom(seed);

@@ -17,8 +17,8 @@ public final class Arithmetic {
     /** y = a + b (broadcast). */
     public static Var add(Var a, Var b) {
         Graph g = a.graph() != null ? a.graph() : b.graph();
-        MatMul.requireContiguousF32(a, "add operand");
-        MatMul.requireContiguousF32(b, "add operand");
+        a.requireContiguousF32("add operand");
+        b.requireContiguousF32("add operand");
         Elementwise ew = g.kernels().elementwise();
         Tensor av = a.value(), bv = b.value();
         int[] shape = Broadcast.broadcastShape(av.shape(), bv.shape());
@@ -38,8 +38,8 @@ public final class Arithmetic {
     /** y = a ⊙ b (broadcast). */
     public static Var mul(Var a, Var b) {
         Graph g = a.graph() != null ? a.graph() : b.graph();
-        MatMul.requireContiguousF32(a, "mul operand");
-        MatMul.requireContiguousF32(b, "mul operand");
+        a.requireContiguousF32("mul operand");
+        b.requireContiguousF32("mul operand");
         Tensor av = a.value(), bv = b.value();
         int[] shape = Broadcast.broadcastShape(av.shape(), bv.shape());
         Tensor y = g.allocate(shape);
@@ -61,7 +61,7 @@ public final class Arithmetic {
     /** y = alpha · x. */
     public static Var scale(Var x, float alpha) {
         Graph g = x.graph();
-        MatMul.requireContiguousF32(x, "scale operand");
+        x.requireContiguousF32("scale operand");
         Tensor xv = x.value();
         int n = (int) xv.size();
         Tensor y = g.allocate(xv.shape());

@@ -18,9 +18,9 @@ public final class Attention {
      */
     public static Var causal(Var q, Var k, Var v, int heads, int kvHeads, int headDim) {
         Graph g = q.graph();
-        MatMul.requireContiguousF32(q, "attention q");
-        MatMul.requireContiguousF32(k, "attention k");
-        MatMul.requireContiguousF32(v, "attention v");
+        q.requireContiguousF32("attention q");
+        k.requireContiguousF32("attention k");
+        v.requireContiguousF32("attention v");
         if (q.value().rank() != 3 || q.dim(2) != heads * headDim || k.dim(2) != kvHeads * headDim
                 || v.dim(2) != kvHeads * headDim || k.dim(0) != q.dim(0) || k.dim(1) != q.dim(1)
                 || !java.util.Arrays.equals(k.shape(), v.shape())) {

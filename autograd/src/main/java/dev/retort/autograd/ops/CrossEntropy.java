@@ -41,7 +41,7 @@ public final class CrossEntropy {
      */
     public static Var fromLogits(Var logits, int[] targets, double divisor) {
         Graph g = logits.graph();
-        MatMul.requireContiguousF32(logits, "cross-entropy logits");
+        logits.requireContiguousF32("cross-entropy logits");
         int vocab = logits.dim(-1), rows = (int) (logits.size() / vocab);
         checkTargets(targets, rows, vocab);
         double scale = 1.0 / resolveDivisor(divisor, targets, rows);
@@ -78,7 +78,7 @@ public final class CrossEntropy {
      */
     public static Var linear(Var hidden, Var headWeight, int[] targets, double divisor, int chunkRows) {
         Graph g = hidden.graph();
-        MatMul.requireContiguousF32(hidden, "cross-entropy hidden states");
+        hidden.requireContiguousF32("cross-entropy hidden states");
         int c = hidden.dim(-1), rows = (int) (hidden.size() / c);
         Tensor w = headWeight.value();
         if (w.rank() != 2 || w.dim(1) != c || !w.isContiguous()) {

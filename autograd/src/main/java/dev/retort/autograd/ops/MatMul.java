@@ -26,7 +26,7 @@ public final class MatMul {
             throw new IllegalArgumentException("linear: x " + Arrays.toString(x.shape()) + " does not fit weight "
                     + Arrays.toString(w.shape()) + " (expected [out × " + in + "])");
         }
-        requireContiguousF32(x, "linear input");
+        x.requireContiguousF32("linear input");
         int rows = (int) (x.size() / in);
         int[] yShape = x.shape();
         yShape[yShape.length - 1] = out;
@@ -61,7 +61,7 @@ public final class MatMul {
      */
     public static Var matmul(Var a, Var b, Layout layout) {
         Graph g = a.graph();
-        requireContiguousF32(a, "matmul A");
+        a.requireContiguousF32("matmul A");
         if (!b.value().isContiguous()) throw new IllegalArgumentException("matmul: B must be contiguous");
         boolean batched = a.value().rank() == 3;
         if (a.value().rank() != (batched ? 3 : 2) || (b.value().rank() != 2 && b.value().rank() != 3)
@@ -129,12 +129,5 @@ public final class MatMul {
                 }
             }
         }, a, b);
-    }
-
-    static void requireContiguousF32(Var v, String what) {
-        if (v.dtype() != DType.F32 || !v.value().isContiguous()) {
-            throw new IllegalArgumentException(what + " must be a contiguous F32 tensor, got " + v.value()
-                    + (v.value().isContiguous() ? "" : " (not contiguous)"));
-        }
     }
 }

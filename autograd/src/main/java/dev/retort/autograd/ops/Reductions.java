@@ -20,7 +20,7 @@ public final class Reductions {
 
     private static Var scaledSum(Var x, float factor) {
         Graph g = x.graph();
-        MatMul.requireContiguousF32(x, "sum input");
+        x.requireContiguousF32("sum input");
         int n = (int) x.size();
         Tensor xv = x.value();
         Tensor y = g.allocate(1);

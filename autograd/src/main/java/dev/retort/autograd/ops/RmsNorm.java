@@ -12,7 +12,7 @@ public final class RmsNorm {
     /** x is [..., dim] F32, weight is [dim] F32 (trainable or frozen); y has x's shape. */
     public static Var apply(Var x, Var weight, float eps) {
         Graph g = x.graph();
-        MatMul.requireContiguousF32(x, "rmsNorm input");
+        x.requireContiguousF32("rmsNorm input");
         int dim = x.dim(-1);
         if (weight.value().rank() != 1 || weight.dim(0) != dim || weight.dtype() != DType.F32) {
             throw new IllegalArgumentException("rmsNorm: weight " + weight.value() + " does not fit x of width " + dim + " (expected F32[" + dim + "])");

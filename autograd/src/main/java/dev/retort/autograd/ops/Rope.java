@@ -18,7 +18,7 @@ public final class Rope {
      */
     public static Var apply(Var x, int heads, int headDim, int[] positions, Tensor cos, Tensor sin, RopeLayout layout) {
         Graph g = x.graph();
-        MatMul.requireContiguousF32(x, "rope input");
+        x.requireContiguousF32("rope input");
         int width = heads * headDim;
         if (x.dim(-1) != width) {
             throw new IllegalArgumentException("rope: last axis of " + x.value() + " is not heads·headDim = " + width);

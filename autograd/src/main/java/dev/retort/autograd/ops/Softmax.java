@@ -11,7 +11,7 @@ public final class Softmax {
     /** y = softmax(x) row by row over the last axis. */
     public static Var softmax(Var x) {
         Graph g = x.graph();
-        MatMul.requireContiguousF32(x, "softmax input");
+        x.requireContiguousF32("softmax input");
         int cols = x.dim(-1), rows = (int) (x.size() / cols);
         Tensor xv = x.value();
         Tensor y = g.allocate(x.shape());
@@ -26,7 +26,7 @@ public final class Softmax {
     /** y = log softmax(x) row by row over the last axis. */
     public static Var logSoftmax(Var x) {
         Graph g = x.graph();
-        MatMul.requireContiguousF32(x, "logSoftmax input");
+        x.requireContiguousF32("logSoftmax input");
         int cols = x.dim(-1), rows = (int) (x.size() / cols);
         Tensor xv = x.value();
         Tensor y = g.allocate(x.shape());

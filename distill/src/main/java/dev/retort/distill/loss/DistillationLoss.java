@@ -51,7 +51,7 @@ public final class DistillationLoss {
     public static Result linear(Var studentHidden, Var studentHead, TeacherSource teacher, int[] targets,
                                 KdConfig config, double divisor, int chunkRows) {
         Graph g = studentHidden.graph();
-        requireContiguousF32(studentHidden, "student hidden states");
+        studentHidden.requireContiguousF32("distillation loss: student hidden states");
         int c = studentHidden.dim(-1), rows = (int) (studentHidden.size() / c);
         Tensor w = studentHead.value();
         if (w.rank() != 2 || w.dim(1) != c || !w.isContiguous()) {
@@ -118,7 +118,7 @@ public final class DistillationLoss {
     public static Result fromLogits(Var studentLogits, TeacherSource teacher, int[] targets, KdConfig config,
                                     double divisor) {
         Graph g = studentLogits.graph();
-        requireContiguousF32(studentLogits, "student logits");
+        studentLogits.requireContiguousF32("distillation loss: student logits");
         int vocab = studentLogits.dim(-1), rows = (int) (studentLogits.size() / vocab);
         TeacherMode mode = checkInputs(teacher, targets, config, rows, vocab);
         double scale = 1.0 / (divisor > 0 ? divisor : Math.max(1, countedRows(targets)));
@@ -268,9 +268,4 @@ public final class DistillationLoss {
         return counted;
     }
 
-    private static void requireContiguousF32(Var v, String what) {
-        if (v.dtype() != DType.F32 || !v.value().isContiguous()) {
-            throw new IllegalArgumentException("distillation loss: " + what + " must be a contiguous F32 tensor, got " + v.value());
-        }
-    }
 }

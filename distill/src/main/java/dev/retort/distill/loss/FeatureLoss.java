@@ -90,8 +90,8 @@ public final class FeatureLoss {
 
     /** s' = student·Pᵀ, or the student itself; checks that s' and the teacher have the same shape. */
     private static Var project(Var student, Var teacher, Var projection, String loss) {
-        requireContiguousF32(student, loss + " student features");
-        requireContiguousF32(teacher, loss + " teacher features");
+        student.requireContiguousF32("feature loss: " + loss + " student features");
+        teacher.requireContiguousF32("feature loss: " + loss + " teacher features");
         int cs = student.dim(-1), ct = teacher.dim(-1);
         long rows = student.size() / cs;
         if (teacher.size() / ct != rows) {
@@ -123,9 +123,4 @@ public final class FeatureLoss {
         return dS == null ? result : result.saveForBackward(dS);
     }
 
-    private static void requireContiguousF32(Var v, String what) {
-        if (v.dtype() != DType.F32 || !v.value().isContiguous()) {
-            throw new IllegalArgumentException("feature loss: " + what + " must be a contiguous F32 tensor, got " + v.value());
-        }
-    }
 }
