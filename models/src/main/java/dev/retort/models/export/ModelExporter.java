@@ -75,7 +75,7 @@ public final class ModelExporter {
         try {
             Files.createDirectories(temp);
             writeWeights(temp.resolve(ModelWeights.SINGLE_FILE), model, loraOrNull, dtype);
-            withDtype(model.config(), dtype).write(temp.resolve(LlamaConfig.FILE_NAME));
+            model.config().withTorchDtype(dtype).write(temp.resolve(LlamaConfig.FILE_NAME));
             for (String name : COPIED_FILES) {
                 Path source = filesFromDir.resolve(name);
                 if (Files.isRegularFile(source)) Files.copy(source, temp.resolve(name));
@@ -108,11 +108,6 @@ public final class ModelExporter {
         }
     }
 
-    private static LlamaConfig withDtype(LlamaConfig c, DType dtype) {
-        return new LlamaConfig(c.hiddenSize(), c.intermediateSize(), c.numHiddenLayers(), c.numAttentionHeads(),
-                c.numKeyValueHeads(), c.headDim(), c.vocabSize(), c.maxPositionEmbeddings(), c.rmsNormEps(), c.ropeTheta(),
-                c.ropeScaling(), c.tieWordEmbeddings(), c.bosTokenId(), c.eosTokenIds(), c.attentionBias(), c.mlpBias(), dtype);
-    }
 
     private static void requireFreshTarget(Path out) {
         if (!Files.exists(out)) return;

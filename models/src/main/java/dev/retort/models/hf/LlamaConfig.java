@@ -67,6 +67,20 @@ public record LlamaConfig(
         boolean mlpBias,
         DType torchDtype) {
 
+    /** The same architecture with {@code layers} decoder layers (a student made of some of a teacher's layers). */
+    public LlamaConfig withLayers(int layers) {
+        return new LlamaConfig(hiddenSize, intermediateSize, layers, numAttentionHeads, numKeyValueHeads, headDim, vocabSize,
+                maxPositionEmbeddings, rmsNormEps, ropeTheta, ropeScaling, tieWordEmbeddings, bosTokenId, eosTokenIds,
+                attentionBias, mlpBias, torchDtype);
+    }
+
+    /** The same config saying the weights are stored as {@code dtype} (an export in another precision). */
+    public LlamaConfig withTorchDtype(DType dtype) {
+        return new LlamaConfig(hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads, numKeyValueHeads, headDim,
+                vocabSize, maxPositionEmbeddings, rmsNormEps, ropeTheta, ropeScaling, tieWordEmbeddings, bosTokenId,
+                eosTokenIds, attentionBias, mlpBias, dtype);
+    }
+
     /** The file name in a Hugging Face model directory. */
     public static final String FILE_NAME = "config.json";
 

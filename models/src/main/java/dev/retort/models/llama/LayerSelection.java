@@ -40,10 +40,7 @@ public final class LayerSelection {
 
     /** The teacher's config with {@code keep.length} layers. */
     public static LlamaConfig config(LlamaConfig teacher, int[] keep) {
-        return new LlamaConfig(teacher.hiddenSize(), teacher.intermediateSize(), keep.length, teacher.numAttentionHeads(),
-                teacher.numKeyValueHeads(), teacher.headDim(), teacher.vocabSize(), teacher.maxPositionEmbeddings(),
-                teacher.rmsNormEps(), teacher.ropeTheta(), teacher.ropeScaling(), teacher.tieWordEmbeddings(),
-                teacher.bosTokenId(), teacher.eosTokenIds(), teacher.attentionBias(), teacher.mlpBias(), teacher.torchDtype());
+        return teacher.withLayers(keep.length);
     }
 
     /** The teacher's weights renamed so that student layer i reads teacher layer keep[i]. */
