@@ -209,9 +209,13 @@ public final class DistillJob {
                 replaceDirectory(updatedTeacher);
                 ModelExporter.save(teacher, null, o.teacher(), updatedTeacher, DType.F32);
             }
-            Evaluator.Result teacherEval = heldOut.rows() == 0 ? null
-                    : Evaluator.evaluate(teacher, null, heldOut, o.evalBatches() * o.batchSize(), Math.min(4, o.batchSize()),
-                    new dev.retort.autograd.BufferPool());
+            Evaluator.Result teacherEval = null;
+            if (heldOut.rows() > 0) {
+                try (dev.retort.autograd.BufferPool pool = new dev.retort.autograd.BufferPool()) {
+                    teacherEval = Evaluator.evaluate(teacher, null, heldOut, o.evalBatches() * o.batchSize(),
+                            Math.min(4, o.batchSize()), pool);
+                }
+            }
             Path report = writeReport(o, result, teacherEval);
             return new Outcome(result, teacherEval, studentDir, adapterDir, report);
         }

@@ -147,9 +147,9 @@ public final class Trainer {
                 optimizer.step();
                 step++;
                 lastLoss = loss;
-                tokensSeen += micro.stream().mapToLong(b -> (long) b.batch() * b.seq()).sum();
-                double seconds = (System.nanoTime() - stepStart) / 1e9;
-                double tokPerSec = micro.stream().mapToLong(b -> (long) b.batch() * b.seq()).sum() / seconds;
+                long stepTokens = micro.stream().mapToLong(b -> (long) b.batch() * b.seq()).sum();
+                tokensSeen += stepTokens;
+                double tokPerSec = stepTokens / ((System.nanoTime() - stepStart) / 1e9);
 
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("step", step);
