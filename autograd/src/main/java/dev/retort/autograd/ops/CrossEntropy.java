@@ -2,11 +2,7 @@ package dev.retort.autograd.ops;
 
 import dev.retort.autograd.Graph;
 import dev.retort.autograd.Var;
-import dev.retort.tensor.DType;
-import dev.retort.tensor.Tensor;
 import dev.retort.tensor.kernels.Elementwise;
-import dev.retort.tensor.kernels.Gemm;
-import dev.retort.tensor.kernels.Gemm.Layout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -18,11 +14,9 @@ import java.lang.foreign.ValueLayout;
  * (softmax(z_r) − onehot(target_r)) / divisor, known as soon as the forward pass has the probabilities, so both
  * versions compute it during the forward pass and the backward pass only scales it by the incoming gradient.
  *
- * <ul>
- *   <li>{@link #fromLogits}: logits [N × V] exist; the gradient buffer is the only other [N × V] array.
- *   <li>{@link #linear}: fused with the LM head: logits are made {@code chunkRows} rows at a time from the
- *       hidden states and the head's weight, so [N × V] never exists at all. This is the training path.
- * </ul>
+ * <p>Both forms are {@link LmHeadLoss} with the cross-entropy row arithmetic ({@link #rows}):
+ * {@link #fromLogits} when logits [N × V] exist, {@link #linear} fused with the LM head so that [N × V] never
+ * exists at all (the training path).
  */
 public final class CrossEntropy {
     private CrossEntropy() {}
@@ -40,36 +34,7 @@ public final class CrossEntropy {
      * accumulation passes the token count of the whole accumulated batch so micro-batches add up exactly.
      */
     public static Var fromLogits(Var logits, int[] targets, double divisor) {
-        Graph g = logits.graph();
-        logits.requireContiguousF32("cross-entropy logits");
-        int vocab = logits.dim(-1), rows = (int) (logits.size() / vocab);
-        checkTargets(targets, rows, vocab);
-        double scale = 1.0 / resolveDivisor(divisor, targets, rows);
-        boolean wantGrad = g.gradEnabled() && logits.requiresGrad();
-        Tensor z = logits.value();
-        Elementwise ew = g.kernels().elementwise();
-
-        // One buffer: log-probabilities, then probabilities, then the gradient (softmax − onehot)·scale.
-        Tensor work = g.allocate(wantGrad ? rows : Math.min(rows, 256), vocab);
-        double lossSum = 0;
-        int chunk = work.dim(0);
-        for (int r0 = 0; r0 < rows; r0 += chunk) {
-            int n = Math.min(chunk, rows - r0);
-            long workOff = wantGrad ? (long) r0 * vocab : 0;
-            lossSum += rowsLossAndGradient(ew, n, vocab, z.segment(), z.offset() + (long) r0 * vocab,
-                    work.segment(), workOff, targets, r0, wantGrad, (float) scale);
-        }
-        Tensor loss = g.allocate(1);
-        loss.setFlat(0, (float) (lossSum * scale));
-        if (!wantGrad) {
-            g.release(work);
-            return Var.result(g, loss, true, dy -> {}, logits);
-        }
-        return Var.result(g, loss, true, dy -> {
-            // dlogits += dy · (softmax − onehot)·scale
-            Tensor dz = logits.gradForAccumulation();
-            ew.axpy((int) dz.size(), dy.getFlat(0), work.segment(), 0, dz.segment(), 0);
-        }, logits).saveForBackward(work);
+        return LmHeadLoss.fromLogits(logits, rows(targets, divisor));
     }
 
     /**
@@ -77,64 +42,37 @@ public final class CrossEntropy {
      * [N × C] (or [..., C]), headWeight is [V × C] (trainable F32 or frozen BF16/F16).
      */
     public static Var linear(Var hidden, Var headWeight, int[] targets, double divisor, int chunkRows) {
-        Graph g = hidden.graph();
-        hidden.requireContiguousF32("cross-entropy hidden states");
-        int c = hidden.dim(-1), rows = (int) (hidden.size() / c);
-        Tensor w = headWeight.value();
-        if (w.rank() != 2 || w.dim(1) != c || !w.isContiguous()) {
-            throw new IllegalArgumentException("cross-entropy: head weight " + w + " does not fit hidden width " + c);
-        }
-        int vocab = w.dim(0);
-        checkTargets(targets, rows, vocab);
-        double scale = 1.0 / resolveDivisor(divisor, targets, rows);
-        boolean gradHidden = g.gradEnabled() && hidden.requiresGrad();
-        boolean gradWeight = g.gradEnabled() && headWeight.requiresGrad();
-        boolean wantGrad = gradHidden || gradWeight;
-        Tensor h = hidden.value();
-        Gemm gemm = g.kernels().gemm();
-        Elementwise ew = g.kernels().elementwise();
+        return LmHeadLoss.linear(hidden, headWeight, rows(targets, divisor), chunkRows);
+    }
 
-        int chunk = Math.max(1, Math.min(chunkRows, rows));
-        Tensor logits = g.allocate(chunk, vocab);
-        Tensor dHidden = gradHidden ? g.zeros(rows, c) : null;   // (softmax − onehot)·scale · W, per row
-        Tensor dWeight = gradWeight ? g.zeros(vocab, c) : null;  // Σ_rows (softmax − onehot)·scaleᵀ · h
-        double lossSum = 0;
-        for (int r0 = 0; r0 < rows; r0 += chunk) {
-            int n = Math.min(chunk, rows - r0);
-            long hOff = h.offset() + (long) r0 * c;
-            // logits[n × V] = h[n × C] · Wᵀ
-            gemm.gemm(Layout.ABT, n, vocab, c, 1f, h.segment(), hOff, c, w.segment(), w.offset(), c, w.dtype(),
-                    0f, logits.segment(), 0, vocab);
-            lossSum += rowsLossAndGradient(ew, n, vocab, logits.segment(), 0, logits.segment(), 0, targets, r0,
-                    wantGrad, (float) scale);
-            if (gradHidden) {
-                // dh[n × C] = dlogits[n × V] · W[V × C]
-                gemm.gemm(Layout.AB, n, c, vocab, 1f, logits.segment(), 0, vocab, w.segment(), w.offset(), c,
-                        w.dtype(), 0f, dHidden.segment(), (long) r0 * c, c);
+    /** The cross-entropy row plug-in of {@link LmHeadLoss}: loss terms lse(z) − z[t], gradient (softmax − onehot)/divisor. */
+    public static LmHeadLoss.Rows rows(int[] targets, double divisor) {
+        return new LmHeadLoss.Rows() {
+            private Elementwise ew;
+            private int vocab;
+            private boolean gradient;
+            private double scale;      // 1 / divisor
+            private double lossSum;
+
+            @Override
+            public void begin(Graph g, int rows, int vocab, int chunkRows, boolean gradient) {
+                checkTargets(targets, rows, vocab);
+                this.ew = g.kernels().elementwise();
+                this.vocab = vocab;
+                this.gradient = gradient;
+                this.scale = 1.0 / resolveDivisor(divisor, targets, rows);
             }
-            if (gradWeight) {
-                // dW[V × C] += dlogits[n × V]ᵀ · h[n × C]
-                gemm.gemm(Layout.ATB, vocab, c, n, 1f, logits.segment(), 0, vocab, h.segment(), hOff, c,
-                        DType.F32, 1f, dWeight.segment(), 0, c);
+
+            @Override
+            public void chunk(int firstRow, int n, MemorySegment logits, long offset) {
+                lossSum += rowsLossAndGradient(ew, n, vocab, logits, offset, logits, offset, targets, firstRow, gradient, (float) scale);
             }
-        }
-        g.release(logits);
-        Tensor loss = g.allocate(1);
-        loss.setFlat(0, (float) (lossSum * scale));
-        Var result = Var.result(g, loss, true, dy -> {
-            float d = dy.getFlat(0);
-            if (gradHidden) {
-                Tensor dh = hidden.gradForAccumulation();
-                ew.axpy((int) dh.size(), d, dHidden.segment(), 0, dh.segment(), 0);
+
+            @Override
+            public float end(Graph g) {
+                return (float) (lossSum * scale);
             }
-            if (gradWeight) {
-                Tensor dw = headWeight.gradForAccumulation();
-                ew.axpy((int) dw.size(), d, dWeight.segment(), 0, dw.segment(), 0);
-            }
-        }, hidden, headWeight);
-        if (gradHidden) result.saveForBackward(dHidden);
-        if (gradWeight) result.saveForBackward(dWeight);
-        return result;
+        };
     }
 
     /**

@@ -3,11 +3,8 @@ package dev.retort.distill.loss;
 import dev.retort.autograd.Graph;
 import dev.retort.autograd.Var;
 import dev.retort.autograd.ops.CrossEntropy;
-import dev.retort.tensor.DType;
+import dev.retort.autograd.ops.LmHeadLoss;
 import dev.retort.tensor.Tensor;
-import dev.retort.tensor.kernels.Elementwise;
-import dev.retort.tensor.kernels.Gemm;
-import dev.retort.tensor.kernels.Gemm.Layout;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -27,15 +24,13 @@ import java.lang.foreign.MemorySegment;
  * its own logits outside the top-k. A dense teacher truncated by the loss and a cache with the same k give the
  * same blocks, hence the same loss and gradient. With k = 0 every token is its own bucket.
  *
- * <p>Like {@link CrossEntropy#linear}, the fused {@link #linear} form makes student logits {@code chunkRows}
- * rows at a time, so neither [N × V] student nor teacher probabilities ever exist (one chunk × V buffer of
- * each), and computes the logits' gradient during the forward pass; backward only scales the accumulated
- * dHidden [N × C] and dHead [V × C] by the incoming gradient. The teacher is read only during the forward pass.
+ * <p>Like {@link CrossEntropy}, it is the one chunked {@link LmHeadLoss} op with a row plug-in of its own
+ * ({@link StudentRows}): the fused {@link #linear} form makes student logits {@code chunkRows} rows at a time,
+ * so neither [N × V] student nor teacher probabilities ever exist (one chunk × V buffer of each), and computes
+ * the logits' gradient during the forward pass. The teacher is read only during the forward pass.
  */
 public final class DistillationLoss {
     private DistillationLoss() {}
-
-    private static final int LOGITS_CHUNK_ROWS = 256;
 
     /**
      * The loss and, for logging, its parts before weighting: Σ CE and Σ D over counted rows (D at temperature T,
@@ -50,65 +45,8 @@ public final class DistillationLoss {
      */
     public static Result linear(Var studentHidden, Var studentHead, TeacherSource teacher, int[] targets,
                                 KdConfig config, double divisor, int chunkRows) {
-        Graph g = studentHidden.graph();
-        studentHidden.requireContiguousF32("distillation loss: student hidden states");
-        int c = studentHidden.dim(-1), rows = (int) (studentHidden.size() / c);
-        Tensor w = studentHead.value();
-        if (w.rank() != 2 || w.dim(1) != c || !w.isContiguous()) {
-            throw new IllegalArgumentException("distillation loss: student head " + w + " does not fit hidden width " + c);
-        }
-        int vocab = w.dim(0);
-        TeacherMode mode = checkInputs(teacher, targets, config, rows, vocab);
-        double scale = 1.0 / (divisor > 0 ? divisor : Math.max(1, countedRows(targets)));
-        boolean gradHidden = g.gradEnabled() && studentHidden.requiresGrad();
-        boolean gradHead = g.gradEnabled() && studentHead.requiresGrad();
-        Tensor h = studentHidden.value();
-        Gemm gemm = g.kernels().gemm();
-        Elementwise ew = g.kernels().elementwise();
-
-        KdRows math = new KdRows(config, vocab, scale, gradHidden || gradHead);
-        KdRows.RowResults perRow = new KdRows.RowResults(rows);
-        int chunk = Math.max(1, Math.min(chunkRows, rows));
-        Tensor logits = g.allocate(chunk, vocab);                                     // z, then dz, per chunk
-        Tensor teacherLogits = mode == TeacherMode.BLOCKS ? null : g.allocate(chunk, vocab);
-        Tensor dHidden = gradHidden ? g.zeros(rows, c) : null;                       // dz · W, per row
-        Tensor dHead = gradHead ? g.zeros(vocab, c) : null;                          // Σ_rows dzᵀ · h
-        for (int r0 = 0; r0 < rows; r0 += chunk) {
-            int n = Math.min(chunk, rows - r0);
-            long hOff = h.offset() + (long) r0 * c;
-            // z[n × V] = h[n × C] · Wᵀ
-            gemm.gemm(Layout.ABT, n, vocab, c, 1f, h.segment(), hOff, c, w.segment(), w.offset(), c, w.dtype(),
-                    0f, logits.segment(), 0, vocab);
-            rowsWithTeacher(math, mode, teacher, config, teacherLogits, r0, n, logits.segment(), 0, targets, perRow);
-            if (gradHidden) {
-                // dh[n × C] = dz[n × V] · W[V × C]
-                gemm.gemm(Layout.AB, n, c, vocab, 1f, logits.segment(), 0, vocab, w.segment(), w.offset(), c,
-                        w.dtype(), 0f, dHidden.segment(), (long) r0 * c, c);
-            }
-            if (gradHead) {
-                // dW[V × C] += dz[n × V]ᵀ · h[n × C]
-                gemm.gemm(Layout.ATB, vocab, c, n, 1f, logits.segment(), 0, vocab, h.segment(), hOff, c,
-                        DType.F32, 1f, dHead.segment(), 0, c);
-            }
-        }
-        g.release(logits);
-        if (teacherLogits != null) g.release(teacherLogits);
-
-        Result sums = total(perRow, targets);
-        Var loss = Var.result(g, scalar(g, sums, config, scale), true, dy -> {
-            float d = dy.getFlat(0);
-            if (gradHidden) {
-                Tensor dh = studentHidden.gradForAccumulation();
-                ew.axpy((int) dh.size(), d, dHidden.segment(), 0, dh.segment(), 0);
-            }
-            if (gradHead) {
-                Tensor dw = studentHead.gradForAccumulation();
-                ew.axpy((int) dw.size(), d, dHead.segment(), 0, dw.segment(), 0);
-            }
-        }, studentHidden, studentHead);
-        if (gradHidden) loss.saveForBackward(dHidden);
-        if (gradHead) loss.saveForBackward(dHead);
-        return withLoss(sums, loss);
+        StudentRows rows = new StudentRows(teacher, targets, config, divisor);
+        return rows.result(LmHeadLoss.linear(studentHidden, studentHead, rows, chunkRows));
     }
 
     /**
@@ -117,41 +55,58 @@ public final class DistillationLoss {
      */
     public static Result fromLogits(Var studentLogits, TeacherSource teacher, int[] targets, KdConfig config,
                                     double divisor) {
-        Graph g = studentLogits.graph();
-        studentLogits.requireContiguousF32("distillation loss: student logits");
-        int vocab = studentLogits.dim(-1), rows = (int) (studentLogits.size() / vocab);
-        TeacherMode mode = checkInputs(teacher, targets, config, rows, vocab);
-        double scale = 1.0 / (divisor > 0 ? divisor : Math.max(1, countedRows(targets)));
-        boolean wantGrad = g.gradEnabled() && studentLogits.requiresGrad();
-        Tensor z = studentLogits.value();
+        StudentRows rows = new StudentRows(teacher, targets, config, divisor);
+        return rows.result(LmHeadLoss.fromLogits(studentLogits, rows));
+    }
 
-        KdRows math = new KdRows(config, vocab, scale, wantGrad);
-        KdRows.RowResults perRow = new KdRows.RowResults(rows);
-        int chunk = Math.max(1, Math.min(LOGITS_CHUNK_ROWS, rows));
-        // one buffer: a copy of the logits that each chunk's rows turn into their gradient
-        Tensor work = g.allocate(wantGrad ? rows : chunk, vocab);
-        Tensor teacherLogits = mode == TeacherMode.BLOCKS ? null : g.allocate(chunk, vocab);
-        for (int r0 = 0; r0 < rows; r0 += chunk) {
-            int n = Math.min(chunk, rows - r0);
-            long workOff = wantGrad ? (long) r0 * vocab : 0;
-            MemorySegment.copy(z.segment(), (z.offset() + (long) r0 * vocab) * 4, work.segment(), workOff * 4,
-                    (long) n * vocab * 4);
-            rowsWithTeacher(math, mode, teacher, config, teacherLogits, r0, n, work.segment(), workOff, targets, perRow);
-        }
-        if (teacherLogits != null) g.release(teacherLogits);
+    /**
+     * The student-side row plug-in of {@link LmHeadLoss}: each chunk's teacher rows (dense, truncated here, or
+     * top-k blocks from the source) against the student's logits, through {@link KdRows}.
+     */
+    private static final class StudentRows implements LmHeadLoss.Rows {
+        private final TeacherSource teacher;
+        private final int[] targets;
+        private final KdConfig config;
+        private final double divisor;
+        private TeacherMode mode;
+        private double scale;
+        private KdRows math;
+        private KdRows.RowResults perRow;
+        private Tensor teacherLogits;      // one chunk of dense teacher logits, unless the source gives blocks
+        private Result sums;
 
-        Result sums = total(perRow, targets);
-        if (!wantGrad) {
-            g.release(work);
-            return withLoss(sums, Var.result(g, scalar(g, sums, config, scale), true, dy -> {}, studentLogits));
+        StudentRows(TeacherSource teacher, int[] targets, KdConfig config, double divisor) {
+            this.teacher = teacher;
+            this.targets = targets;
+            this.config = config;
+            this.divisor = divisor;
         }
-        Elementwise ew = g.kernels().elementwise();
-        Var loss = Var.result(g, scalar(g, sums, config, scale), true, dy -> {
-            // dlogits += dy · dz
-            Tensor dz = studentLogits.gradForAccumulation();
-            ew.axpy((int) dz.size(), dy.getFlat(0), work.segment(), 0, dz.segment(), 0);
-        }, studentLogits).saveForBackward(work);
-        return withLoss(sums, loss);
+
+        @Override
+        public void begin(Graph g, int rows, int vocab, int chunkRows, boolean gradient) {
+            mode = checkInputs(teacher, targets, config, rows, vocab);
+            scale = 1.0 / (divisor > 0 ? divisor : Math.max(1, countedRows(targets)));
+            math = new KdRows(config, vocab, scale, gradient);
+            perRow = new KdRows.RowResults(rows);
+            teacherLogits = mode == TeacherMode.BLOCKS ? null : g.allocate(chunkRows, vocab);
+        }
+
+        @Override
+        public void chunk(int firstRow, int n, MemorySegment logits, long offset) {
+            rowsWithTeacher(math, mode, teacher, config, teacherLogits, firstRow, n, logits, offset, targets, perRow);
+        }
+
+        @Override
+        public float end(Graph g) {
+            if (teacherLogits != null) g.release(teacherLogits);
+            sums = total(perRow, targets);
+            double t = config.temperature(), a = config.alpha();
+            return (float) (scale * ((1 - a) * sums.ceSum() + a * t * t * sums.kdSum()));
+        }
+
+        Result result(Var loss) {
+            return new Result(loss, sums.ceSum(), sums.kdSum(), sums.countedTokens(), sums.top1Agreement());
+        }
     }
 
     // ---- the teacher side ---------------------------------------------------------------------------------
@@ -248,18 +203,6 @@ public final class DistillationLoss {
             if (perRow.agree()[r]) agree++;
         }
         return new Result(null, ce, kd, counted, agree);
-    }
-
-    /** loss = scale·((1 − α)·Σ CE + α·T²·Σ D) as a one-element buffer. */
-    private static Tensor scalar(Graph g, Result sums, KdConfig config, double scale) {
-        double t = config.temperature(), a = config.alpha();
-        Tensor loss = g.allocate(1);
-        loss.setFlat(0, (float) (scale * ((1 - a) * sums.ceSum() + a * t * t * sums.kdSum())));
-        return loss;
-    }
-
-    private static Result withLoss(Result sums, Var loss) {
-        return new Result(loss, sums.ceSum(), sums.kdSum(), sums.countedTokens(), sums.top1Agreement());
     }
 
     private static int countedRows(int[] targets) {

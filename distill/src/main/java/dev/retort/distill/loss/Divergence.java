@@ -8,13 +8,14 @@ import java.util.stream.Collectors;
  *
  * <p>Every divergence here is a sum over buckets b of one term, D(p, q) = Σ_b f(p_b, q_b) (a bucket is one
  * token, or with top-k truncation one of the teacher's top-k tokens or the "rest" of the vocabulary). So each
- * constant only says two things about a single bucket, both from log-probabilities (which stay finite where a
+ * constant only says three things about a single bucket, all from log-probabilities (which stay finite where a
  * probability underflows):
  * <ul>
  *   <li>{@link #term}: f(p, q);
  *   <li>{@link #termGradient}: h = q·∂f/∂q = ∂f/∂(log q), the bucket's gradient in the form the chain rule
  *       through the softmax wants. {@link DistillationLoss} turns the h_b into logit gradients:
- *       ∂D/∂z_j = (1/T)·(q_j/q_{b(j)}·h_{b(j)} − q_j·Σ_b h_b).
+ *       ∂D/∂z_j = (1/T)·(q_j/q_{b(j)}·h_{b(j)} − q_j·Σ_b h_b);
+ *   <li>{@link #teacherTermGradient}: e = p·∂f/∂p, the same for the teacher's logits ({@link TeacherSideKd}).
  * </ul>
  * The skew and mixture coefficient ({@link KdConfig#beta()}) is called β for JSD and α for the skew variants,
  * as in the papers; constants in h that multiply q_b alone (the "+1" of d(q log q)/dq) cancel in the chain
@@ -33,6 +34,11 @@ public enum Divergence {
         public double termGradient(double logP, double logQ, double beta) {
             return -Math.exp(logP);
         }
+
+        @Override
+        double teacherGradient(double p, double logP, double logQ, double beta) {
+            return p * (logP - logQ + 1);
+        }
     },
 
     /** Reverse KL(q‖p) = Σ q·(log q − log p); mode-seeking. h = q·(log q − log p + 1). */
@@ -45,6 +51,11 @@ public enum Divergence {
         @Override
         public double termGradient(double logP, double logQ, double beta) {
             return pTimes(logQ, logQ - logP + 1);
+        }
+
+        @Override
+        double teacherGradient(double p, double logP, double logQ, double beta) {
+            return -Math.exp(logQ);
         }
     },
 
@@ -64,6 +75,11 @@ public enum Divergence {
         public double termGradient(double logP, double logQ, double beta) {
             return (1 - beta) * pTimes(logQ, logQ - logMix(beta, logP, logQ));
         }
+
+        @Override
+        double teacherGradient(double p, double logP, double logQ, double beta) {
+            return beta * p * (logP - logMix(beta, logP, logQ));
+        }
     },
 
     /**
@@ -79,6 +95,12 @@ public enum Divergence {
         @Override
         public double termGradient(double logP, double logQ, double beta) {
             return -(1 - beta) * Math.exp(logP + logQ - logMix(beta, logP, logQ));
+        }
+
+        @Override
+        double teacherGradient(double p, double logP, double logQ, double beta) {
+            double logM = logMix(beta, logP, logQ);
+            return p * (logP - logM + 1 - beta * Math.exp(logP - logM));
         }
     },
 
@@ -97,6 +119,11 @@ public enum Divergence {
             double logM = logMix(beta, logQ, logP);
             return pTimes(logQ, logQ - logM + 1 - beta * Math.exp(logQ - logM));
         }
+
+        @Override
+        double teacherGradient(double p, double logP, double logQ, double beta) {
+            return -(1 - beta) * Math.exp(logP + logQ - logMix(beta, logQ, logP));
+        }
     },
 
     /** Total variation ½·Σ |p − q|. ∂f/∂q = ½·sign(q − p) (0 where they are equal), so h = ½·q·sign(q − p). */
@@ -109,6 +136,11 @@ public enum Divergence {
         @Override
         public double termGradient(double logP, double logQ, double beta) {
             return 0.5 * Math.exp(logQ) * Math.signum(logQ - logP);
+        }
+
+        @Override
+        double teacherGradient(double p, double logP, double logQ, double beta) {
+            return 0.5 * p * Math.signum(logP - logQ);
         }
     };
 
@@ -126,8 +158,29 @@ public enum Divergence {
     /** f(p, q) of one bucket, given log p and log q (either may be −∞ for an empty bucket). */
     public abstract double term(double logP, double logQ, double beta);
 
-    /** h = q·∂f/∂q of one bucket, given log p and log q. */
+    /** h = q·∂f/∂q of one bucket, given log p and log q: what the student's logits need. */
     public abstract double termGradient(double logP, double logQ, double beta);
+
+    /**
+     * e = p·∂f/∂p of one bucket, given log p and log q: what the teacher's logits need (meta-distillation,
+     * {@link TeacherSideKd}). Every e carries a factor p, so an empty teacher bucket gives 0. Derivations, with m
+     * the mixture of each divergence:
+     * <ul>
+     *   <li>FKL f = p(log p − log q): ∂f/∂p = log p − log q + 1.
+     *   <li>RKL f = q(log q − log p): ∂f/∂p = −q/p, so e = −q.
+     *   <li>JSD, m = βp + (1−β)q: ∂f/∂p = β(log p/m + 1) − β²p/m − (1−β)βq/m = β(log p − log m).
+     *   <li>SKL, m = βp + (1−β)q, f = p(log p − log m): ∂f/∂p = log p − log m + 1 − βp/m.
+     *   <li>SRKL, m = βq + (1−β)p, f = q(log q − log m): ∂f/∂p = −(1−β)q/m.
+     *   <li>TVD ½|p − q|: ∂f/∂p = ½·sign(p − q).
+     * </ul>
+     */
+    public final double teacherTermGradient(double logP, double logQ, double beta) {
+        if (logP == Double.NEGATIVE_INFINITY) return 0;
+        return teacherGradient(Math.exp(logP), logP, logQ, beta);
+    }
+
+    /** e of {@link #teacherTermGradient} for a non-empty bucket, p = exp(logP). */
+    abstract double teacherGradient(double p, double logP, double logQ, double beta);
 
     /** The divergence for a command-line name (case-insensitive), or a one-line error listing the choices. */
     public static Divergence parse(String name) {

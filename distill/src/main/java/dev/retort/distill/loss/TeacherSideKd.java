@@ -3,10 +3,10 @@ package dev.retort.distill.loss;
 import dev.retort.autograd.Graph;
 import dev.retort.autograd.Var;
 import dev.retort.autograd.ops.CrossEntropy;
+import dev.retort.autograd.ops.LmHeadLoss;
 import dev.retort.tensor.DType;
 import dev.retort.tensor.Tensor;
 import dev.retort.tensor.ThreadPool;
-import dev.retort.tensor.kernels.Elementwise;
 import dev.retort.tensor.kernels.Gemm;
 import dev.retort.tensor.kernels.Gemm.Layout;
 import java.lang.foreign.MemorySegment;
@@ -27,9 +27,10 @@ import java.lang.foreign.ValueLayout;
  * p_j·([j ∈ b] − p_b). With top-k truncation the buckets are the teacher's own top-k tokens and the rest; which
  * tokens are in the top-k is piecewise constant in y, so it has no derivative (ties are measure zero).
  *
- * <p>Like the student side, {@link #linear} makes both logits {@code chunkRows} rows at a time from hidden states
- * and LM heads and computes dy during the forward pass, so [N × V] never exists; backward scales the
- * accumulated dHidden_teacher [N × Ct] and dHead_teacher [V × Ct] by the incoming gradient.
+ * <p>It is the one chunked {@link LmHeadLoss} op with the teacher's hidden states and head in the differentiated
+ * seat and a row plug-in of its own ({@link TeacherRows}) that makes the student's logits of each chunk beside
+ * them, so [N × V] never exists; backward scales the accumulated dHidden_teacher [N × Ct] and dHead_teacher
+ * [V × Ct] by the incoming gradient.
  */
 public final class TeacherSideKd {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
@@ -38,46 +39,17 @@ public final class TeacherSideKd {
     private TeacherSideKd() {}
 
     /**
-     * e = p·∂f/∂p of one bucket, given log p and log q (the teacher-side counterpart of
-     * {@link Divergence#termGradient}, which is q·∂f/∂q). Derivations, with m the mixture of each divergence:
-     * <ul>
-     *   <li>FKL f = p(log p − log q): ∂f/∂p = log p − log q + 1.
-     *   <li>RKL f = q(log q − log p): ∂f/∂p = −q/p, so e = −q.
-     *   <li>JSD, m = βp + (1−β)q: ∂f/∂p = β(log p/m + 1) − β²p/m − (1−β)βq/m = β(log p − log m).
-     *   <li>SKL, m = βp + (1−β)q, f = p(log p − log m): ∂f/∂p = log p − log m + 1 − βp/m.
-     *   <li>SRKL, m = βq + (1−β)p, f = q(log q − log m): ∂f/∂p = −(1−β)q/m.
-     *   <li>TVD ½|p − q|: ∂f/∂p = ½·sign(p − q).
-     * </ul>
-     */
-    public static double teacherTermGradient(Divergence d, double logP, double logQ, double beta) {
-        if (logP == Double.NEGATIVE_INFINITY) return 0;   // p = 0: every e above carries a factor p
-        double p = Math.exp(logP);
-        return switch (d) {
-            case FKL -> p * (logP - logQ + 1);
-            case RKL -> -Math.exp(logQ);
-            case JSD -> beta * p * (logP - Divergence.logMix(beta, logP, logQ));
-            case SKL -> {
-                double logM = Divergence.logMix(beta, logP, logQ);
-                yield p * (logP - logM + 1 - beta * Math.exp(logP - logM));
-            }
-            case SRKL -> -(1 - beta) * Math.exp(logP + logQ - Divergence.logMix(beta, logQ, logP));
-            case TVD -> 0.5 * p * Math.signum(logP - logQ);
-        };
-    }
-
-    /**
      * The fused loss with gradients for the teacher: student hidden states [N × Cs] (or [B × T × Cs]) and head
      * [V × Cs] are plain values (any head dtype); {@code teacherHidden} [N × Ct] F32 and {@code teacherHead}
      * [V × Ct] receive gradients where they require one.
      */
     public static Var linear(Tensor studentHidden, Tensor studentHead, Var teacherHidden, Var teacherHead, int[] targets,
                              KdConfig config, double divisor, int chunkRows) {
-        Graph g = teacherHidden.graph();
         int cs = studentHidden.dim(-1), rows = (int) (studentHidden.size() / cs);
         requireF32(studentHidden, "student hidden states");
         requireF32(teacherHidden.value(), "teacher hidden states");
         int ct = teacherHidden.dim(-1);
-        Tensor ws = studentHead, wt = teacherHead.value(), ht = teacherHidden.value();
+        Tensor ws = studentHead, wt = teacherHead.value();
         if (ws.rank() != 2 || ws.dim(1) != cs || !ws.isContiguous()) {
             throw new IllegalArgumentException("teacher-side KD: student head " + ws + " does not fit hidden width " + cs);
         }
@@ -85,87 +57,80 @@ public final class TeacherSideKd {
             throw new IllegalArgumentException("teacher-side KD: teacher head " + wt + " does not fit hidden width " + ct
                     + " and the student's vocabulary " + ws.dim(0));
         }
-        if (ht.size() / ct != rows) {
-            throw new IllegalArgumentException("teacher-side KD: " + (ht.size() / ct) + " teacher rows for " + rows + " student rows");
+        if (teacherHidden.size() / ct != rows) {
+            throw new IllegalArgumentException("teacher-side KD: " + (teacherHidden.size() / ct) + " teacher rows for " + rows + " student rows");
         }
+        Gemm gemm = teacherHidden.graph().kernels().gemm();
         int vocab = ws.dim(0);
-        checkTargets(targets, rows, vocab, config);
-        double scale = 1.0 / (divisor > 0 ? divisor : Math.max(1, countedRows(targets)));
-        boolean gradHidden = g.gradEnabled() && teacherHidden.requiresGrad();
-        boolean gradHead = g.gradEnabled() && teacherHead.requiresGrad();
-        Gemm gemm = g.kernels().gemm();
-        Elementwise ew = g.kernels().elementwise();
-
-        Rows math = new Rows(config, vocab, scale);
-        double[] ce = new double[rows], kd = new double[rows];
-        int chunk = Math.max(1, Math.min(chunkRows, rows));
-        Tensor z = g.allocate(chunk, vocab);                        // student logits
-        Tensor y = g.allocate(chunk, vocab);                        // teacher logits, then dy
-        Tensor dHidden = gradHidden ? g.zeros(rows, ct) : null;     // dy · Wt
-        Tensor dHead = gradHead ? g.zeros(vocab, ct) : null;        // Σ_rows dyᵀ · ht
-        for (int r0 = 0; r0 < rows; r0 += chunk) {
-            int n = Math.min(chunk, rows - r0);
-            // z[n × V] = hs[n × Cs] · Wsᵀ;  y[n × V] = ht[n × Ct] · Wtᵀ
-            gemm.gemm(Layout.ABT, n, vocab, cs, 1f, studentHidden.segment(), studentHidden.offset() + (long) r0 * cs, cs,
-                    ws.segment(), ws.offset(), cs, ws.dtype(), 0f, z.segment(), 0, vocab);
-            long htOff = ht.offset() + (long) r0 * ct;
-            gemm.gemm(Layout.ABT, n, vocab, ct, 1f, ht.segment(), htOff, ct, wt.segment(), wt.offset(), ct, wt.dtype(),
-                    0f, y.segment(), 0, vocab);
-            TopKBlock block = config.topK() == 0 ? null : TopKBlock.fromDense(y.slice(0, 0, n), config.topK(), config.temperature());
-            math.rows(n, z.segment(), y.segment(), block, targets, r0, ce, kd);
-            if (gradHidden) {
-                // dht[n × Ct] = dy[n × V] · Wt[V × Ct]
-                gemm.gemm(Layout.AB, n, ct, vocab, 1f, y.segment(), 0, vocab, wt.segment(), wt.offset(), ct, wt.dtype(),
-                        0f, dHidden.segment(), (long) r0 * ct, ct);
-            }
-            if (gradHead) {
-                // dWt[V × Ct] += dy[n × V]ᵀ · ht[n × Ct]
-                gemm.gemm(Layout.ATB, vocab, ct, n, 1f, y.segment(), 0, vocab, ht.segment(), htOff, ct, DType.F32,
-                        1f, dHead.segment(), 0, ct);
-            }
-        }
-        g.release(z);
-        g.release(y);
-        Var loss = Var.result(g, value(g, ce, kd, targets, config, scale), true, dy -> {
-            float d = dy.getFlat(0);
-            if (gradHidden) {
-                Tensor dh = teacherHidden.gradForAccumulation();
-                ew.axpy((int) dh.size(), d, dHidden.segment(), 0, dh.segment(), 0);
-            }
-            if (gradHead) {
-                Tensor dw = teacherHead.gradForAccumulation();
-                ew.axpy((int) dw.size(), d, dHead.segment(), 0, dw.segment(), 0);
-            }
-        }, teacherHidden, teacherHead);
-        if (gradHidden) loss.saveForBackward(dHidden);
-        if (gradHead) loss.saveForBackward(dHead);
-        return loss;
+        // the student's logits of rows [r0, r0 + n): z[n × V] = hs[n × Cs] · Wsᵀ
+        StudentLogits student = (r0, n, z) -> gemm.gemm(Layout.ABT, n, vocab, cs, 1f, studentHidden.segment(),
+                studentHidden.offset() + (long) r0 * cs, cs, ws.segment(), ws.offset(), cs, ws.dtype(), 0f, z.segment(), 0, vocab);
+        return LmHeadLoss.linear(teacherHidden, teacherHead, new TeacherRows(student, targets, config, divisor), chunkRows);
     }
 
     /** The same from ready-made logits: student [N × V] a constant, teacher [N × V] with the gradient (tests). */
     public static Var fromLogits(Tensor studentLogits, Var teacherLogits, int[] targets, KdConfig config, double divisor) {
-        Graph g = teacherLogits.graph();
         requireF32(studentLogits, "student logits");
         requireF32(teacherLogits.value(), "teacher logits");
-        int vocab = studentLogits.dim(-1), rows = (int) (studentLogits.size() / vocab);
         if (teacherLogits.size() != studentLogits.size()) {
             throw new IllegalArgumentException("teacher-side KD: teacher logits " + teacherLogits.value() + " vs student " + studentLogits);
         }
-        checkTargets(targets, rows, vocab, config);
-        double scale = 1.0 / (divisor > 0 ? divisor : Math.max(1, countedRows(targets)));
-        Tensor y = g.allocate(rows, vocab);
-        teacherLogits.value().copyInto(y.reshape(teacherLogits.shape()));
-        Tensor z = g.allocate(rows, vocab);
-        studentLogits.copyInto(z.reshape(studentLogits.shape()));
-        TopKBlock block = config.topK() == 0 ? null : TopKBlock.fromDense(y, config.topK(), config.temperature());
-        double[] ce = new double[rows], kd = new double[rows];
-        new Rows(config, vocab, scale).rows(rows, z.segment(), y.segment(), block, targets, 0, ce, kd);
-        g.release(z);
-        Elementwise ew = g.kernels().elementwise();
-        return Var.result(g, value(g, ce, kd, targets, config, scale), true, dy -> {
-            Tensor dt = teacherLogits.gradForAccumulation();
-            ew.axpy((int) dt.size(), dy.getFlat(0), y.segment(), 0, dt.segment(), 0);
-        }, teacherLogits).saveForBackward(y);
+        int vocab = studentLogits.dim(-1);
+        StudentLogits student = (r0, n, z) -> MemorySegment.copy(studentLogits.segment(),
+                (studentLogits.offset() + (long) r0 * vocab) * 4, z.segment(), 0, (long) n * vocab * 4);
+        return LmHeadLoss.fromLogits(teacherLogits, new TeacherRows(student, targets, config, divisor));
+    }
+
+    /** Writes the student's logits of rows [r0, r0 + n) into z [n × V]. */
+    private interface StudentLogits {
+        void rows(int r0, int n, Tensor z);
+    }
+
+    /**
+     * The teacher-side row plug-in of {@link LmHeadLoss}: the chunk's logits are the teacher's (they carry the
+     * gradient), the student's come from {@link StudentLogits} into a scratch chunk.
+     */
+    private static final class TeacherRows implements LmHeadLoss.Rows {
+        private final StudentLogits student;
+        private final int[] targets;
+        private final KdConfig config;
+        private final double divisor;
+        private Rows math;
+        private double scale;
+        private double[] ce, kd;
+        private Tensor z;
+
+        TeacherRows(StudentLogits student, int[] targets, KdConfig config, double divisor) {
+            this.student = student;
+            this.targets = targets;
+            this.config = config;
+            this.divisor = divisor;
+        }
+
+        @Override
+        public void begin(Graph g, int rows, int vocab, int chunkRows, boolean gradient) {
+            checkTargets(targets, rows, vocab, config);
+            scale = 1.0 / (divisor > 0 ? divisor : Math.max(1, countedRows(targets)));
+            math = new Rows(config, vocab, scale);
+            ce = new double[rows];
+            kd = new double[rows];
+            z = g.allocate(chunkRows, vocab);
+        }
+
+        @Override
+        public void chunk(int firstRow, int n, MemorySegment y, long offset) {
+            student.rows(firstRow, n, z);
+            int vocab = z.dim(1);
+            Tensor teacher = Tensor.wrap(y.asSlice(offset * 4, (long) n * vocab * 4), DType.F32, n, vocab);   // [n × V]
+            TopKBlock block = config.topK() == 0 ? null : TopKBlock.fromDense(teacher, config.topK(), config.temperature());
+            math.rows(n, z.segment(), teacher.segment(), block, targets, firstRow, ce, kd);
+        }
+
+        @Override
+        public float end(Graph g) {
+            g.release(z);
+            return value(ce, kd, targets, config, scale);
+        }
     }
 
     /**
@@ -212,7 +177,7 @@ public final class TeacherSideKd {
                 double logP = y.getAtIndex(F32, row + j) * invT - lseP;
                 double logQ = z.getAtIndex(F32, row + j) * invT - lseQ;
                 d += divergence.term(logP, logQ, beta);
-                double e = teacherTermGradient(divergence, logP, logQ, beta);
+                double e = divergence.teacherTermGradient(logP, logQ, beta);
                 eSum += e;
                 z.setAtIndex(F32, row + j, (float) e);   // z is scratch from here on: it holds e_j
             }
@@ -241,13 +206,13 @@ public final class TeacherSideKd {
                 double logP = y.getAtIndex(F32, row + ids[i]) * invT - lseP;
                 double logQ = z.getAtIndex(F32, row + ids[i]) * invT - lseQ;
                 d += divergence.term(logP, logQ, beta);
-                e[i] = teacherTermGradient(divergence, logP, logQ, beta);
+                e[i] = divergence.teacherTermGradient(logP, logQ, beta);
                 eSum += e[i];
             }
             if (hasRest) {
                 double logP = restP - lseP, logQ = restQ - lseQ;
                 d += divergence.term(logP, logQ, beta);
-                eRest = teacherTermGradient(divergence, logP, logQ, beta);
+                eRest = divergence.teacherTermGradient(logP, logQ, beta);
                 eSum += eRest;
             }
             // every token as if in the rest bucket, then the top-k tokens, each alone (p_j/p_b = 1)
@@ -276,7 +241,7 @@ public final class TeacherSideKd {
     }
 
     /** loss = scale·((1 − α)·Σ CE + α·T²·Σ D) over counted rows, summed in row order. */
-    private static Tensor value(Graph g, double[] ce, double[] kd, int[] targets, KdConfig config, double scale) {
+    private static float value(double[] ce, double[] kd, int[] targets, KdConfig config, double scale) {
         double ceSum = 0, kdSum = 0;
         for (int r = 0; r < targets.length; r++) {
             if (targets[r] == CrossEntropy.IGNORE_INDEX) continue;
@@ -284,9 +249,7 @@ public final class TeacherSideKd {
             kdSum += kd[r];
         }
         double t = config.temperature(), a = config.alpha();
-        Tensor loss = g.allocate(1);
-        loss.setFlat(0, (float) (scale * ((1 - a) * ceSum + a * t * t * kdSum)));
-        return loss;
+        return (float) (scale * ((1 - a) * ceSum + a * t * t * kdSum));
     }
 
     private static void checkTargets(int[] targets, int rows, int vocab, KdConfig config) {
