@@ -1,5 +1,6 @@
 package dev.retort.distill.cache;
 
+import dev.retort.distill.loss.TopK;
 import dev.retort.tensor.ThreadPool;
 import java.io.IOException;
 import java.nio.ByteBuffer;

@@ -2,8 +2,6 @@ package dev.retort.distill.loss;
 
 import dev.retort.tensor.DType;
 import dev.retort.tensor.Tensor;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 
 /**
@@ -59,9 +57,10 @@ public record TopKBlock(int rows, int k, double temperature, int[] ids, float[] 
     }
 
     /**
-     * Truncates dense raw logits [n × V] (F32, contiguous) to their top-k per row at temperature T: ids by
-     * decreasing logit (ties: lower id first), and the rest's log-sum-exp at T computed directly over the
-     * tokens left out (in double), never as a difference from the total.
+     * Truncates dense raw logits [n × V] (F32, contiguous) to their top-k per row at temperature T with
+     * {@link TopK#select}: ids by decreasing logit (ties: lower id first), and the rest's log-sum-exp at T
+     * computed directly over the tokens left out (in double), never as a difference from the total. A NaN or
+     * +∞ logit is refused with the token id named.
      */
     public static TopKBlock fromDense(Tensor logits, int k, double temperature) {
         if (logits.rank() != 2 || logits.dtype() != DType.F32 || !logits.isContiguous()) {
@@ -72,94 +71,10 @@ public record TopKBlock(int rows, int k, double temperature, int[] ids, float[] 
         int[] ids = new int[n * k];
         float[] values = new float[n * k];
         float[] rest = new float[n];
-        MemorySegment seg = logits.segment();
-        int[] heap = new int[k];
-        int[] sortedIds = new int[k];
         for (int r = 0; r < n; r++) {
-            long row = logits.offset() + (long) r * vocab;
-            selectTopK(seg, row, vocab, k, heap);
-            // heap holds the k best ids in heap order; sort them by decreasing logit, then id
-            Integer[] order = new Integer[k];
-            for (int i = 0; i < k; i++) order[i] = heap[i];
-            Arrays.sort(order, (a, b) -> better(seg, row, a, b) ? -1 : better(seg, row, b, a) ? 1 : 0);
-            for (int i = 0; i < k; i++) {
-                ids[r * k + i] = order[i];
-                values[r * k + i] = at(seg, row, order[i]);
-                sortedIds[i] = order[i];
-            }
-            Arrays.sort(sortedIds);
-            rest[r] = (float) restLogSumExp(seg, row, vocab, sortedIds, temperature);
+            rest[r] = TopK.select(logits.segment(), logits.offset() + (long) r * vocab, vocab, k, (float) temperature,
+                    ids, values, r * k);
         }
         return new TopKBlock(n, k, temperature, ids, values, rest);
-    }
-
-    /** log Σ_{j ∉ excluded} exp(z_j / T) over a row; {@code excluded} is sorted ascending. −∞ if nothing is left. */
-    private static double restLogSumExp(MemorySegment seg, long row, int vocab, int[] excluded, double temperature) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int j = 0, e = 0; j < vocab; j++) {
-            if (e < excluded.length && excluded[e] == j) { e++; continue; }
-            max = Math.max(max, at(seg, row, j));
-        }
-        if (max == Double.NEGATIVE_INFINITY) return max;
-        double sum = 0;
-        for (int j = 0, e = 0; j < vocab; j++) {
-            if (e < excluded.length && excluded[e] == j) { e++; continue; }
-            sum += Math.exp((at(seg, row, j) - max) / temperature);
-        }
-        return max / temperature + Math.log(sum);
-    }
-
-    /**
-     * Leaves the ids of the k largest logits of a row in {@code heap} (a min-heap by "worse first": the root is
-     * the weakest of the k kept so far, replaced whenever a better token comes along). O(V log k).
-     */
-    private static void selectTopK(MemorySegment seg, long row, int vocab, int k, int[] heap) {
-        for (int j = 0; j < k; j++) {
-            heap[j] = j;
-            siftUp(seg, row, heap, j);
-        }
-        for (int j = k; j < vocab; j++) {
-            if (better(seg, row, j, heap[0])) {
-                heap[0] = j;
-                siftDown(seg, row, heap, k);
-            }
-        }
-    }
-
-    private static void siftUp(MemorySegment seg, long row, int[] heap, int i) {
-        while (i > 0) {
-            int parent = (i - 1) / 2;
-            if (!better(seg, row, heap[parent], heap[i])) break;
-            swap(heap, i, parent);
-            i = parent;
-        }
-    }
-
-    private static void siftDown(MemorySegment seg, long row, int[] heap, int size) {
-        int i = 0;
-        while (true) {
-            int left = 2 * i + 1, right = left + 1, worst = i;
-            if (left < size && better(seg, row, heap[worst], heap[left])) worst = left;
-            if (right < size && better(seg, row, heap[worst], heap[right])) worst = right;
-            if (worst == i) return;
-            swap(heap, i, worst);
-            i = worst;
-        }
-    }
-
-    /** Whether token a ranks above token b: a larger logit, or an equal logit and a lower id. */
-    private static boolean better(MemorySegment seg, long row, int a, int b) {
-        float za = at(seg, row, a), zb = at(seg, row, b);
-        return za > zb || (za == zb && a < b);
-    }
-
-    private static void swap(int[] heap, int i, int j) {
-        int t = heap[i];
-        heap[i] = heap[j];
-        heap[j] = t;
-    }
-
-    private static float at(MemorySegment seg, long row, int j) {
-        return seg.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, row + j);
     }
 }

@@ -11,6 +11,7 @@ import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import dev.retort.distill.loss.TopKTest;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;

@@ -1,8 +1,13 @@
-package dev.retort.distill.cache;
+package dev.retort.distill.loss;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /**
  * The k largest of one token's V logits, and the log-sum-exp of all the others: what the teacher cache keeps
- * of a teacher's output for each token.
+ * of a teacher's output for each token, and what a live teacher truncated to its top-k hands the loss
+ * ({@link TopKBlock#fromDense}). One selection serves both, so a cache and a live teacher with the same k give
+ * bitwise the same blocks.
  *
  * <p>Order: by descending logit, ties by ascending id, so the selection is exact and the same on every run.
  * Selection is partial: a min-heap of the k best seen so far, in the output arrays themselves, is updated
@@ -43,11 +48,24 @@ public final class TopK {
      */
     public static float select(float[] logits, int offset, int vocab, int k, float temperature,
                                int[] idsOut, float[] logitsOut, int outOffset) {
+        if (offset < 0 || offset > logits.length - vocab) {
+            throw new IllegalArgumentException("logits [" + offset + ", " + ((long) offset + vocab)
+                    + ") lie outside an array of " + logits.length);
+        }
+        return select(MemorySegment.ofArray(logits), offset, vocab, k, temperature, idsOut, logitsOut, outOffset);
+    }
+
+    /**
+     * As {@link #select(float[], int, int, int, float, int[], float[], int)} for the F32 logits at element
+     * {@code offset} of a memory segment (a chunk of dense teacher logits).
+     */
+    public static float select(MemorySegment logits, long offset, int vocab, int k, float temperature,
+                               int[] idsOut, float[] logitsOut, int outOffset) {
         checkArguments(logits, offset, vocab, k, temperature, idsOut, logitsOut, outOffset);
 
         // The first k logits fill the heap; ids are the heap's tie-breaker (higher id = worse).
         for (int i = 0; i < k; i++) {
-            float z = logits[offset + i];
+            float z = at(logits, offset + i);
             checkFinite(z, i);
             idsOut[outOffset + i] = i;
             logitsOut[outOffset + i] = z;
@@ -57,7 +75,7 @@ public final class TopK {
         // Every later id is higher than all in the heap, so only a strictly larger logit gets in.
         float worst = logitsOut[outOffset];
         for (int j = k; j < vocab; j++) {
-            float z = logits[offset + j];
+            float z = at(logits, offset + j);
             if (z > worst) {
                 checkFinite(z, j);
                 idsOut[outOffset] = j;
@@ -72,7 +90,7 @@ public final class TopK {
         // z_j > worst, or z_j == worst and j <= worstId. The rest is everything else.
         double restMax = Double.NEGATIVE_INFINITY;
         for (int j = 0; j < vocab; j++) {
-            float z = logits[offset + j];
+            float z = at(logits, offset + j);
             if (z > worst || (z == worst && j <= worstId)) continue;
             if (!(z < Float.POSITIVE_INFINITY)) checkFinite(z, j); // NaN fails every comparison above
             if (z > restMax) restMax = z;
@@ -84,7 +102,7 @@ public final class TopK {
             double invT = 1.0 / temperature;
             double sum = 0;
             for (int j = 0; j < vocab; j++) {
-                float z = logits[offset + j];
+                float z = at(logits, offset + j);
                 if (z > worst || (z == worst && j <= worstId)) continue;
                 sum += Math.exp((z - restMax) * invT); // <= 1, and exactly 1 at the maximum
             }
@@ -140,7 +158,11 @@ public final class TopK {
         }
     }
 
-    private static void checkArguments(float[] logits, int offset, int vocab, int k, float temperature,
+    private static float at(MemorySegment logits, long i) {
+        return logits.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i);
+    }
+
+    private static void checkArguments(MemorySegment logits, long offset, int vocab, int k, float temperature,
                                        int[] idsOut, float[] logitsOut, int outOffset) {
         if (vocab < 1) throw new IllegalArgumentException("vocab must be >= 1, got " + vocab);
         if (k < 1 || k > vocab) {
@@ -149,9 +171,9 @@ public final class TopK {
         if (!(temperature > 0) || Float.isInfinite(temperature)) {
             throw new IllegalArgumentException("temperature must be positive and finite, got " + temperature);
         }
-        if (offset < 0 || offset > logits.length - vocab) {
-            throw new IllegalArgumentException("logits [" + offset + ", " + ((long) offset + vocab)
-                    + ") lie outside an array of " + logits.length);
+        if (offset < 0 || offset > logits.byteSize() / 4 - vocab) {
+            throw new IllegalArgumentException("logits [" + offset + ", " + (offset + vocab)
+                    + ") lie outside a buffer of " + logits.byteSize() / 4);
         }
         if (outOffset < 0 || outOffset > idsOut.length - k || outOffset > logitsOut.length - k) {
             throw new IllegalArgumentException("outputs [" + outOffset + ", " + ((long) outOffset + k)

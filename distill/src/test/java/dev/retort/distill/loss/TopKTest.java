@@ -1,4 +1,4 @@
-package dev.retort.distill.cache;
+package dev.retort.distill.loss;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -11,17 +11,17 @@ import java.util.Random;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 
-class TopKTest {
+public class TopKTest {
 
     /** The reference order: every id sorted by descending logit, ties by ascending id — a full sort. */
-    static int[] fullSortOrder(float[] logits, int offset, int vocab) {
+    public static int[] fullSortOrder(float[] logits, int offset, int vocab) {
         return IntStream.range(0, vocab).boxed()
                 .sorted(Comparator.<Integer>comparingDouble(j -> -logits[offset + j]).thenComparingInt(j -> j))
                 .mapToInt(Integer::intValue).toArray();
     }
 
     /** log Σ_{j ∉ top-k} exp(z_j / T) in double, shifted by the rest's maximum; -inf for an empty rest. */
-    static double restLse(float[] logits, int offset, int vocab, int k, double temperature) {
+    public static double restLse(float[] logits, int offset, int vocab, int k, double temperature) {
         int[] order = fullSortOrder(logits, offset, vocab);
         double max = Double.NEGATIVE_INFINITY;
         for (int r = k; r < vocab; r++) max = Math.max(max, logits[offset + order[r]] / temperature);
