@@ -94,7 +94,7 @@ final class BenchDecodeCommand implements Callable<Integer> {
                 System.out.printf(Locale.ROOT, "%.1f tokens/s%n", 1 / median);
             }
         } finally {
-            if (temp != null) dev.retort.distill.DistillJob.replaceDirectory(temp);
+            if (temp != null) dev.retort.distill.method.Plan.freshDirectory(temp);
         }
         return 0;
     }

@@ -91,8 +91,7 @@ final class BenchTrainCommand implements Callable<Integer> {
         AdamW optimizer = new AdamW(lora.paramGroups(0, 1), 1e-4);
         dev.retort.distill.loss.KdConfig kd = new dev.retort.distill.loss.KdConfig(
                 dev.retort.distill.loss.Divergence.FKL, 2.0, 0.5, 0.5, 0);
-        dev.retort.distill.train.KdObjective objective = new dev.retort.distill.train.KdObjective("neo", student, teacher, null,
-                kd, lora.parameters(), wd -> lora.paramGroups(wd, 1), null, 0, false, null);
+        dev.retort.distill.train.KdObjective objective = dev.retort.distill.train.KdObjective.live(student, teacher, kd);
         dev.retort.distill.data.Batch batch = new dev.retort.distill.data.Batch(tokens, targets, shape.batch, shape.seq, new int[shape.batch]);
         return () -> {
             optimizer.zeroGrad();

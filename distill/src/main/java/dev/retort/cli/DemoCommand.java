@@ -25,7 +25,7 @@ final class DemoCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (threads != null) ThreadPool.setSharedThreads(threads);
-        DemoRun.Summary summary = DemoRun.run(out, DemoRun.Plan.standard(), System.out);
+        DemoRun.Summary summary = DemoRun.run(out, DemoRun.Size.standard(), System.out);
         System.out.println();
         System.out.printf(Locale.ROOT, "%-36s %12s %18s %12s%n", "model", "perplexity", "agreement", "KL");
         for (DemoRun.Row r : summary.rows()) {

@@ -114,6 +114,17 @@ class DistillCliTest {
         assertEquals(2, losses(out.resolve("run")).size(), "--max-steps on the command line beats the file's 3");
         assertTrue(Files.exists(out.resolve("run/adapter")), "sft with a LoRA rank from the file trains an adapter");
 
+        // YAML, snake_case keys and the names PEFT and TRL users write (lora_r, target_modules, learning_rate)
+        Path yaml = out.resolve("run.yaml");
+        Files.writeString(yaml, "method: sft\nmax_steps: 3\nlora_r: 2\ntarget_modules: [q_proj, v_proj]\nlearning_rate: 1.0e-3\nseq_len: 32\n");
+        CliTest.Run y = run("distill", "--config", yaml.toString(), "--teacher", STORIES.toString(), "--student-layers", "1",
+                "--data", data.toString(), "--out", out.resolve("run-yaml").toString(), "--no-progress", "--batch-size", "2");
+        assertEquals(0, y.exit(), y.err());
+        assertEquals(3, losses(out.resolve("run-yaml")).size(), "max_steps from the YAML file");
+        Map<?, ?> adapter = new ObjectMapper().readValue(out.resolve("run-yaml/adapter/adapter_config.json").toFile(), Map.class);
+        assertEquals(2, adapter.get("r"), "lora_r from the YAML file");
+        assertEquals(List.of("q_proj", "v_proj"), adapter.get("target_modules"), "target_modules from the YAML file");
+
         Files.writeString(config, "{\"lora-rnak\": 2}");
         CliTest.Run typo = run("distill", "--config", config.toString(), "--teacher", STORIES.toString(), "--student-layers", "1",
                 "--data", data.toString(), "--out", out.resolve("run3").toString());

@@ -1,7 +1,16 @@
 package dev.retort.distill.demo;
 
 import dev.retort.distill.DistillJob;
-import dev.retort.distill.DistillOptions;
+import dev.retort.distill.loss.KdConfig;
+import dev.retort.distill.meta.MetaOptions;
+import dev.retort.distill.method.Phase;
+import dev.retort.distill.method.Plan;
+import dev.retort.distill.options.DataOptions;
+import dev.retort.distill.options.DistillOptions;
+import dev.retort.distill.options.FeatureOptions;
+import dev.retort.distill.options.LoraOptions;
+import dev.retort.distill.options.ModelOptions;
+import dev.retort.distill.options.OutputOptions;
 import dev.retort.distill.data.CorpusReader;
 import dev.retort.distill.data.PackedData;
 import dev.retort.distill.report.HtmlReport;
@@ -43,11 +52,11 @@ import java.util.Map;
  */
 public final class DemoRun {
     /** Sizes of the run; {@link #standard()} is what {@code retort demo} runs, tests use a smaller one. */
-    public record Plan(int paragraphs, int transferParagraphs, int vocab, int dim, int layers, int heads, int kvHeads,
+    public record Size(int paragraphs, int transferParagraphs, int vocab, int dim, int layers, int heads, int kvHeads,
                        int hidden, int seq, int batch, int teacherSteps, int studentSteps, String studentLayers, int loraRank,
                        double alpha, long seed) {
-        public static Plan standard() {
-            return new Plan(6000, 250, 512, 128, 4, 4, 2, 384, 64, 16, 400, 150, "0,2", 16, 0.9, 1);
+        public static Size standard() {
+            return new Size(6000, 250, 512, 128, 4, 4, 2, 384, 64, 16, 400, 150, "0,2", 16, 0.9, 1);
         }
     }
 
@@ -58,40 +67,41 @@ public final class DemoRun {
 
     private DemoRun() {}
 
-    public static Summary run(Path work, Plan plan, PrintStream log) throws IOException {
+    public static Summary run(Path work, Size size, PrintStream log) throws IOException {
         Files.createDirectories(work);
         for (String previous : List.of("teacher", "tokenizer", "teacher-run", "student-neo", "student-sft")) {
-            DistillJob.replaceDirectory(work.resolve(previous));   // outputs of an earlier demo in the same place
+            Plan.freshDirectory(work.resolve(previous));   // outputs of an earlier demo in the same place
         }
         long started = System.nanoTime();
 
         // 1. data and tokenizer
         Path corpus = work.resolve("corpus.txt"), transfer = work.resolve("transfer.txt"), heldOutFile = work.resolve("heldout.txt");
-        String text = new DemoCorpus(plan.seed()).generate(plan.paragraphs());
+        String text = new DemoCorpus(size.seed()).generate(size.paragraphs());
         Files.writeString(corpus, text, StandardCharsets.UTF_8);
-        Files.writeString(transfer, new DemoCorpus(plan.seed() + 500).generate(plan.transferParagraphs()), StandardCharsets.UTF_8);
-        Files.writeString(heldOutFile, new DemoCorpus(plan.seed() + 1000).generate(Math.max(20, plan.paragraphs() / 20)), StandardCharsets.UTF_8);
+        Files.writeString(transfer, new DemoCorpus(size.seed() + 500).generate(size.transferParagraphs()), StandardCharsets.UTF_8);
+        Files.writeString(heldOutFile, new DemoCorpus(size.seed() + 1000).generate(Math.max(20, size.paragraphs() / 20)), StandardCharsets.UTF_8);
         Path teacherDir = work.resolve("teacher");
         Path tokenizerDir = work.resolve("tokenizer");
-        BpeTrainer.train(text, plan.vocab(), tokenizerDir);
+        BpeTrainer.train(text, size.vocab(), tokenizerDir);
         Tokenizer tokenizer = Tokenizers.load(tokenizerDir);
-        PackedData train = PackedData.pack(CorpusReader.read(corpus, tokenizer), plan.seq(), tokenizer.eosId());
-        PackedData heldOut = PackedData.pack(CorpusReader.read(heldOutFile, tokenizer), plan.seq(), tokenizer.eosId());
+        PackedData train = PackedData.pack(CorpusReader.read(corpus, tokenizer), size.seq(), tokenizer.eosId());
+        PackedData heldOut = PackedData.pack(CorpusReader.read(heldOutFile, tokenizer), size.seq(), tokenizer.eosId());
         log.printf(Locale.ROOT, "corpus: %,d tokens for the teacher, %,d in the students' transfer set, %,d held out; vocabulary %d%n",
-                train.targetCount(), PackedData.pack(CorpusReader.read(transfer, tokenizer), plan.seq(), tokenizer.eosId()).targetCount(),
+                train.targetCount(), PackedData.pack(CorpusReader.read(transfer, tokenizer), size.seq(), tokenizer.eosId()).targetCount(),
                 heldOut.targetCount(), tokenizer.vocabSize());
 
         // 2. the teacher, trained from scratch
-        LlamaConfig config = new LlamaConfig(plan.dim(), plan.hidden(), plan.layers(), plan.heads(), plan.kvHeads(),
-                plan.dim() / plan.heads(), tokenizer.vocabSize(), plan.seq(), 1e-5, 10000.0, null, true,
+        LlamaConfig config = new LlamaConfig(size.dim(), size.hidden(), size.layers(), size.heads(), size.kvHeads(),
+                size.dim() / size.heads(), tokenizer.vocabSize(), size.seq(), 1e-5, 10000.0, null, true,
                 1, List.of(2), false, false, DType.F32);
         Path teacherRun = work.resolve("teacher-run");
-        log.printf(Locale.ROOT, "training the teacher: %d layers, dim %d, %d steps%n", plan.layers(), plan.dim(), plan.teacherSteps());
+        log.printf(Locale.ROOT, "training the teacher: %d layers, dim %d, %d steps%n", size.layers(), size.dim(), size.teacherSteps());
         try (Arena arena = Arena.ofShared()) {
-            LlamaModel teacher = LlamaModel.random(config, arena, plan.seed());
-            TrainingConfig tc = new TrainingConfig(plan.teacherSteps(), 0, plan.batch(), 1, 3e-3, 3e-4, plan.teacherSteps() / 20,
-                    0.0, 1.0, plan.seed(), 0, 4, 0, teacherRun, true);
-            new Trainer(tc, new SftObjective(teacher), teacher, null, train, heldOut, "demo teacher", null).run(false);
+            LlamaModel teacher = LlamaModel.random(config, arena, size.seed());
+            TrainingConfig tc = TrainingConfig.DEFAULTS.withSteps(size.teacherSteps(), size.batch(), 3e-3, 3e-4, size.teacherSteps() / 20)
+                    .withSeed(size.seed()).withEvaluation(0, 4, 0);
+            Phase sft = Phase.standard("sft", new SftObjective(teacher), teacher.trainableParameters(), tc, train);
+            new Trainer(tc, Plan.of(sft, null), teacher, null, heldOut, "demo teacher", teacherRun, true).run(false);
             ModelExporter.save(teacher, null, tokenizerDir, teacherDir, DType.F32);
         }
 
@@ -99,36 +109,36 @@ public final class DemoRun {
         Map<String, DistillJob.Outcome> outcomes = new LinkedHashMap<>();
         for (String method : List.of("neo", "sft")) {
             log.printf(Locale.ROOT, "training the student with %s: layers %s of the teacher + LoRA r=%d, %d steps%n",
-                    method, plan.studentLayers(), plan.loraRank(), plan.studentSteps());
-            DistillOptions o = new DistillOptions(teacherDir, null, plan.studentLayers(), transfer, heldOutFile,
-                    work.resolve("student-" + method), method, "fkl", 2.0, plan.alpha(), 0.5, 0, null,
-                    plan.loraRank(), 2.0 * plan.loraRank(), 0.0, "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj",
-                    false, 1.0, null, "mse", 1.0, plan.studentSteps(), 0, plan.batch(), 1, plan.seq(), 3e-3, 3e-4,
-                    plan.studentSteps() / 20, 0.0, 1.0, plan.seed(), 0.0, Math.max(1, plan.studentSteps() / 10), 8, 0,
-                    false, true, "adamw");
+                    method, size.studentLayers(), size.loraRank(), size.studentSteps());
+            DistillOptions o = new DistillOptions(method, new ModelOptions(teacherDir, null, null, size.studentLayers()),
+                    DataOptions.DEFAULTS.withFiles(transfer, heldOutFile).withSeqLen(size.seq()),
+                    TrainingConfig.DEFAULTS.withSteps(size.studentSteps(), size.batch(), 3e-3, 3e-4, size.studentSteps() / 20)
+                            .withSeed(size.seed()).withEvaluation(Math.max(1, size.studentSteps() / 10), 8, 0),
+                    LoraOptions.DEFAULTS.withRank(size.loraRank(), 2.0 * size.loraRank()), KdConfig.DEFAULTS.withAlpha(size.alpha()),
+                    FeatureOptions.DEFAULTS, MetaOptions.defaults(), new OutputOptions(work.resolve("student-" + method), false, true));
             outcomes.put(method, DistillJob.run(o));
         }
 
         // 4. compare
         List<Row> rows = new ArrayList<>();
         Evaluator.Result t = outcomes.get("neo").teacherEval();
-        rows.add(new Row("teacher (" + plan.layers() + " layers)", t.perplexity(), 1.0, 0.0));
+        rows.add(new Row("teacher (" + size.layers() + " layers)", t.perplexity(), 1.0, 0.0));
         for (Map.Entry<String, DistillJob.Outcome> e : outcomes.entrySet()) {
             Evaluator.Result r = e.getValue().training().finalEval();
-            rows.add(new Row("student, " + e.getKey() + " (" + plan.studentLayers().split(",").length + " layers + LoRA)",
+            rows.add(new Row("student, " + e.getKey() + " (" + size.studentLayers().split(",").length + " layers + LoRA)",
                     r.perplexity(), r.agreement(), r.kl()));
         }
-        Path report = writeReport(work, plan, rows, outcomes, (System.nanoTime() - started) / 1e9);
+        Path report = writeReport(work, size, rows, outcomes, (System.nanoTime() - started) / 1e9);
         return new Summary(rows, report);
     }
 
-    private static Path writeReport(Path work, Plan plan, List<Row> rows, Map<String, DistillJob.Outcome> outcomes, double seconds) {
+    private static Path writeReport(Path work, Size size, List<Row> rows, Map<String, DistillJob.Outcome> outcomes, double seconds) {
         HtmlReport report = new HtmlReport("Retort demo: LLM-Neo distillation vs supervised fine-tuning");
         report.paragraph(String.format(Locale.ROOT, "A %d-layer teacher trained from scratch on a generated corpus, and a "
                 + "student made of its layers %s with LoRA adapters (rank %d), trained %d steps with each method on a "
                 + "transfer set of %d paragraphs (the teacher saw %d). neo minimises (1-α)·CE + α·T²·KL(teacher‖student) "
-                + "with α = %.2f, T = 2; sft minimises CE alone. Total time %.0f s.", plan.layers(), plan.studentLayers(),
-                plan.loraRank(), plan.studentSteps(), plan.transferParagraphs(), plan.paragraphs(), plan.alpha(), seconds));
+                + "with α = %.2f, T = 2; sft minimises CE alone. Total time %.0f s.", size.layers(), size.studentLayers(),
+                size.loraRank(), size.studentSteps(), size.transferParagraphs(), size.paragraphs(), size.alpha(), seconds));
         List<List<String>> table = new ArrayList<>();
         for (Row r : rows) {
             table.add(List.of(r.model(), String.format(Locale.ROOT, "%.3f", r.perplexity()),

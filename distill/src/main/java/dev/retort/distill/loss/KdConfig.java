@@ -17,6 +17,9 @@ package dev.retort.distill.loss;
  */
 public record KdConfig(Divergence divergence, double temperature, double alpha, double beta, int topK) {
 
+    /** The command line's defaults: forward KL at T = 2, α = 0.5, β = 0.5, the full vocabulary. */
+    public static final KdConfig DEFAULTS = new KdConfig(Divergence.FKL, 2.0, 0.5, 0.5, 0);
+
     public KdConfig {
         if (divergence == null) throw new IllegalArgumentException("KD config: divergence is missing");
         if (!(temperature > 0) || Double.isInfinite(temperature)) {

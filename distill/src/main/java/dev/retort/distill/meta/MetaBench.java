@@ -78,7 +78,7 @@ public final class MetaBench {
                 switch (mode) {
                     case "kd" -> {
                         teacher.freeze();
-                        objective = new KdObjective("kd", student, teacher, null, kd, trainable, wd -> List.of(), null, 0, false, null);
+                        objective = KdObjective.live(student, teacher, kd);
                     }
                     case "meta-lora", "meta-full" -> {
                         if (mode.equals("meta-lora")) {
@@ -87,7 +87,7 @@ public final class MetaBench {
                         } else {
                             meta = MetaTeacher.full(teacher, 1e-5);
                         }
-                        objective = new MetaObjective(student, trainable, wd -> List.of(), meta, kd, split[1], batch, 0, 1e-2, 1e-2, null);
+                        objective = new MetaObjective(student, trainable, meta, kd, split[1], batch, 0, 1e-2, 1e-2, null);
                     }
                     default -> throw new IllegalArgumentException("mode must be kd, meta-lora or meta-full, got '" + mode + "'");
                 }

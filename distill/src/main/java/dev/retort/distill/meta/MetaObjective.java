@@ -2,7 +2,6 @@ package dev.retort.distill.meta;
 
 import dev.retort.autograd.Graph;
 import dev.retort.autograd.Parameter;
-import dev.retort.autograd.optim.ParamGroup;
 import dev.retort.distill.data.Batch;
 import dev.retort.distill.data.BatchSchedule;
 import dev.retort.distill.data.PackedData;
@@ -12,11 +11,9 @@ import dev.retort.distill.train.MetricsLog;
 import dev.retort.distill.train.Objective;
 import dev.retort.distill.train.StepLoss;
 import dev.retort.models.llama.LlamaModel;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.DoubleFunction;
 
 /**
  * Meta-distillation as an {@link Objective} of the shared {@link dev.retort.distill.train.Trainer}. Each training
@@ -31,14 +28,13 @@ import java.util.function.DoubleFunction;
  *       backpropagates and hands to the student's optimizer. The student is where it was before step 2, bit
  *       for bit, so this is exactly a KD step with the updated teacher.
  * </ol>
- * The checkpoint holds the student's trainable parameters and, through {@link MetaTeacher#checkpointState()},
- * φ and its optimizer state. Gradient accumulation is not supported: the teacher would change between the
+ * The checkpoint holds the student's trainable parameters and, through {@link #state()}, φ and its optimizer
+ * state. Gradient accumulation is not supported: the teacher would change between the
  * micro-batches of one student step.
  */
 public final class MetaObjective implements Objective {
     private final LlamaModel student;
     private final List<Parameter> studentTrainable;
-    private final DoubleFunction<List<ParamGroup>> groups;
     private final MetaTeacher teacher;
     private final KdConfig kd;
     private final PackedData quiz;
@@ -46,7 +42,6 @@ public final class MetaObjective implements Objective {
     private final double pilotLr, fdStep;
     private final KdObjective plain;
     private final MetricsLog log;   // null: no per-step meta log
-    private MetaGradient.Diagnostics last;
     private boolean logTrimmed;
 
     /**
@@ -54,13 +49,11 @@ public final class MetaObjective implements Objective {
      * @param quizBatch        rows per quiz batch
      * @param log              where to append each step's meta diagnostics (or null)
      */
-    public MetaObjective(LlamaModel student, List<Parameter> studentTrainable, DoubleFunction<List<ParamGroup>> groups,
-                         MetaTeacher teacher, KdConfig kd, PackedData quiz, int quizBatch, long seed, double pilotLr,
+    public MetaObjective(LlamaModel student, List<Parameter> studentTrainable, MetaTeacher teacher, KdConfig kd, PackedData quiz, int quizBatch, long seed, double pilotLr,
                          double fdStep, MetricsLog log) {
         if (quiz.rows() == 0) throw new IllegalArgumentException("meta-distillation: the quiz split is empty (give --quiz-data or a larger --quiz-fraction)");
         this.student = student;
         this.studentTrainable = List.copyOf(studentTrainable);
-        this.groups = groups;
         this.teacher = teacher;
         this.kd = kd;
         this.quiz = quiz;
@@ -68,7 +61,7 @@ public final class MetaObjective implements Objective {
         this.pilotLr = pilotLr;
         this.fdStep = fdStep;
         this.log = log;
-        this.plain = new KdObjective("meta", student, teacher.model(), null, kd, studentTrainable, groups, null, 0, false, null);
+        this.plain = KdObjective.live(student, teacher.model(), kd);
     }
 
     @Override
@@ -78,7 +71,7 @@ public final class MetaObjective implements Objective {
             MetaGradient.Result r = MetaGradient.compute(student, studentTrainable, teacher.model(), teacher.parameters(),
                     kd, batch, q, pilotLr, fdStep, g.pool());
             double norm = teacher.update(r.gradient());
-            last = r.diagnostics();
+            MetaGradient.Diagnostics last = r.diagnostics();
             if (log != null) {
                 if (!logTrimmed) {   // first step of this process: drop what a previous or interrupted run logged after it
                     log.truncateAfter(step);
@@ -96,26 +89,11 @@ public final class MetaObjective implements Objective {
         return plain.loss(g, batch, divisor, step);
     }
 
-    /** The diagnostics of the latest meta-gradient (null before the first step). */
-    public MetaGradient.Diagnostics lastDiagnostics() { return last; }
-
     public MetaTeacher teacher() { return teacher; }
 
+    /** The teacher's meta state (φ and its optimizer moments, as frozen aliases) for the checkpoint. */
     @Override
-    public List<ParamGroup> parameterGroups(double weightDecay) {
-        return groups.apply(weightDecay);
-    }
-
-    /** The student's trainable parameters, then the teacher's meta state (frozen aliases, for the checkpoint). */
-    @Override
-    public List<Parameter> trainable() {
-        List<Parameter> all = new ArrayList<>(studentTrainable);
-        all.addAll(teacher.checkpointState());
-        return all;
-    }
-
-    @Override
-    public String name() {
-        return "meta";
+    public List<Parameter> state() {
+        return teacher.checkpointState();
     }
 }

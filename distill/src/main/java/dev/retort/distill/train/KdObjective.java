@@ -4,7 +4,6 @@ import dev.retort.autograd.Graph;
 import dev.retort.autograd.Parameter;
 import dev.retort.autograd.Var;
 import dev.retort.autograd.ops.Arithmetic;
-import dev.retort.autograd.optim.ParamGroup;
 import dev.retort.distill.data.Batch;
 import dev.retort.distill.loss.DenseTeacher;
 import dev.retort.distill.loss.DistillationLoss;
@@ -17,7 +16,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.function.BiFunction;
-import java.util.function.DoubleFunction;
 
 /**
  * Logit distillation, optionally with feature distillation:
@@ -25,34 +23,38 @@ import java.util.function.DoubleFunction;
  *   loss = (1 − α)·CE(student) + α·T²·D(teacher_T ‖ student_T)  [+ w · Σ_i feature(student layer i, teacher layer m(i))]
  * </pre>
  * The teacher runs without gradients (a live model), or its top-k logits come from a cache. Which student
- * parameters train is the caller's choice: all of them ({@code kd}) or LoRA adapters ({@code neo}).
+ * parameters train is the phase's business: all of them ({@code kd}) or LoRA adapters ({@code neo}).
  */
 public final class KdObjective implements Objective {
-    private final String name;
     private final LlamaModel student;
     private final LlamaModel teacher;                              // null when teaching from a cache
     private final BiFunction<Batch, Integer, TeacherSource> cache;  // (batch, rows) -> source, when teacher == null
     private final KdConfig config;
-    private final List<Parameter> trainable;
-    private final DoubleFunction<List<ParamGroup>> groups;
     private final LayerMap featureLayers;                           // null: no feature KD
     private final double featureWeight;
     private final boolean cosineFeatures;
     private final Map<Integer, Parameter> projections;              // student layer -> [Ct × Cs] learned map, when widths differ
 
-    public KdObjective(String name, LlamaModel student, LlamaModel teacher, BiFunction<Batch, Integer, TeacherSource> cache,
-                       KdConfig config, List<Parameter> trainable, DoubleFunction<List<ParamGroup>> groups,
-                       LayerMap featureLayers, double featureWeight, boolean cosineFeatures, Map<Integer, Parameter> projections) {
+    /** Logit KD from a live teacher. */
+    public static KdObjective live(LlamaModel student, LlamaModel teacher, KdConfig config) {
+        return new KdObjective(student, teacher, null, config, null, 0, false, Map.of());
+    }
+
+    /**
+     * @param teacher     the live teacher, or null to read it from {@code cache}
+     * @param features    feature-KD pairs (live teacher only), or null
+     * @param projections learned teacher-to-student width maps of the feature pairs' student layers, when widths differ
+     */
+    public KdObjective(LlamaModel student, LlamaModel teacher, BiFunction<Batch, Integer, TeacherSource> cache,
+                       KdConfig config, LayerMap features, double featureWeight, boolean cosineFeatures,
+                       Map<Integer, Parameter> projections) {
         if (teacher == null && cache == null) throw new IllegalArgumentException("distillation needs a teacher or a teacher cache");
-        if (featureLayers != null && teacher == null) throw new IllegalArgumentException("feature distillation needs the live teacher, not a cache");
-        this.name = name;
+        if (features != null && teacher == null) throw new IllegalArgumentException("feature distillation needs the live teacher, not a cache");
         this.student = student;
         this.teacher = teacher;
         this.cache = cache;
         this.config = config;
-        this.trainable = List.copyOf(trainable);
-        this.groups = groups;
-        this.featureLayers = featureLayers;
+        this.featureLayers = features;
         this.featureWeight = featureWeight;
         this.cosineFeatures = cosineFeatures;
         this.projections = projections;
@@ -94,20 +96,5 @@ public final class KdObjective implements Objective {
         dev.retort.tensor.Tensor copy = g.allocate(teacherValue.shape());
         teacherValue.value().copyInto(copy);
         return copy;
-    }
-
-    @Override
-    public List<ParamGroup> parameterGroups(double weightDecay) {
-        return groups.apply(weightDecay);
-    }
-
-    @Override
-    public List<Parameter> trainable() {
-        return trainable;
-    }
-
-    @Override
-    public String name() {
-        return name;
     }
 }

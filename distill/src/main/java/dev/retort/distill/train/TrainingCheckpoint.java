@@ -14,7 +14,8 @@ import java.util.Map;
 
 /**
  * A training checkpoint: one safetensors file holding the trainable parameters ({@code param/<name>}) and the
- * optimizer state ({@code optim/<name>.<kind>}), with the step and the run's fingerprint in its metadata. The
+ * optimizer state of the current phase ({@code optim/<name>.<kind>}), with the step, the phase and the run's
+ * fingerprint in its metadata. The
  * writer goes through a temporary file and an atomic rename, so a killed run leaves either the previous
  * checkpoint or the new one, never half of one.
  */
@@ -23,21 +24,29 @@ public final class TrainingCheckpoint {
 
     private TrainingCheckpoint() {}
 
-    public static void save(Path file, long step, String fingerprint, List<Parameter> params, Optimizer optimizer) {
+    /** What a checkpoint gives back besides the parameters it restored in place. */
+    public record Restored(long step, int phase, Map<String, Tensor> optimizerState, long optimizerSteps) {}
+
+    /**
+     * Writes the parameters, the optimizer state of phase {@code phase} (the phase that took step {@code step})
+     * and the run's fingerprint.
+     */
+    public static void save(Path file, long step, int phase, String fingerprint, List<Parameter> params, Optimizer optimizer) {
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         for (Parameter p : params) tensors.put("param/" + p.name(), p.value());
         for (Map.Entry<String, Tensor> e : optimizer.state().entrySet()) tensors.put("optim/" + e.getKey(), e.getValue());
         SafetensorsWriter.write(file, tensors, Map.of(
                 "step", Long.toString(step),
+                "phase", Integer.toString(phase),
                 "optimizer_steps", Long.toString(optimizer.stepCount()),
                 "fingerprint", fingerprint));
     }
 
     /**
-     * Restores parameters and optimizer state from {@code file}; returns the step to continue from. Refuses a
-     * checkpoint from a run with other settings (its fingerprint differs).
+     * Restores the parameters from {@code file} and returns the step to continue from with the optimizer state
+     * of the phase it was in. Refuses a checkpoint from a run with other settings (its fingerprint differs).
      */
-    public static long restore(Path file, String fingerprint, List<Parameter> params, Optimizer optimizer) {
+    public static Restored restore(Path file, String fingerprint, List<Parameter> params) {
         if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + ": no checkpoint to resume from");
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             Map<String, String> meta = f.metadata();
@@ -55,8 +64,16 @@ public final class TrainingCheckpoint {
             for (String name : f.names()) {
                 if (name.startsWith("optim/")) state.put(name.substring("optim/".length()), copy(f, name));
             }
-            optimizer.loadState(state, Long.parseLong(meta.get("optimizer_steps")));
-            return Long.parseLong(meta.get("step"));
+            return new Restored(number(file, meta, "step"), (int) number(file, meta, "phase"), state,
+                    number(file, meta, "optimizer_steps"));
+        }
+    }
+
+    private static long number(Path file, Map<String, String> meta, String key) {
+        try {
+            return Long.parseLong(meta.getOrDefault(key, ""));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(file + ": checkpoint metadata '" + key + "' is '" + meta.get(key) + "', expected a whole number");
         }
     }
 

@@ -1,10 +1,18 @@
 package dev.retort.distill.train;
 
-import java.nio.file.Path;
+import dev.retort.autograd.optim.AdamW;
+import dev.retort.autograd.optim.LrSchedule;
+import dev.retort.autograd.optim.Optimizer;
+import dev.retort.autograd.optim.ParamGroup;
+import dev.retort.autograd.optim.RmsProp;
+import java.util.List;
+import java.util.Locale;
 
 /**
- * Everything that decides a training run besides the models and the data. A resumed run must use the same
- * values (the checkpoint stores them and refuses a mismatch).
+ * How a run trains, besides the models, the data and the method: the step budget, batches, learning-rate
+ * schedule, optimizer, seed, and how often it evaluates and checkpoints. A resumed run must use the same values
+ * (the checkpoint stores them and refuses a mismatch). A method's phases take their steps and schedule from here
+ * unless the method says otherwise.
  *
  * @param maxSteps        optimizer steps (0 = derive from epochs)
  * @param epochs          passes over the training rows when maxSteps is 0
@@ -12,7 +20,9 @@ import java.nio.file.Path;
  * @param gradAccum       micro-batches per optimizer step
  * @param warmupSteps     linear warm-up, then cosine decay to minLr
  * @param clip            global gradient-norm clip (0 = none)
+ * @param optimizer       adamw or rmsprop
  * @param evalEvery       evaluate on held-out data every N steps (0 = only at the end)
+ * @param evalBatches     held-out batches per evaluation
  * @param checkpointEvery write a checkpoint every N steps (0 = only at the end)
  */
 public record TrainingConfig(
@@ -25,12 +35,14 @@ public record TrainingConfig(
         long warmupSteps,
         double weightDecay,
         double clip,
+        String optimizer,
         long seed,
         int evalEvery,
         int evalBatches,
-        int checkpointEvery,
-        Path out,
-        boolean progress) {
+        int checkpointEvery) {
+
+    /** The command line's defaults. */
+    public static final TrainingConfig DEFAULTS = new TrainingConfig(0, 1, 8, 1, 2e-4, 0, 0, 0, 1.0, "adamw", 42, 0, 8, 0);
 
     public TrainingConfig {
         if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be at least 1, got " + batchSize);
@@ -38,11 +50,47 @@ public record TrainingConfig(
         if (!(lr > 0)) throw new IllegalArgumentException("--lr must be positive, got " + lr);
         if (maxSteps < 0 || epochs < 0) throw new IllegalArgumentException("--max-steps and --epochs must be >= 0");
         if (maxSteps == 0 && epochs == 0) throw new IllegalArgumentException("give --max-steps or --epochs");
+        optimizer = optimizer.toLowerCase(Locale.ROOT);
+        if (!optimizer.equals("adamw") && !optimizer.equals("rmsprop")) {
+            throw new IllegalArgumentException("--optimizer must be adamw or rmsprop, got '" + optimizer + "'");
+        }
     }
 
     /** Steps the run takes: maxSteps, or enough for the given epochs. */
     public long totalSteps(int batchesPerEpoch) {
         if (maxSteps > 0) return maxSteps;
         return Math.max(1, (long) epochs * batchesPerEpoch / gradAccum);
+    }
+
+    /** Warm-up then cosine decay from lr to minLr over {@code steps}. */
+    public LrSchedule schedule(long steps) {
+        return LrSchedule.warmupCosine(lr, warmupSteps, steps, minLr);
+    }
+
+    /** The optimizer named by {@link #optimizer()} over {@code groups}, at the peak rate. */
+    public Optimizer optimizer(List<ParamGroup> groups) {
+        return optimizer.equals("rmsprop") ? new RmsProp(groups, lr) : new AdamW(groups, lr);
+    }
+
+    public TrainingConfig withSteps(long steps, int batch, double peakLr, double endLr, long warmup) {
+        return new TrainingConfig(steps, epochs, batch, gradAccum, peakLr, endLr, warmup, weightDecay, clip, optimizer, seed,
+                evalEvery, evalBatches, checkpointEvery);
+    }
+
+    public TrainingConfig withEvaluation(int every, int batches, int checkpoint) {
+        return new TrainingConfig(maxSteps, epochs, batchSize, gradAccum, lr, minLr, warmupSteps, weightDecay, clip, optimizer,
+                seed, every, batches, checkpoint);
+    }
+
+    public TrainingConfig withSeed(long s) {
+        return new TrainingConfig(maxSteps, epochs, batchSize, gradAccum, lr, minLr, warmupSteps, weightDecay, clip, optimizer,
+                s, evalEvery, evalBatches, checkpointEvery);
+    }
+
+    /** For the run's fingerprint, in a stable order. */
+    public String describe() {
+        return "steps " + (maxSteps > 0 ? Long.toString(maxSteps) : epochs + " epochs") + "; batch " + batchSize + " x "
+                + gradAccum + " accumulated; lr " + lr + " -> " + minLr + ", warm-up " + warmupSteps + ", weight decay "
+                + weightDecay + ", clip " + clip + "; optimizer " + optimizer + "; seed " + seed;
     }
 }

@@ -15,7 +15,7 @@ class DemoRunTest {
 
     @Test
     void theWholePipelineRunsAndReports(@TempDir Path work) throws Exception {
-        DemoRun.Plan tiny = new DemoRun.Plan(300, 40, 300, 32, 2, 2, 1, 64, 32, 8, 30, 12, "1", 4, 0.9, 5);
+        DemoRun.Size tiny = new DemoRun.Size(300, 40, 300, 32, 2, 2, 1, 64, 32, 8, 30, 12, "1", 4, 0.9, 5);
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         DemoRun.Summary summary = DemoRun.run(work, tiny, new PrintStream(log, true));
         assertEquals(3, summary.rows().size());

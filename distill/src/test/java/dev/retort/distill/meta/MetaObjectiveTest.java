@@ -8,12 +8,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.retort.autograd.Graph;
 import dev.retort.autograd.Parameter;
-import dev.retort.autograd.optim.ParamGroup;
 import dev.retort.distill.data.Batch;
 import dev.retort.distill.data.PackedData;
 import dev.retort.distill.data.Example;
 import dev.retort.distill.loss.Divergence;
 import dev.retort.distill.loss.KdConfig;
+import dev.retort.distill.method.Phase;
+import dev.retort.distill.method.Plan;
 import dev.retort.distill.train.KdObjective;
 import dev.retort.distill.train.MetricsLog;
 import dev.retort.distill.train.Objective;
@@ -45,8 +46,16 @@ class MetaObjectiveTest {
         return PackedData.pack(examples, seq, 0);
     }
 
-    static TrainingConfig config(Path out, long steps, int checkpointEvery) {
-        return new TrainingConfig(steps, 0, 4, 1, 3e-3, 3e-4, 0, 0.0, 1.0, 9, 0, 1, checkpointEvery, out, false);
+    static TrainingConfig config(long steps, int checkpointEvery) {
+        return new TrainingConfig(steps, 0, 4, 1, 3e-3, 3e-4, 0, 0.0, 1.0, "adamw", 9, 0, 1, checkpointEvery);
+    }
+
+    /** A single-phase run of {@code objective} training every weight of {@code student} on DATA. */
+    static Trainer trainer(Path out, long steps, int checkpointEvery, Objective objective, LlamaModel student, LlamaModel teacher,
+                           String fingerprint) {
+        TrainingConfig config = config(steps, checkpointEvery);
+        Phase phase = Phase.standard("meta", objective, student.trainableParameters(), config, DATA);
+        return new Trainer(config, Plan.of(phase, null), student, teacher, DATA.rows(0, 0), fingerprint, out, false);
     }
 
     /** Teacher with 2 layers of width 24; student with 1 layer of width 16. */
@@ -61,7 +70,7 @@ class MetaObjectiveTest {
         LlamaModel teacher = LlamaModel.random(MetaFixtures.config(24, 2), arena, teacherSeed);
         MetaTeacher meta = update.equals("full") ? MetaTeacher.full(teacher, 1e-2) : MetaTeacher.lora(teacher, 2, 4, loraSeed, 1e-2);
         List<Parameter> trainable = student.trainableParameters();
-        MetaObjective objective = new MetaObjective(student, trainable, wd -> List.of(ParamGroup.of(trainable, wd)), meta, KD,
+        MetaObjective objective = new MetaObjective(student, trainable, meta, KD,
                 QUIZ, 4, 9, pilotLr, 1e-2, log == null ? null : new MetricsLog(log));
         return new Setup(student, teacher, meta, objective);
     }
@@ -86,16 +95,14 @@ class MetaObjectiveTest {
         try (Arena arena = Arena.ofShared()) {
             Setup s = setup(arena, "lora", 1, 2, 0.5, null);
             Map<String, float[]> teacherBefore = snapshot(s.meta().lora().namedParameters());
-            new Trainer(config(metaOut, 1, 0), s.objective(), s.student(), s.teacher(), DATA, DATA.rows(0, 0), "meta", null).run(false);
+            trainer(metaOut, 1, 0, s.objective(), s.student(), s.teacher(), "meta").run(false);
             assertTrue(differ(teacherBefore.values().stream().toList().getLast(),
                     s.meta().lora().namedParameters().values().stream().toList().getLast().value().toFloatArray()), "the teacher's LoRA moved");
 
             // the same student again, one plain KD step with the teacher as the meta step left it
             LlamaModel plain = LlamaModel.random(MetaFixtures.config(16, 1), arena, 1);
-            List<Parameter> trainable = plain.trainableParameters();
-            KdObjective kd = new KdObjective("kd", plain, s.teacher(), null, KD, trainable, wd -> List.of(ParamGroup.of(trainable, wd)),
-                    null, 0, false, null);
-            new Trainer(config(kdOut, 1, 0), kd, plain, s.teacher(), DATA, DATA.rows(0, 0), "kd", null).run(false);
+            KdObjective kd = KdObjective.live(plain, s.teacher(), KD);
+            trainer(kdOut, 1, 0, kd, plain, s.teacher(), "kd").run(false);
             assertSame(snapshot(plain.namedParameters()), snapshot(s.student().namedParameters()), "student after meta step vs KD step");
         }
     }
@@ -105,14 +112,12 @@ class MetaObjectiveTest {
         try (Arena arena = Arena.ofShared()) {
             Setup s = setup(arena, "full", 1, 2, 0, null);
             Map<String, float[]> teacherBefore = snapshot(s.teacher().namedParameters());
-            new Trainer(config(metaOut, 3, 0), s.objective(), s.student(), s.teacher(), DATA, DATA.rows(0, 0), "meta", null).run(false);
+            trainer(metaOut, 3, 0, s.objective(), s.student(), s.teacher(), "meta").run(false);
             assertSame(teacherBefore, snapshot(s.teacher().namedParameters()), "teacher after meta steps with λ = 0");
 
             LlamaModel plain = LlamaModel.random(MetaFixtures.config(16, 1), arena, 1);
-            List<Parameter> trainable = plain.trainableParameters();
-            KdObjective kd = new KdObjective("kd", plain, s.teacher(), null, KD, trainable, wd -> List.of(ParamGroup.of(trainable, wd)),
-                    null, 0, false, null);
-            new Trainer(config(kdOut, 3, 0), kd, plain, s.teacher(), DATA, DATA.rows(0, 0), "kd", null).run(false);
+            KdObjective kd = KdObjective.live(plain, s.teacher(), KD);
+            trainer(kdOut, 3, 0, kd, plain, s.teacher(), "kd").run(false);
             assertSame(snapshot(plain.namedParameters()), snapshot(s.student().namedParameters()), "student after 3 steps, meta (λ = 0) vs KD");
         }
     }
@@ -123,7 +128,7 @@ class MetaObjectiveTest {
             Setup lora = setup(arena, "lora", 1, 2, 0.5, null);
             Map<String, float[]> baseBefore = snapshot(lora.teacher().namedParameters());
             Map<String, float[]> adaptersBefore = snapshot(lora.meta().lora().namedParameters());
-            new Trainer(config(loraOut, 2, 0), lora.objective(), lora.student(), lora.teacher(), DATA, DATA.rows(0, 0), "m", null).run(false);
+            trainer(loraOut, 2, 0, lora.objective(), lora.student(), lora.teacher(), "m").run(false);
             assertSame(baseBefore, snapshot(lora.teacher().namedParameters()), "lora update: the teacher's base weights");
             Map<String, float[]> adaptersAfter = snapshot(lora.meta().lora().namedParameters());
             for (String name : adaptersBefore.keySet()) {
@@ -132,7 +137,7 @@ class MetaObjectiveTest {
 
             Setup full = setup(arena, "full", 1, 2, 0.5, null);
             Map<String, float[]> fullBefore = snapshot(full.teacher().namedParameters());
-            new Trainer(config(fullOut, 2, 0), full.objective(), full.student(), full.teacher(), DATA, DATA.rows(0, 0), "m", null).run(false);
+            trainer(fullOut, 2, 0, full.objective(), full.student(), full.teacher(), "m").run(false);
             Map<String, float[]> fullAfter = snapshot(full.teacher().namedParameters());
             int moved = 0;
             for (String name : fullBefore.keySet()) if (differ(fullBefore.get(name), fullAfter.get(name))) moved++;
@@ -149,13 +154,7 @@ class MetaObjectiveTest {
         }
 
         @Override
-        public List<ParamGroup> parameterGroups(double weightDecay) { return inner.parameterGroups(weightDecay); }
-
-        @Override
-        public List<Parameter> trainable() { return inner.trainable(); }
-
-        @Override
-        public String name() { return inner.name(); }
+        public List<Parameter> state() { return inner.state(); }
     }
 
     @Test
@@ -164,16 +163,16 @@ class MetaObjectiveTest {
             try (Arena arena = Arena.ofShared()) {
                 Path a = straight.resolve(update), b = interrupted.resolve(update);
                 Setup one = setup(arena, update, 1, 2, 0.5, a.resolve("meta.jsonl"));
-                new Trainer(config(a, 5, 2), one.objective(), one.student(), one.teacher(), DATA, DATA.rows(0, 0), "fp", null).run(false);
+                trainer(a, 5, 2, one.objective(), one.student(), one.teacher(), "fp").run(false);
 
                 Setup two = setup(arena, update, 1, 2, 0.5, b.resolve("meta.jsonl"));
-                assertThrows(IllegalStateException.class, () -> new Trainer(config(b, 5, 2), new Killing(two.objective(), 3),
-                        two.student(), two.teacher(), DATA, DATA.rows(0, 0), "fp", null).run(false));
+                assertThrows(IllegalStateException.class, () -> trainer(b, 5, 2, new Killing(two.objective(), 3),
+                        two.student(), two.teacher(), "fp").run(false));
                 // A fresh process: another random student and teacher LoRA, all restored from the step-2
                 // checkpoint. The frozen base of a LoRA teacher is not in the checkpoint: it is loaded from the
                 // same teacher directory, here the same seed; the full update restores every teacher weight.
                 Setup three = setup(arena, update, 7, update.equals("full") ? 8 : 2, 99, 0.5, b.resolve("meta.jsonl"));
-                new Trainer(config(b, 5, 2), three.objective(), three.student(), three.teacher(), DATA, DATA.rows(0, 0), "fp", null).run(true);
+                trainer(b, 5, 2, three.objective(), three.student(), three.teacher(), "fp").run(true);
 
                 assertEquals(withoutTiming(new MetricsLog(a.resolve("metrics.jsonl")).read()), withoutTiming(new MetricsLog(b.resolve("metrics.jsonl")).read()),
                         update + ": training losses of every step");
@@ -209,7 +208,7 @@ class MetaObjectiveTest {
             LlamaModel teacher = LlamaModel.random(MetaFixtures.config(24, 2), arena, 2);
             MetaTeacher meta = MetaTeacher.lora(teacher, 2, 4, 0, 1e-2);
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new MetaObjective(student,
-                    student.trainableParameters(), wd -> List.of(), meta, KD, DATA.rows(0, 0), 4, 0, 0.1, 1e-2, null));
+                    student.trainableParameters(), meta, KD, DATA.rows(0, 0), 4, 0, 0.1, 1e-2, null));
             assertTrue(e.getMessage().contains("quiz split is empty"), e.getMessage());
             assertFalse(e.getMessage().contains("\n"), "one line");
         }

@@ -1,7 +1,15 @@
 package dev.retort.distill.meta;
 
 import dev.retort.distill.DistillJob;
-import dev.retort.distill.DistillOptions;
+import dev.retort.distill.loss.KdConfig;
+import dev.retort.distill.method.Phase;
+import dev.retort.distill.method.Plan;
+import dev.retort.distill.options.DataOptions;
+import dev.retort.distill.options.DistillOptions;
+import dev.retort.distill.options.FeatureOptions;
+import dev.retort.distill.options.LoraOptions;
+import dev.retort.distill.options.ModelOptions;
+import dev.retort.distill.options.OutputOptions;
 import dev.retort.distill.data.CorpusReader;
 import dev.retort.distill.data.PackedData;
 import dev.retort.distill.demo.BpeTrainer;
@@ -51,7 +59,7 @@ public final class MetaQualityExperiment {
         int seeds = Integer.parseInt(o.get("seeds"));
         int seq = 64, batch = 16;
 
-        // data, tokenizer and teacher as in the demo (DemoRun.Plan.standard())
+        // data, tokenizer and teacher as in the demo (DemoRun.Size.standard())
         Path corpus = work.resolve("corpus.txt"), transfer = work.resolve("transfer.txt"), heldOutFile = work.resolve("heldout.txt");
         String text = new DemoCorpus(1).generate(Integer.parseInt(o.get("paragraphs")));
         Files.writeString(corpus, text, StandardCharsets.UTF_8);
@@ -66,8 +74,10 @@ public final class MetaQualityExperiment {
         try (Arena arena = Arena.ofShared()) {
             LlamaModel teacher = LlamaModel.random(config, arena, 1);
             PackedData train = PackedData.pack(CorpusReader.read(corpus, tokenizer), seq, tokenizer.eosId());
-            new Trainer(new TrainingConfig(teacherSteps, 0, batch, 1, 3e-3, 3e-4, teacherSteps / 20, 0, 1, 1, 0, 4, 0,
-                    work.resolve("teacher-run"), true), new SftObjective(teacher), teacher, null, train, heldOut, "teacher", null).run(false);
+            TrainingConfig tc = TrainingConfig.DEFAULTS.withSteps(teacherSteps, batch, 3e-3, 3e-4, teacherSteps / 20)
+                    .withSeed(1).withEvaluation(0, 4, 0);
+            Phase sft = Phase.standard("sft", new SftObjective(teacher), teacher.trainableParameters(), tc, train);
+            new Trainer(tc, Plan.of(sft, null), teacher, null, heldOut, "teacher", work.resolve("teacher-run"), true).run(false);
             ModelExporter.save(teacher, null, tokDir, teacherDir, DType.F32);
         }
 
@@ -79,10 +89,10 @@ public final class MetaQualityExperiment {
                 Path out = work.resolve(method + "-seed" + (s + 1));
                 MetaOptions meta = new MetaOptions(method.equals("meta-full") ? "full" : "lora", Double.parseDouble(o.get("teacher-lr")),
                         Double.parseDouble(o.get("pilot-lr")), null, 0.1, 1e-2, 8, 16);
-                DistillOptions options = new DistillOptions(teacherDir, null, "0,2", transfer, heldOutFile, out,
-                        method.startsWith("meta") ? "meta" : "kd", "fkl", 2.0, 0.9, 0.5, 0, null, null, 32, 0, "q_proj", false, 1,
-                        null, "mse", 1, steps, 0, batch, 1, seq, 3e-3, 3e-4, steps / 20, 0, 1, s + 1, 0, 0, 8, 0,
-                        false, false, "adamw", meta);
+                DistillOptions options = new DistillOptions(method.startsWith("meta") ? "meta" : "kd",
+                        new ModelOptions(teacherDir, null, null, "0,2"), DataOptions.DEFAULTS.withFiles(transfer, heldOutFile).withSeqLen(seq),
+                        TrainingConfig.DEFAULTS.withSteps(steps, batch, 3e-3, 3e-4, steps / 20).withSeed(s + 1).withEvaluation(0, 8, 0),
+                        LoraOptions.DEFAULTS, KdConfig.DEFAULTS.withAlpha(0.9), FeatureOptions.DEFAULTS, meta, new OutputOptions(out, false, false));
                 DistillJob.run(options);
                 // agreement with the original teacher, on the same held-out rows for every run
                 try (Arena arena = Arena.ofShared(); var tw = dev.retort.models.hf.ModelWeights.open(teacherDir);

@@ -1,0 +1,97 @@
+package dev.retort.distill.method;
+
+import dev.retort.autograd.Parameter;
+import dev.retort.models.lora.LoraModel;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a {@link Method} makes of a run: its phases, run in order by the trainer, and what is written after them.
+ *
+ * @param phases          at least one
+ * @param studentAdapters the student's LoRA adapters when it trains through them (written as a PEFT adapter),
+ *                        or null when the student's own weights train (written as a model directory)
+ * @param extraOutputs    anything else the method writes into the output directory after training (the
+ *                        meta-distilled teacher, say)
+ */
+public record Plan(List<Phase> phases, LoraModel studentAdapters, List<Output> extraOutputs) {
+
+    /** Something written into the run's output directory once training is over. */
+    public interface Output {
+        void write(Path outDir) throws IOException;
+    }
+
+    public Plan {
+        phases = List.copyOf(phases);
+        extraOutputs = List.copyOf(extraOutputs);
+        if (phases.isEmpty()) throw new IllegalArgumentException("a plan needs at least one phase");
+    }
+
+    /**
+     * {@code dir}, emptied of what an earlier run of the same job wrote there (the run is about to write it
+     * anew); returns {@code dir}.
+     */
+    public static Path freshDirectory(Path dir) {
+        if (!Files.exists(dir)) return dir;
+        try (var all = Files.walk(dir)) {
+            for (Path p : all.sorted(Comparator.reverseOrder()).toList()) Files.delete(p);
+        } catch (IOException e) {
+            throw new UncheckedIOException(dir + ": cannot replace the previous output: " + e.getMessage(), e);
+        }
+        return dir;
+    }
+
+    /** A plan of one phase. */
+    public static Plan of(Phase phase, LoraModel studentAdapters) {
+        return new Plan(List.of(phase), studentAdapters, List.of());
+    }
+
+    public Plan withOutput(Output output) {
+        List<Output> all = new ArrayList<>(extraOutputs);
+        all.add(output);
+        return new Plan(phases, studentAdapters, all);
+    }
+
+    /** Steps of all phases. */
+    public long totalSteps() {
+        long n = 0;
+        for (Phase p : phases) n += p.steps();
+        return n;
+    }
+
+    /**
+     * Makes phase {@code index}'s parameters trainable and freezes those that only other phases train, so that
+     * gradients flow exactly into what the phase updates.
+     */
+    public void enterPhase(int index) {
+        List<Parameter> current = phases.get(index).trainable();
+        for (Phase p : phases) {
+            for (Parameter q : p.trainable()) {
+                if (!current.contains(q)) q.setTrainable(false);
+            }
+        }
+        for (Parameter q : current) q.setTrainable(true);
+    }
+
+    /**
+     * What a checkpoint holds besides the optimizer: every parameter any phase trains, then the objectives' own
+     * state (a meta-distilled teacher), each once, by name.
+     */
+    public List<Parameter> checkpointed() {
+        Map<String, Parameter> byName = new LinkedHashMap<>();
+        for (Phase p : phases) {
+            for (Parameter q : p.trainable()) byName.putIfAbsent(q.name(), q);
+        }
+        for (Phase p : phases) {
+            for (Parameter q : p.objective().state()) byName.putIfAbsent(q.name(), q);
+        }
+        return new ArrayList<>(byName.values());
+    }
+}

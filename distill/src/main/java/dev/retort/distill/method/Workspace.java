@@ -1,0 +1,172 @@
+package dev.retort.distill.method;
+
+import dev.retort.autograd.Parameter;
+import dev.retort.autograd.optim.ParamGroup;
+import dev.retort.distill.data.CorpusReader;
+import dev.retort.distill.data.PackedData;
+import dev.retort.distill.options.DistillOptions;
+import dev.retort.distill.train.Objective;
+import dev.retort.distill.train.TrainingConfig;
+import dev.retort.models.hf.LlamaConfig;
+import dev.retort.models.hf.ModelWeights;
+import dev.retort.models.llama.LayerSelection;
+import dev.retort.models.llama.LlamaModel;
+import dev.retort.models.lora.Lora;
+import dev.retort.models.lora.LoraModel;
+import dev.retort.models.tokenizer.Tokenizer;
+import dev.retort.models.tokenizer.Tokenizers;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A run's loaded world, as a {@link Method} sees it when it makes its plan: the options, the teacher and student
+ * models (the student built from its own directory or from teacher layers), the tokenizer, and the data read and
+ * packed once (training rows and held-out rows). The arena owns every tensor; closing the workspace frees them.
+ */
+public final class Workspace implements AutoCloseable {
+    private final DistillOptions options;
+    private final Arena arena;
+    private final ModelWeights teacherWeights;
+    private final ModelWeights studentWeights;   // null when the student is made of teacher layers
+    private final Tokenizer tokenizer;
+    private final LlamaModel teacher;
+    private final LlamaModel student;
+    private final PackedData train;
+    private final PackedData heldOut;
+
+    private Workspace(DistillOptions options, Method method) throws IOException {
+        this.options = options;
+        this.arena = Arena.ofShared();
+        Path teacherDir = options.models().teacher();
+        ModelWeights studentFile = null;
+        try {
+            this.teacherWeights = ModelWeights.open(teacherDir);
+            LlamaConfig teacherConfig = LlamaConfig.read(teacherDir);
+            this.tokenizer = Tokenizers.load(teacherDir);
+            this.teacher = LlamaModel.load(teacherConfig, teacherWeights, arena, method.trainsTeacherWeights(options));
+            LlamaConfig studentConfig;
+            ModelWeights studentSource;
+            if (options.models().student() != null) {
+                Path dir = options.models().student();
+                studentConfig = LlamaConfig.read(dir);
+                checkSameTokenizer(teacherDir, tokenizer, dir, Tokenizers.load(dir));
+                studentFile = ModelWeights.open(dir);
+                studentSource = studentFile;
+            } else {
+                int[] keep = LayerSelection.parse(options.models().studentLayers(), teacherConfig.numHiddenLayers());
+                studentConfig = LayerSelection.config(teacherConfig, keep);
+                studentSource = LayerSelection.weights(teacherWeights, keep);
+            }
+            this.studentWeights = studentFile;
+            this.student = LlamaModel.load(studentConfig, studentSource, arena, method.trainsStudentWeights(options));
+
+            PackedData all = pack(options.data().data());
+            if (options.data().evalData() != null) {
+                this.train = all;
+                this.heldOut = pack(options.data().evalData());
+            } else {
+                PackedData[] split = all.split(options.data().heldOut());
+                this.train = split[0];
+                this.heldOut = split[1];
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            closeQuietly(studentFile);
+            arena.close();
+            throw e;
+        }
+    }
+
+    /** Loads what a run of {@code method} needs. */
+    public static Workspace open(DistillOptions options, Method method) throws IOException {
+        return new Workspace(options, method);
+    }
+
+    public DistillOptions options() { return options; }
+
+    public TrainingConfig training() { return options.training(); }
+
+    public Arena arena() { return arena; }
+
+    public Tokenizer tokenizer() { return tokenizer; }
+
+    public LlamaModel teacher() { return teacher; }
+
+    public LlamaModel student() { return student; }
+
+    /** The training rows (all of --data when --eval-data is given, else what --held-out leaves). */
+    public PackedData train() { return train; }
+
+    public PackedData heldOut() { return heldOut; }
+
+    /** A data file read with the run's tokenizer and packed into rows of --seq-len tokens, as --data is. */
+    public PackedData pack(Path file) throws IOException {
+        return PackedData.pack(CorpusReader.read(file, tokenizer), options.data().seqLen(), Math.max(0, tokenizer.eosId()));
+    }
+
+    /** LoRA adapters on the student, with --lora-* (rank {@code defaultRank} when --lora-rank is not given). */
+    public LoraModel attachStudentLora(int defaultRank) {
+        return Lora.attach(student, options.lora().config(defaultRank, options.training().seed()));
+    }
+
+    /** The optimizer groups of a student trained through its adapters: A and B apart for LoRA+. */
+    public List<ParamGroup> groups(LoraModel adapters) {
+        return adapters.paramGroups(options.training().weightDecay(), options.lora().loraPlus());
+    }
+
+    /** One group over {@code params} with the run's weight decay. */
+    public List<ParamGroup> groups(List<Parameter> params) {
+        return List.of(ParamGroup.of(params, options.training().weightDecay()));
+    }
+
+    /**
+     * The phase every single-phase method runs: {@code objective} on {@code rows} in the seeded order of
+     * --seed, for --max-steps (or --epochs) steps of the run's schedule and optimizer.
+     */
+    public Phase phase(String name, Objective objective, List<Parameter> trainable, List<ParamGroup> groups, PackedData rows) {
+        if (rows.rows() == 0) {
+            throw new IllegalArgumentException(options.data().data() + ": too little text for one sequence of "
+                    + options.data().seqLen() + " tokens");
+        }
+        return Phase.standard(name, objective, trainable, groups, options.training(), rows);
+    }
+
+    /** Concatenates parameter lists (trainable weights, then learned projections, say). */
+    public static List<Parameter> concat(List<Parameter> a, List<Parameter> b) {
+        List<Parameter> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
+    }
+
+    static void checkSameTokenizer(Path teacherDir, Tokenizer teacher, Path studentDir, Tokenizer student) {
+        if (teacher.vocabSize() != student.vocabSize()) {
+            throw new IllegalArgumentException("the student's tokenizer (" + studentDir + ", " + student.vocabSize()
+                    + " tokens) differs from the teacher's (" + teacherDir + ", " + teacher.vocabSize() + " tokens); "
+                    + "logit distillation needs one vocabulary");
+        }
+        for (int id = 0; id < teacher.vocabSize(); id++) {
+            if (!teacher.token(id).equals(student.token(id))) {
+                throw new IllegalArgumentException("the student's tokenizer (" + studentDir + ") differs from the teacher's ("
+                        + teacherDir + "): token " + id + " is '" + student.token(id) + "' vs '" + teacher.token(id) + "'");
+            }
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        if (c == null) return;
+        try {
+            c.close();
+        } catch (Exception ignored) {
+            // already failing
+        }
+    }
+
+    @Override
+    public void close() {
+        closeQuietly(studentWeights);
+        closeQuietly(teacherWeights);
+        arena.close();
+    }
+}

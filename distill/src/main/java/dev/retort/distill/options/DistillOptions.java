@@ -1,0 +1,46 @@
+package dev.retort.distill.options;
+
+import dev.retort.distill.loss.KdConfig;
+import dev.retort.distill.meta.MetaOptions;
+import dev.retort.distill.train.TrainingConfig;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Every setting of a {@code retort distill} run, as typed groups: each group is one record with its defaults and
+ * its validation, shared by the commands that take it (distill, cache-teacher, demo, bench train) and by
+ * {@code --config} files.
+ *
+ * @param method   sft, kd, neo or meta ({@link dev.retort.distill.method.Methods})
+ * @param models   teacher (or its cache) and student
+ * @param data     training and held-out text
+ * @param training steps, batches, schedule, optimizer, seed, evaluation and checkpoints
+ * @param lora     the student's adapters (neo, or sft with a rank)
+ * @param kd       the distillation loss (kd, neo, meta)
+ * @param features feature KD (kd, neo)
+ * @param meta     the teacher's meta-update (meta)
+ * @param output   the output directory, resume, progress
+ */
+public record DistillOptions(String method, ModelOptions models, DataOptions data, TrainingConfig training,
+                             LoraOptions lora, KdConfig kd, FeatureOptions features, MetaOptions meta,
+                             OutputOptions output) {
+
+    /** The settings that change the numbers of a run (a resumed run must match them), in a stable order. */
+    public Map<String, String> numericSettings() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("method", method);
+        m.put("teacher", String.valueOf(models.teacher()));
+        m.put("student", models.describeStudent());
+        m.put("data", String.valueOf(data.data()));
+        m.put("held-out", data.evalData() != null ? data.evalData().toString() : Double.toString(data.heldOut()));
+        m.put("seq-len", Integer.toString(data.seqLen()));
+        m.put("kd", kd.divergence().cliName() + " T=" + kd.temperature() + " alpha=" + kd.alpha() + " beta=" + kd.beta()
+                + " top-k=" + kd.topK());
+        m.put("teacher-cache", String.valueOf(models.teacherCache()));
+        m.put("lora", lora.describe());
+        m.put("feature-layers", features.describe());
+        m.put("training", training.describe());
+        if ("meta".equals(method)) m.put("meta", meta.describe());
+        return m;
+    }
+}
