@@ -1,5 +1,6 @@
 package dev.retort.cli;
 
+import dev.retort.distill.bench.Measure;
 import dev.retort.tensor.DType;
 import dev.retort.tensor.Tensor;
 import dev.retort.tensor.ThreadPool;
@@ -81,7 +82,7 @@ final class BenchCheckCommand implements Callable<Integer> {
                 ThreadPool.setSharedThreads(threads);
                 Tensor out = Tensor.zeros(arena, DType.F32, T, HIDDEN);
                 Tensor wUp = Tensor.of(arena, wUpBf16.toFloatArray(), HIDDEN, DIM);
-                double seconds = Timing.medianSecondsPerCall(() -> simd.gemm().gemm(Gemm.Layout.ABT, T, HIDDEN, DIM, 1f,
+                double seconds = Measure.medianSecondsPerCall(() -> simd.gemm().gemm(Gemm.Layout.ABT, T, HIDDEN, DIM, 1f,
                         x.segment(), 0, DIM, wUp.segment(), 0, DIM, DType.F32, 0f, out.segment(), 0, HIDDEN), 0.5, 7, 0.05);
                 System.out.printf(Locale.ROOT, "  %d thread%s: %.1f GFLOP/s%n", threads, threads == 1 ? " " : "s",
                         2.0 * T * HIDDEN * DIM / seconds / 1e9);

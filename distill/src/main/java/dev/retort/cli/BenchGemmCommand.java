@@ -1,5 +1,6 @@
 package dev.retort.cli;
 
+import dev.retort.distill.bench.Measure;
 import dev.retort.tensor.DType;
 import dev.retort.tensor.Tensor;
 import dev.retort.tensor.ThreadPool;
@@ -63,7 +64,7 @@ final class BenchGemmCommand implements Callable<Integer> {
             int ldb = b.dim(1);
             Runnable call = () -> kernels.gemm().gemm(gemmLayout, m, n, k, 1f,
                     a.segment(), 0, k, b.segment(), 0, ldb, bType, 0f, c.segment(), 0, n);
-            double seconds = Timing.medianSecondsPerCall(call, 1.0, repetitions, 0.05);
+            double seconds = Measure.medianSecondsPerCall(call, 1.0, repetitions, 0.05);
             double gflops = 2.0 * m * n * k / seconds / 1e9;
             System.out.printf(Locale.ROOT, "gemm %dx%dx%d layout=%s dtype=%s threads=%d kernels=%s: %.3f ms%n",
                     m, k, n, layout, dtype, ThreadPool.shared().threads(), kernels.name(), seconds * 1e3);

@@ -100,6 +100,32 @@ class CliTest {
     }
 
     @Test
+    void benchTrainDecodeAndMetaRunOnATinyShape() {
+        String[] tiny = {"--dim", "16", "--layers", "1", "--heads", "2", "--kv-heads", "1", "--hidden", "32", "--vocab", "40",
+                "--seq", "8", "--batch", "2"};
+        for (String mode : List.of("train", "fwd", "lora-kd")) {
+            Run r = run(concat(new String[] {"bench", "train", "--mode", mode, "--steps", "1", "--lora-rank", "2"}, tiny));
+            assertEquals(0, r.exit(), r.err());
+            assertTrue(r.lastLine().matches("\\d+ tokens/s"), mode + ": " + r.out());
+        }
+        Run decode = run(concat(new String[] {"bench", "decode", "--tokens", "4"}, tiny));
+        assertEquals(0, decode.exit(), decode.err());
+        assertTrue(decode.lastLine().matches("[0-9.]+ tokens/s"), decode.out());
+        Run meta = run(concat(new String[] {"bench", "meta", "--steps", "1"}, tiny));
+        assertEquals(0, meta.exit(), meta.err());
+        assertEquals(4, meta.out().strip().lines().count(), "a header and one line per mode: " + meta.out());
+        Run badMode = run(concat(new String[] {"bench", "train", "--mode", "sprint"}, tiny));
+        assertEquals(2, badMode.exit());
+        assertTrue(badMode.err().contains("--mode") && badMode.err().contains("sprint"), badMode.err());
+    }
+
+    static String[] concat(String[] a, String[] b) {
+        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
+    }
+
+    @Test
     void benchGemmEndsWithGflops() {
         Run r = run("bench", "gemm", "--shape", "32x16x24", "--layout", "ab", "--threads", "1", "--repetitions", "3");
         assertEquals(0, r.exit(), r.err());

@@ -1,0 +1,76 @@
+package dev.retort.distill.bench;
+
+import dev.retort.autograd.Parameter;
+import dev.retort.distill.method.Plan;
+import dev.retort.models.export.ModelExporter;
+import dev.retort.models.hf.LlamaConfig;
+import dev.retort.models.hf.ModelWeights;
+import dev.retort.models.llama.LlamaInference;
+import dev.retort.models.llama.LlamaModel;
+import dev.retort.models.llama.Sampler;
+import dev.retort.tensor.DType;
+import dev.retort.tensor.Tensor;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * {@code retort bench decode}: greedy decoding through the KV cache, one token at a time, of a model directory
+ * (read in place, optionally converted to another weight type first) or of a random model of a given shape
+ * written as a checkpoint and read back like any other. Reports the median time per token and the weight bytes
+ * each token reads, whose ratio is the memory bandwidth decoding reaches.
+ */
+public final class DecodeBench {
+    private DecodeBench() {}
+
+    /** One measured run. */
+    public record Result(LlamaConfig config, DType weights, double secondsPerToken, long bytesPerToken) {}
+
+    /**
+     * @param model       a model directory, or null for a random model of {@code randomShape}
+     * @param type        the weight type to convert to (random: the type to write), or null for as stored (random: F32)
+     * @param tokens      tokens to decode after the first
+     */
+    public static Result run(Path model, DType type, LlamaConfig randomShape, int tokens) throws IOException {
+        Path dir = model;
+        Path temp = null;
+        try (Arena arena = Arena.ofShared()) {
+            if (dir == null || type != null) {
+                temp = Files.createTempDirectory("retort-bench-decode");
+                Path target = temp.resolve("model");
+                if (dir == null) {
+                    ModelExporter.save(LlamaModel.random(randomShape, arena, 0), null, temp, target, type == null ? DType.F32 : type);
+                } else {
+                    ModelExporter.export(dir, null, target, type);
+                }
+                dir = target;
+            }
+            LlamaConfig config = LlamaConfig.read(dir);
+            try (ModelWeights weights = ModelWeights.open(dir)) {
+                LlamaModel m = LlamaModel.load(config, weights, arena, false);
+                int capacity = Math.min(config.maxPositionEmbeddings(), tokens + 1);
+                long bytesPerToken = 0;
+                for (Parameter p : m.namedParameters().values()) {
+                    if (p.name().equals("model.embed_tokens.weight") && !config.tieWordEmbeddings()) continue;  // one row read
+                    bytesPerToken += p.value().size() * p.value().dtype().bytes;
+                }
+                double[] times = new double[capacity - 1];
+                for (int rep = 0; rep < 2; rep++) {   // the first pass warms the JIT up
+                    try (LlamaInference inference = new LlamaInference(m, capacity, 16)) {
+                        Tensor logits = inference.forward(new int[] {config.bosTokenId() == null ? 0 : config.bosTokenId()});
+                        for (int i = 0; i < times.length; i++) {
+                            int next = Sampler.greedy().sample(logits);
+                            long t0 = System.nanoTime();
+                            logits = inference.forward(new int[] {next});
+                            times[i] = (System.nanoTime() - t0) / 1e9;
+                        }
+                    }
+                }
+                return new Result(config, m.layers().get(0).qProj.weight().value().dtype(), Measure.median(times), bytesPerToken);
+            }
+        } finally {
+            if (temp != null) Plan.freshDirectory(temp);
+        }
+    }
+}

@@ -1,0 +1,75 @@
+package dev.retort.distill.cache;
+
+import dev.retort.autograd.BufferPool;
+import dev.retort.autograd.Graph;
+import dev.retort.distill.data.CorpusReader;
+import dev.retort.distill.data.PackedData;
+import dev.retort.models.hf.LlamaConfig;
+import dev.retort.models.hf.ModelWeights;
+import dev.retort.models.llama.LlamaModel;
+import dev.retort.models.tokenizer.Tokenizer;
+import dev.retort.models.tokenizer.Tokenizers;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.foreign.Arena;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+
+/**
+ * {@code retort cache-teacher} as a job: runs the frozen teacher once over a data file, packed exactly as
+ * {@code retort distill} packs it, and stores per token its top-k logits and the log-sum-exp of the rest at the
+ * KD temperature ({@link TeacherCacheWriter}), so that distillation can later run without the teacher in memory.
+ */
+public final class TeacherCacheJob {
+    private TeacherCacheJob() {}
+
+    /**
+     * @param batchSize sequences per teacher pass
+     * @param temperature the KD temperature the rest log-sum-exp is computed at (a run must use the same)
+     */
+    public record Options(Path teacher, Path data, int seqLen, int topK, float temperature, int batchSize, Path out) {
+        public Options {
+            if (topK < 1) throw new IllegalArgumentException("--top-k must be at least 1, got " + topK);
+            if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be at least 1, got " + batchSize);
+            if (seqLen < 2) throw new IllegalArgumentException("--seq-len must be at least 2, got " + seqLen);
+        }
+    }
+
+    /** What was cached. */
+    public record Result(long sequences, long tokens, double seconds) {}
+
+    /** Writes the cache; {@code progress} gets a running count (null: quiet). */
+    public static Result run(Options o, PrintStream progress) throws IOException {
+        try (Arena arena = Arena.ofShared(); ModelWeights weights = ModelWeights.open(o.teacher()); BufferPool pool = new BufferPool()) {
+            LlamaConfig config = LlamaConfig.read(o.teacher());
+            Tokenizer tokenizer = Tokenizers.load(o.teacher());
+            LlamaModel teacher = LlamaModel.load(config, weights, arena, false);
+            PackedData rows = PackedData.pack(CorpusReader.read(o.data(), tokenizer), o.seqLen(), Math.max(0, tokenizer.eosId()));
+            int vocab = config.vocabSize(), seq = o.seqLen();
+            CacheDescription description = new CacheDescription(o.teacher().getFileName().toString(), o.teacher().toString(), vocab,
+                    o.topK(), o.temperature(), seq, CacheHashes.vocabulary(tokenizer), o.data().getFileName().toString(),
+                    CacheHashes.file(o.data()));
+            long start = System.nanoTime();
+            try (TeacherCacheWriter writer = TeacherCacheWriter.create(o.out(), description)) {
+                for (int first = 0; first < rows.rows(); first += o.batchSize()) {
+                    int n = Math.min(o.batchSize(), rows.rows() - first);
+                    int[] tokens = new int[n * seq];
+                    for (int i = 0; i < n; i++) System.arraycopy(rows.inputs(first + i), 0, tokens, i * seq, seq);
+                    float[] logits;   // [n × seq × V]
+                    try (Graph g = Graph.noGrad(pool)) {
+                        logits = teacher.logits(g, tokens, n, seq).value().toFloatArray();
+                    }
+                    for (int i = 0; i < n; i++) {
+                        writer.append(Arrays.copyOfRange(tokens, i * seq, (i + 1) * seq),
+                                Arrays.copyOfRange(logits, i * seq * vocab, (i + 1) * seq * vocab));
+                    }
+                    if (progress != null) progress.printf(Locale.ROOT, "\rcached %d/%d sequences", first + n, rows.rows());
+                }
+                writer.finish();
+                if (progress != null) progress.println();
+                return new Result(writer.sequenceCount(), writer.tokenCount(), (System.nanoTime() - start) / 1e9);
+            }
+        }
+    }
+}
