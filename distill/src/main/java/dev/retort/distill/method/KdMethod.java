@@ -2,7 +2,7 @@ package dev.retort.distill.method;
 
 import dev.retort.autograd.Parameter;
 import dev.retort.autograd.optim.ParamGroup;
-import dev.retort.distill.TeacherCaches;
+import dev.retort.distill.cache.TeacherCaches;
 import dev.retort.distill.loss.LayerMap;
 import dev.retort.distill.options.DistillOptions;
 import dev.retort.distill.options.FeatureOptions;

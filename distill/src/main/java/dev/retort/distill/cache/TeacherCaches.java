@@ -1,8 +1,5 @@
-package dev.retort.distill;
+package dev.retort.distill.cache;
 
-import dev.retort.distill.cache.CacheHashes;
-import dev.retort.distill.cache.SequenceTopK;
-import dev.retort.distill.cache.TeacherCache;
 import dev.retort.distill.data.Batch;
 import dev.retort.distill.data.PackedData;
 import dev.retort.distill.loss.KdConfig;
