@@ -86,7 +86,7 @@ public final class DistillationLoss {
         public void begin(Graph g, int rows, int vocab, int chunkRows, boolean gradient) {
             mode = checkInputs(teacher, targets, config, rows, vocab);
             scale = 1.0 / (divisor > 0 ? divisor : Math.max(1, countedRows(targets)));
-            math = new KdRows(config, vocab, scale, gradient);
+            math = new KdRows(g.kernels().elementwise(), config, vocab, scale, gradient);
             perRow = new KdRows.RowResults(rows);
             teacherLogits = mode == TeacherMode.BLOCKS ? null : g.allocate(chunkRows, vocab);
         }

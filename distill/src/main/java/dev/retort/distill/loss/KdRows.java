@@ -2,6 +2,9 @@ package dev.retort.distill.loss;
 
 import dev.retort.autograd.ops.CrossEntropy;
 import dev.retort.tensor.ThreadPool;
+import dev.retort.tensor.kernels.Elementwise;
+import dev.retort.tensor.kernels.Elementwise.RowStats;
+import dev.retort.tensor.kernels.KdTerm;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.function.IntConsumer;
@@ -22,14 +25,18 @@ import java.util.function.IntConsumer;
  * = q_j·g_{b(j)} − q_j·Σ_b q_b·g_b with g = ∂D/∂q; dividing by T for s = z/T and writing q_j·g_b =
  * (q_j/q_b)·h_b gives the formula. The T² of the loss times that 1/T is the α·T in front.
  *
- * <p>Rows are independent: they are spread over the thread pool, each writes only its own results, and the
- * caller adds the per-row results up in row order, so sums do not depend on the thread count.
+ * <p>The passes over a row's V logits — statistics, divergence terms, gradient — are the {@link Elementwise}
+ * KD row kernels (SIMD, with a double-precision scalar twin); what is left here is per-row bookkeeping and the
+ * k buckets of a top-k teacher. Rows are independent: they are spread over the thread pool, each writes only
+ * its own results, and the caller adds the per-row results up in row order, so sums do not depend on the
+ * thread count.
  */
 final class KdRows {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private static final long ROW_GRAIN = 1 << 14;  // elements per task, so tiny vocabularies stay on one thread
 
-    private final Divergence divergence;
+    private final Elementwise ew;
+    private final KdTerm divergence;
     private final int vocab;
     private final double invT, beta;
     private final double ceWeight;   // 1 − α
@@ -44,8 +51,9 @@ final class KdRows {
         }
     }
 
-    KdRows(KdConfig config, int vocab, double scale, boolean withGradient) {
-        this.divergence = config.divergence();
+    KdRows(Elementwise ew, KdConfig config, int vocab, double scale, boolean withGradient) {
+        this.ew = ew;
+        this.divergence = config.divergence().kdTerm();
         this.vocab = vocab;
         this.invT = 1 / config.temperature();
         this.beta = config.beta();
@@ -78,29 +86,6 @@ final class KdRows {
         });
     }
 
-    /** The student's row statistics at temperatures 1 and T. */
-    private record Student(int argmax, double lse, double lseTempered) {}
-
-    private Student student(MemorySegment z, long row) {
-        double max = Double.NEGATIVE_INFINITY;
-        int argmax = 0;
-        for (int j = 0; j < vocab; j++) {
-            float v = z.getAtIndex(F32, row + j);
-            if (v > max) {
-                max = v;
-                argmax = j;
-            }
-        }
-        double sum = 0, sumTempered = 0;
-        for (int j = 0; j < vocab; j++) {
-            double d = z.getAtIndex(F32, row + j) - max;
-            sum += Math.exp(d);
-            sumTempered += invT == 1 ? 0 : Math.exp(d * invT);
-        }
-        double lse = max + Math.log(sum);
-        return new Student(argmax, lse, invT == 1 ? lse : max * invT + Math.log(sumTempered));
-    }
-
     // ---- full vocabulary: every token its own bucket ------------------------------------------------------
 
     private void denseRow(MemorySegment z, long zRow, MemorySegment y, long yRow, int target, int row, RowResults out) {
@@ -108,47 +93,18 @@ final class KdRows {
             clear(z, zRow);
             return;
         }
-        Student s = student(z, zRow);
-        // teacher: lseP = log Σ exp(y/T), argmax (ties: lower id)
-        double yMax = Double.NEGATIVE_INFINITY;
-        int yArgmax = 0;
-        for (int j = 0; j < vocab; j++) {
-            float v = y.getAtIndex(F32, yRow + j);
-            if (v > yMax) {
-                yMax = v;
-                yArgmax = j;
-            }
-        }
-        double ySum = 0;
-        for (int j = 0; j < vocab; j++) ySum += Math.exp((y.getAtIndex(F32, yRow + j) - yMax) * invT);
-        double lseP = yMax * invT + Math.log(ySum);
-
+        RowStats student = ew.rowStats(vocab, invT, true, z, zRow);     // argmax, lse(z), lse(z/T)
+        RowStats teacher = ew.rowStats(vocab, invT, false, y, yRow);    // argmax, lse(y/T)
         // D = Σ_j f(p_j, q_j); H = Σ_j h_j, with h_j kept in place of y_j for the gradient pass
-        double d = 0, hSum = 0;
-        for (int j = 0; j < vocab; j++) {
-            double logP = y.getAtIndex(F32, yRow + j) * invT - lseP;
-            double logQ = z.getAtIndex(F32, zRow + j) * invT - s.lseTempered;
-            d += divergence.term(logP, logQ, beta);
-            if (withGradient) {
-                double h = divergence.termGradient(logP, logQ, beta);
-                hSum += h;
-                y.setAtIndex(F32, yRow + j, (float) h);
-            }
-        }
-        out.ce[row] = s.lse - z.getAtIndex(F32, zRow + target);
-        out.kd[row] = d;
-        out.agree[row] = s.argmax == yArgmax;
+        double[] sums = new double[2];
+        ew.kdTerms(divergence, beta, vocab, invT, y, yRow, teacher.lseScaled(), z, zRow, student.lseScaled(), withGradient, sums);
+        out.ce[row] = student.lse() - z.getAtIndex(F32, zRow + target);
+        out.kd[row] = sums[0];
+        out.agree[row] = student.argmax() == teacher.argmax();
         if (!withGradient) return;
-
         // dz_j = scale·[(1−α)(softmax(z)_j − [j = t]) + α·T·(h_j − q_j·H)]
-        for (int j = 0; j < vocab; j++) {
-            double zj = z.getAtIndex(F32, zRow + j);
-            double softmax = Math.exp(zj - s.lse);
-            double q = invT == 1 ? softmax : Math.exp(zj * invT - s.lseTempered);
-            double ce = softmax - (j == target ? 1 : 0);
-            double kd = y.getAtIndex(F32, yRow + j) - q * hSum;
-            z.setAtIndex(F32, zRow + j, (float) (scale * (ceWeight * ce + kdWeight * kd)));
-        }
+        ew.kdGradient(vocab, z, zRow, student.lse(), invT, student.lseScaled(), target, scale, ceWeight, kdWeight,
+                y, yRow, sums[1], 0, Double.NEGATIVE_INFINITY);
     }
 
     // ---- top-k: the teacher's k tokens plus one rest bucket -----------------------------------------------
@@ -159,7 +115,7 @@ final class KdRows {
             return;
         }
         int k = block.k();
-        Student s = student(z, zRow);
+        RowStats s = ew.rowStats(vocab, invT, true, z, zRow);
 
         // teacher buckets: log p_i = l_i/T − lseP, log p_rest = rest − lseP, lseP = log(Σ_i exp(l_i/T) + exp(rest))
         double lMax = Double.NEGATIVE_INFINITY;
@@ -185,7 +141,7 @@ final class KdRows {
             kept[i] = z.getAtIndex(F32, at);
             z.setAtIndex(F32, at, Float.NEGATIVE_INFINITY);
         }
-        double lseRest = logSumExpTempered(z, zRow);
+        double lseRest = ew.rowStats(vocab, invT, false, z, zRow).lseScaled();
         for (int i = 0; i < k; i++) z.setAtIndex(F32, zRow + block.id(blockRow, i), kept[i]);
         boolean hasRest = lseRest != Double.NEGATIVE_INFINITY;   // false only when k = V
 
@@ -193,7 +149,7 @@ final class KdRows {
         double[] h = withGradient ? new double[k] : null;
         for (int i = 0; i < k; i++) {
             double logP = block.logit(blockRow, i) * invT - lseP;
-            double logQ = kept[i] * invT - s.lseTempered;
+            double logQ = kept[i] * invT - s.lseScaled();
             d += divergence.term(logP, logQ, beta);
             if (withGradient) {
                 h[i] = divergence.termGradient(logP, logQ, beta);
@@ -201,46 +157,30 @@ final class KdRows {
             }
         }
         if (hasRest) {
-            double logP = rest - lseP, logQ = lseRest - s.lseTempered;
+            double logP = rest - lseP, logQ = lseRest - s.lseScaled();
             d += divergence.term(logP, logQ, beta);
             if (withGradient) {
                 hRest = divergence.termGradient(logP, logQ, beta);
                 hSum += hRest;
             }
         }
-        out.ce[row] = s.lse - z.getAtIndex(F32, zRow + target);
+        out.ce[row] = s.lse() - z.getAtIndex(F32, zRow + target);
         out.kd[row] = d;
-        out.agree[row] = s.argmax == tArgmax;
+        out.agree[row] = s.argmax() == tArgmax;
         if (!withGradient) return;
 
         // every token as if in the rest bucket: q_j/q_rest = exp(s_j − lseRest) ...
-        for (int j = 0; j < vocab; j++) {
-            double zj = z.getAtIndex(F32, zRow + j);
-            double softmax = Math.exp(zj - s.lse);
-            double q = invT == 1 ? softmax : Math.exp(zj * invT - s.lseTempered);
-            double ce = softmax - (j == target ? 1 : 0);
-            double inBucket = hasRest ? Math.exp(zj * invT - lseRest) * hRest : 0;
-            z.setAtIndex(F32, zRow + j, (float) (scale * (ceWeight * ce + kdWeight * (inBucket - q * hSum))));
-        }
+        ew.kdGradient(vocab, z, zRow, s.lse(), invT, s.lseScaled(), target, scale, ceWeight, kdWeight, null, 0, hSum,
+                hRest, hasRest ? lseRest : Double.NEGATIVE_INFINITY);
         // ... then the top-k tokens, each alone in its bucket: q_j/q_b = 1
         for (int i = 0; i < k; i++) {
             int j = block.id(blockRow, i);
             double zj = kept[i];
-            double softmax = Math.exp(zj - s.lse);
-            double q = invT == 1 ? softmax : Math.exp(zj * invT - s.lseTempered);
+            double softmax = Math.exp(zj - s.lse());
+            double q = invT == 1 ? softmax : Math.exp(zj * invT - s.lseScaled());
             double ce = softmax - (j == target ? 1 : 0);
             z.setAtIndex(F32, zRow + j, (float) (scale * (ceWeight * ce + kdWeight * (h[i] - q * hSum))));
         }
-    }
-
-    /** log Σ_j exp(z_j / T) over a row (−∞ entries add nothing; −∞ if all are). */
-    private double logSumExpTempered(MemorySegment z, long row) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int j = 0; j < vocab; j++) max = Math.max(max, z.getAtIndex(F32, row + j));
-        if (max == Double.NEGATIVE_INFINITY) return max;
-        double sum = 0;
-        for (int j = 0; j < vocab; j++) sum += Math.exp((z.getAtIndex(F32, row + j) - max) * invT);
-        return max * invT + Math.log(sum);
     }
 
     private static double logAddExp(double a, double b) {

@@ -129,4 +129,38 @@ public interface Elementwise {
      */
     void embeddingScatterAdd(int count, int[] ids, int idsOffset, int vocab, int dim,
                              MemorySegment dy, long dyOffset, MemorySegment dtable, long dtableOffset);
+
+    // ---- distillation rows ------------------------------------------------------------------------------
+    // One row of V logits at a time, on the calling thread: the KD loss spreads its rows over the pool itself.
+    // The scalar twin computes in double exactly as the reference formulas read; the SIMD kernels in float
+    // lanes, with sums gathered into double every block of lanes.
+
+    /** A row's statistics: max, argmax (lowest index of the max), log Σ_j exp(x_j) and log Σ_j exp(s·x_j). */
+    record RowStats(float max, int argmax, double lse, double lseScaled) {}
+
+    /**
+     * The statistics of the n values at {@code x[offset…]}: −∞ entries add nothing, and a row of only −∞ has
+     * max −∞, argmax 0 and both log-sum-exps −∞. {@code lse} is computed only when {@code withLse} (else NaN);
+     * with s = 1 {@code lseScaled} equals {@code lse}.
+     */
+    RowStats rowStats(int n, double s, boolean withLse, MemorySegment x, long offset);
+
+    /**
+     * One row's divergence between p_j = exp(s·y_j − lseP) and q_j = exp(s·z_j − lseQ) ({@link KdTerm}): returns
+     * D = Σ_j f(p_j, q_j) in {@code sums[0]} and, when {@code writeH}, H = Σ_j h_j in {@code sums[1]} with each
+     * h_j = q_j·∂f/∂q_j written over y_j.
+     */
+    void kdTerms(KdTerm term, double beta, int n, double s, MemorySegment y, long yOffset, double lseP,
+                 MemorySegment z, long zOffset, double lseQ, boolean writeH, double[] sums);
+
+    /**
+     * One KD row's logit gradient, written over z:
+     * <pre>
+     *   dz_j = scale·[ceWeight·(exp(z_j − lse) − [j = target]) + kdWeight·(h_j + hRest·exp(s·z_j − lseRest) − hSum·q_j)]
+     * </pre>
+     * with q_j = exp(s·z_j − lseQ), h_j read from {@code h} (0 when h is null) and the rest term only when
+     * lseRest &gt; −∞ (the top-k rest bucket: every token as if in it; the caller then rewrites its top-k tokens).
+     */
+    void kdGradient(int n, MemorySegment z, long zOffset, double lse, double s, double lseQ, int target, double scale,
+                    double ceWeight, double kdWeight, MemorySegment h, long hOffset, double hSum, double hRest, double lseRest);
 }

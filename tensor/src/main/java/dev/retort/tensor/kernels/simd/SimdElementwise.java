@@ -9,6 +9,7 @@ import dev.retort.tensor.DType;
 import dev.retort.tensor.ThreadPool;
 import dev.retort.tensor.kernels.Elementwise;
 import dev.retort.tensor.kernels.ElementwiseSupport;
+import dev.retort.tensor.kernels.KdTerm;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -721,5 +722,24 @@ public final class SimdElementwise implements Elementwise {
                 }
             }
         });
+    }
+
+    // ---- distillation rows: see SimdKdRows ---------------------------------------------------------------
+
+    @Override
+    public RowStats rowStats(int n, double s, boolean withLse, MemorySegment x, long offset) {
+        return SimdKdRows.rowStats(n, s, withLse, x, offset);
+    }
+
+    @Override
+    public void kdTerms(KdTerm term, double beta, int n, double s, MemorySegment y, long yOffset, double lseP,
+                        MemorySegment z, long zOffset, double lseQ, boolean writeH, double[] sums) {
+        SimdKdRows.kdTerms(term, beta, n, s, y, yOffset, lseP, z, zOffset, lseQ, writeH, sums);
+    }
+
+    @Override
+    public void kdGradient(int n, MemorySegment z, long zOffset, double lse, double s, double lseQ, int target, double scale,
+                           double ceWeight, double kdWeight, MemorySegment h, long hOffset, double hSum, double hRest, double lseRest) {
+        SimdKdRows.kdGradient(n, z, zOffset, lse, s, lseQ, target, scale, ceWeight, kdWeight, h, hOffset, hSum, hRest, lseRest);
     }
 }
