@@ -16,9 +16,4 @@ public enum DType {
         this.bytes = bytes;
         this.safetensorsName = safetensorsName;
     }
-
-    /** True for the 16-bit float types that kernels widen to F32 a block at a time. */
-    public boolean isHalf() {
-        return this == BF16 || this == F16;
-    }
 }

@@ -6,7 +6,7 @@ import dev.retort.models.hf.ModelFileException;
 import dev.retort.models.hf.ModelWeights;
 import dev.retort.models.hf.SafetensorsWriter;
 import dev.retort.models.llama.LlamaModel;
-import dev.retort.models.lora.DTypeConversion;
+import dev.retort.tensor.DTypeConversion;
 import dev.retort.models.lora.LoraAdapter;
 import dev.retort.models.lora.LoraModel;
 import dev.retort.models.lora.PeftAdapter;

@@ -27,12 +27,6 @@ public record TensorInfo(String name, SafetensorsDType dtype, int[] shape, long 
         return end - begin;
     }
 
-    /** Number of elements: the product of the dimensions (1 for a scalar). */
-    public long elementCount() {
-        long n = 1;
-        for (int d : shape) n *= d;
-        return n;
-    }
 
     @Override
     public boolean equals(Object o) {

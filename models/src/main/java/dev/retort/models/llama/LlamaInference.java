@@ -69,9 +69,6 @@ public final class LlamaInference implements AutoCloseable {
     /** Tokens processed so far (the position of the next token). */
     public int position() { return position; }
 
-    /** Forgets the sequence (the cache is overwritten from position 0). */
-    public void reset() { position = 0; }
-
     /** Feeds {@code tokens} after those already seen; returns the logits [V] after the last (a live view). */
     public Tensor forward(int[] tokens) {
         if (tokens.length == 0) throw new IllegalArgumentException("forward needs at least one token");

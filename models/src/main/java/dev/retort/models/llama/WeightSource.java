@@ -25,8 +25,6 @@ abstract class WeightSource {
 
     abstract Tensor tensor(String name, int... shape);
 
-    abstract boolean has(String name);
-
     Linear linear(String name, boolean bias) {
         return new Linear(name, weight(name + ".weight"), bias ? f32(tensor(name + ".bias")) : null, trainable);
     }
@@ -61,11 +59,6 @@ abstract class WeightSource {
                 }
                 return t;
             }
-
-            @Override
-            boolean has(String name) {
-                return weights.contains(name);
-            }
         };
     }
 
@@ -90,11 +83,6 @@ abstract class WeightSource {
             @Override
             Tensor f32(Tensor t) {
                 return t;  // already a fresh F32 tensor of ours
-            }
-
-            @Override
-            boolean has(String name) {
-                return true;
             }
         };
     }

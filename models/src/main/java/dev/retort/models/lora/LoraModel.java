@@ -1,5 +1,6 @@
 package dev.retort.models.lora;
 
+import dev.retort.tensor.DTypeConversion;
 import dev.retort.autograd.Parameter;
 import dev.retort.autograd.nn.Linear;
 import dev.retort.autograd.optim.ParamGroup;
@@ -214,8 +215,6 @@ public final class LoraModel {
         attached = false;
         arena.close();
     }
-
-    public boolean isAttached() { return attached; }
 
     private void checkAttached() {
         if (!attached) throw new IllegalStateException("these LoRA adapters were detached from their model");

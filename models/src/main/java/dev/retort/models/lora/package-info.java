@@ -8,7 +8,7 @@
  *       adapters, their parameters and LoRA+ optimizer groups, merges and unmerges, and detaches.
  *   <li>{@link dev.retort.models.lora.PeftAdapter}: PEFT's {@code adapter_model.safetensors} +
  *       {@code adapter_config.json}, both ways, checked against PEFT itself ({@code tools/peft/}).
- *   <li>{@link dev.retort.models.lora.DTypeConversion}: F32/BF16/F16 copies for merged weights.
+ *   <li>{@link dev.retort.tensor.DTypeConversion} (in tensor): F32/BF16/F16 copies for merged weights.
  * </ul>
  */
 package dev.retort.models.lora;

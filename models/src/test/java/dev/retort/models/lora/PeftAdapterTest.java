@@ -1,5 +1,6 @@
 package dev.retort.models.lora;
 
+import dev.retort.tensor.DTypeConversion;
 import static dev.retort.models.lora.LoraTesting.assertBitIdentical;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;

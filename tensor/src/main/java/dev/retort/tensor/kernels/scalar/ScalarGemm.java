@@ -4,6 +4,7 @@ import dev.retort.tensor.DType;
 import dev.retort.tensor.Half;
 import dev.retort.tensor.ThreadPool;
 import dev.retort.tensor.kernels.Gemm;
+import dev.retort.tensor.kernels.GemmArguments;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 

@@ -157,18 +157,21 @@ final class GemmPacking {
     }
 
     /**
-     * IEEE binary16 (in the low 16 bits of each lane) to F32 with integer tricks and no masks: the 15 magnitude
-     * bits shifted into place form an F32 whose exponent is 112 too small, so one exact multiply by 2^112 fixes
-     * normals and subnormals alike. Inf and NaN (exponent all ones, magnitude >= 0x7c00) come out of that
-     * multiply as finite numbers with the payload intact; OR-ing in the all-ones F32 exponent repairs them.
-     * (magnitude + 0x400) >>> 15 is 1 exactly for those, and its negation is the all-ones mask that selects
-     * the exponent bits. Blends on comparison masks measured several times slower here.
+     * IEEE binary16 (in the low 16 bits of each lane) to F32, exactly, with integer tricks and no masks — the one
+     * F16 widening of the SIMD kernels (GEMM panels, matvec, embeddings). The 15 magnitude bits shifted into
+     * place form an F32 whose exponent is 112 too small, so one exact multiply by 2^112 fixes normals and
+     * subnormals alike. Inf and NaN (exponent all ones, magnitude &gt;= 0x7c00) come out of that multiply as
+     * finite numbers with the payload intact; OR-ing in the all-ones F32 exponent repairs them, and a NaN
+     * (magnitude &gt; 0x7c00) also gets the quiet bit, as {@link Float#float16ToFloat} and the hardware give it.
+     * (magnitude + 0x400) &gt;&gt;&gt; 15 is 1 exactly for Inf and NaN, (magnitude + 0x3ff) &gt;&gt;&gt; 15 exactly for
+     * NaN; negated, each is an all-ones mask. Blends on comparison masks measured several times slower here.
      */
     static FloatVector f16ToFloat(IntVector bits) {
         IntVector sign = bits.and(0x8000).lanewise(VectorOperators.LSHL, 16);
         IntVector magnitude = bits.and(0x7fff);
         IntVector finite = magnitude.lanewise(VectorOperators.LSHL, 13).reinterpretAsFloats().mul(0x1p112f).reinterpretAsInts();
         IntVector infOrNan = magnitude.add(0x400).lanewise(VectorOperators.LSHR, 15).neg().and(0x7f800000);
-        return finite.or(infOrNan).or(sign).reinterpretAsFloats();
+        IntVector quietNan = magnitude.add(0x3ff).lanewise(VectorOperators.LSHR, 15).neg().and(0x00400000);
+        return finite.or(infOrNan).or(quietNan).or(sign).reinterpretAsFloats();
     }
 }

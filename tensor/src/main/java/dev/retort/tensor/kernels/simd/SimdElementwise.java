@@ -673,36 +673,9 @@ public final class SimdElementwise implements Elementwise {
                 int at = j + part * L;
                 if (at >= dim) break;
                 IntVector bits = (IntVector) halves.convertShape(VectorOperators.S2I, I, part);
-                store(bf16 ? bf16ToFloat(bits) : f16ToFloat(bits), out, to + at, lanes(at, dim));
+                store(bf16 ? GemmPacking.bf16ToFloat(bits) : GemmPacking.f16ToFloat(bits), out, to + at, lanes(at, dim));
             }
         }
-    }
-
-    /** BF16 is the top half of an F32: shift into place (the sign-extended high bits are shifted out). */
-    private static FloatVector bf16ToFloat(IntVector bits) {
-        return bits.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-    }
-
-    /** 2^112 = 2^(127 − 15): rebases an F16 exponent (bias 15) placed in an F32 (bias 127). */
-    private static final float F16_REBIAS = 0x1p112f;
-
-    /**
-     * IEEE half → float, exactly. Moving exponent and mantissa (15 bits) up by 13 gives an F32 whose value is
-     * the half's magnitude times 2^−112 (for subnormal halves too, which become F32 subnormals), so one exact
-     * multiply by 2^112 fixes the scale. Infinity and NaN (exponent all ones) instead get the F32 all-ones
-     * exponent with the mantissa kept, and a NaN is made quiet (as {@link Float#float16ToFloat} and the
-     * hardware conversions do); the sign is copied last.
-     */
-    private static FloatVector f16ToFloat(IntVector bits) {
-        IntVector magnitude = bits.and(0x7fff);
-        IntVector shifted = magnitude.lanewise(VectorOperators.LSHL, 13);
-        FloatVector finite = shifted.reinterpretAsFloats().mul(F16_REBIAS);
-        VectorMask<Integer> special = magnitude.compare(VectorOperators.GE, 0x7c00);
-        VectorMask<Integer> nan = magnitude.compare(VectorOperators.GT, 0x7c00);
-        IntVector special32 = shifted.or(0x7f80_0000).blend(shifted.or(0x7fc0_0000), nan);
-        IntVector result = finite.reinterpretAsInts().blend(special32, special);
-        IntVector sign = bits.and(0x8000).lanewise(VectorOperators.LSHL, 16);
-        return result.or(sign).reinterpretAsFloats();
     }
 
     @Override

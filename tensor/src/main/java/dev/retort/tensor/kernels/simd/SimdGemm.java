@@ -6,7 +6,7 @@ import static dev.retort.tensor.kernels.simd.GemmMicroKernel.NR;
 import dev.retort.tensor.DType;
 import dev.retort.tensor.ThreadPool;
 import dev.retort.tensor.kernels.Gemm;
-import dev.retort.tensor.kernels.scalar.GemmArguments;
+import dev.retort.tensor.kernels.GemmArguments;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -223,8 +223,10 @@ public final class SimdGemm implements Gemm {
 
     /**
      * y = W·x, one dot product per row. Bound by the bandwidth of reading W, so the work is arranged to stream
-     * W once: four rows per pass share each load of x, BF16/F16 rows are widened in registers, and tasks are
-     * blocks of rows (a multiple of four) with at least MATVEC_GRAIN weights each.
+     * W once: rows go in groups of four, short F32 rows read one after the other as sequential streams and long
+     * ones (from INTERLEAVED_ROWS_FROM) four interleaved sharing each load of x ({@link #matvecF32}), BF16/F16
+     * rows are widened in registers, and tasks are blocks of rows (a multiple of four) with at least
+     * MATVEC_GRAIN weights each.
      */
     @Override
     public void matvec(int rows, int cols,

@@ -1,8 +1,5 @@
-package dev.retort.models.lora;
+package dev.retort.tensor;
 
-import dev.retort.tensor.DType;
-import dev.retort.tensor.Half;
-import dev.retort.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;

@@ -1,4 +1,4 @@
-package dev.retort.tensor.kernels.scalar;
+package dev.retort.tensor.kernels;
 
 import dev.retort.tensor.DType;
 import dev.retort.tensor.kernels.Gemm.Layout;
