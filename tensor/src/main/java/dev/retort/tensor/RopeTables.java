@@ -16,7 +16,7 @@ public record RopeTables(Tensor cos, Tensor sin, int maxPositions, int headDim) 
      * wavelength λ_i = 2π/ω_i and the original context N = originalMaxPositions:
      * <ul>
      *   <li>λ_i > N/lowFreqFactor (slow rotations, long wavelengths): ω_i / factor;
-     *   <li>λ_i < N/highFreqFactor (fast rotations): ω_i unchanged;
+     *   <li>λ_i &lt; N/highFreqFactor (fast rotations): ω_i unchanged;
      *   <li>in between: (1 − s)·ω_i/factor + s·ω_i with s = (N/λ_i − lowFreqFactor)/(highFreqFactor − lowFreqFactor),
      *       which runs from 0 at the long end to 1 at the short end, so the result is continuous.
      * </ul>

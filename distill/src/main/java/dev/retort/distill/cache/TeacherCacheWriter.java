@@ -132,7 +132,7 @@ public final class TeacherCacheWriter implements AutoCloseable {
     /**
      * Appends a sequence, selecting each token's top k from the teacher's dense logits.
      *
-     * @param tokens [T] the sequence's token ids, 1 <= T <= the description's sequence length
+     * @param tokens [T] the sequence's token ids, 1 &lt;= T &lt;= the description's sequence length
      * @param logits [T × V] (at least) the teacher's raw logits, row t predicting the token after tokens[t]
      * @throws IllegalArgumentException for wrong lengths, ids outside the vocabulary, or a NaN or +inf logit
      *     (the cache is unchanged)

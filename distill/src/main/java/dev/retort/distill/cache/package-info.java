@@ -3,12 +3,14 @@
  * ({@code retort cache-teacher}) so that distillation can run without the teacher in memory.
  *
  * <ul>
- *   <li>{@link dev.retort.distill.cache.TopK}: exact top-k selection (ties by lower id) and the log-sum-exp of
- *       the logits left out, at a temperature.
+ *   <li>{@link dev.retort.distill.loss.TopK} (in loss, shared with a live teacher): exact top-k selection (ties
+ *       by lower id) and the log-sum-exp of the logits left out, at a temperature.
  *   <li>{@link dev.retort.distill.cache.TeacherCacheWriter}: appends sequences (from dense logits or ready top-k
  *       data) and writes the file atomically.
  *   <li>{@link dev.retort.distill.cache.TeacherCache}: memory-maps a file and reads any sequence directly.
  *   <li>{@link dev.retort.distill.cache.CacheHashes}: the vocabulary and data hashes a cache records.
+ *   <li>{@link dev.retort.distill.cache.TeacherCacheJob}: {@code retort cache-teacher}, the teacher over a data file.
+ *   <li>{@link dev.retort.distill.cache.TeacherCaches}: a cache read back as the loss's teacher source.
  * </ul>
  *
  * <p>The format is FlatBuffers inside a small framing that lets a cache exceed FlatBuffers' 2 GB limit: a

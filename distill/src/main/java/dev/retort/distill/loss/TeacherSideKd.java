@@ -22,7 +22,7 @@ import java.lang.foreign.ValueLayout;
  *   dy_j    = scale·α·T·(p_j/p_{b(j)}·e_{b(j)} − p_j·Σ_b e_b)                  (CE does not depend on the teacher)
  * </pre>
  *
- * with p = softmax(y/T), q = softmax(z/T), b(j) token j's bucket and e_b = p_b·∂D/∂p_b ({@link #teacherTermGradient}).
+ * with p = softmax(y/T), q = softmax(z/T), b(j) token j's bucket and e_b = p_b·∂D/∂p_b ({@link Divergence#teacherTermGradient}).
  * It is the student-side chain rule of {@link KdRows} with the roles of p and q exchanged: ∂p_b/∂(y_j/T) =
  * p_j·([j ∈ b] − p_b). With top-k truncation the buckets are the teacher's own top-k tokens and the rest; which
  * tokens are in the top-k is piecewise constant in y, so it has no derivative (ties are measure zero).

@@ -89,7 +89,7 @@ final class PythonJson {
         out.append('"');
     }
 
-    /** repr(float): the shortest round-tripping digits, positional for 1e-4 ≤ |x| < 1e16, else d.ddde±XX. */
+    /** repr(float): the shortest round-tripping digits, positional for 1e-4 ≤ |x| &lt; 1e16, else d.ddde±XX. */
     static String pythonFloat(double x) {
         if (Double.isNaN(x)) return "NaN";
         if (Double.isInfinite(x)) return x > 0 ? "Infinity" : "-Infinity";

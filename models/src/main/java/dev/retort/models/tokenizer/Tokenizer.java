@@ -75,7 +75,7 @@ public interface Tokenizer {
     /** Whether {@link #encode(String)} puts EOS last. */
     boolean addsEosByDefault();
 
-    /** The vocabulary entry for an id, as the file spells it (e.g. "▁the", "Ġthe", "<0x0A>", "<s>"). */
+    /** The vocabulary entry for an id, as the file spells it (e.g. {@code "▁the"}, {@code "Ġthe"}, {@code "<0x0A>"}, {@code "<s>"}). */
     String token(int id);
 
     /** The id of a vocabulary entry spelled as in the file, if there is one. */

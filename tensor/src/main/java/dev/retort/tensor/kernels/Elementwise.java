@@ -81,7 +81,7 @@ public interface Elementwise {
 
     /** How the pairs rotated together are laid out within a head. */
     enum RopeLayout {
-        /** Hugging Face "rotate half": pair (i, i + d/2) for i < d/2. */
+        /** Hugging Face "rotate half": pair (i, i + d/2) for i &lt; d/2. */
         HALF,
         /** Original Llama / GPT-J interleaved: pair (2i, 2i + 1). */
         INTERLEAVED

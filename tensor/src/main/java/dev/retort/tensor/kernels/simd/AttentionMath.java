@@ -61,7 +61,7 @@ final class AttentionMath {
     /** ln 2 split in two: LN2_HI has few significant bits, so n·LN2_HI is exact for |n| ≤ 127. */
     private static final float LN2_HI = 0.693359375f;
     private static final float LN2_LO = -2.12194440e-4f;
-    /** 1.5·2²³: adding it rounds a float of magnitude < 2²² to an integer (ties to even). */
+    /** 1.5·2²³: adding it rounds a float of magnitude &lt; 2²² to an integer (ties to even). */
     private static final float ROUND = 12582912f;
     /** Below this, 2ⁿ would be subnormal: the result is flushed to 0 (also exp(−∞) = 0). */
     private static final float MIN_ARG = -87.3f;
@@ -69,7 +69,7 @@ final class AttentionMath {
     // Taylor coefficients 1/k! for k = 2..7: on |r| ≤ ln2/2 the truncation error is below 5e-9 relative.
     private static final float C2 = 1f / 2, C3 = 1f / 6, C4 = 1f / 24, C5 = 1f / 120, C6 = 1f / 720, C7 = 1f / 5040;
 
-    /** e^x for each lane, within a few ulp; 0 for x < −87.3 (including −∞); finite up to x = 88. */
+    /** e^x for each lane, within a few ulp; 0 for x &lt; −87.3 (including −∞); finite up to x = 88. */
     static FloatVector exp(FloatVector x) {
         FloatVector clamped = x.max(MIN_ARG).min(MAX_ARG);
         // e^x = 2ⁿ · e^r with n = round(x·log2 e) and r = x − n·ln 2 ∈ [−ln2/2, ln2/2]

@@ -297,7 +297,7 @@ public final class SimdElementwise implements Elementwise {
         return j < count ? sum + expShiftedTail(x, xBase + j, max, out, outBase + j, count - j) : sum;
     }
 
-    /** {@link #expShiftedRun}'s step on the last {@code count} < L elements; returns their sum. */
+    /** {@link #expShiftedRun}'s step on the last {@code count} &lt; L elements; returns their sum. */
     private static float expShiftedTail(MemorySegment x, long xBase, float max, MemorySegment out, long outBase,
                                         int count) {
         VectorMask<Float> m = F.indexInRange(0, count);

@@ -35,7 +35,7 @@ public final class VectorMath {
     private static final float LN2_LO = (float) (Math.log(2.0) - LN2_HI);
     private static final FloatVector MINUS_LN2_HI = FloatVector.broadcast(F, -LN2_HI);
     private static final FloatVector MINUS_LN2_LO = FloatVector.broadcast(F, -LN2_LO);
-    /** Adding and subtracting 1.5·2^23 rounds a float of magnitude < 2^22 to the nearest integer (ties even). */
+    /** Adding and subtracting 1.5·2^23 rounds a float of magnitude &lt; 2^22 to the nearest integer (ties even). */
     private static final float ROUND_MAGIC = 12582912f;
     /** exp(x) overflows above ~88.72 and is below half the least subnormal under ~-103.97; clamping to these
      * keeps k within [-159, 129], where both halves of 2^k are normal floats, and still gives ∞ and 0. */
