@@ -7,6 +7,7 @@ import dev.retort.distill.cache.CacheHashes;
 import dev.retort.distill.cache.TeacherCacheWriter;
 import dev.retort.distill.data.CorpusReader;
 import dev.retort.distill.data.PackedData;
+import dev.retort.models.Llm;
 import dev.retort.tensor.ThreadPool;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -41,11 +42,11 @@ final class CacheTeacherCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (threads != null) ThreadPool.setSharedThreads(threads);
-        try (LoadedModel m = LoadedModel.open(teacher); BufferPool pool = new BufferPool()) {
-            PackedData rows = PackedData.pack(CorpusReader.read(data, m.tokenizer), seqLen, Math.max(0, m.tokenizer.eosId()));
-            int vocab = m.config.vocabSize();
+        try (Llm m = Llm.open(teacher); BufferPool pool = new BufferPool()) {
+            PackedData rows = PackedData.pack(CorpusReader.read(data, m.tokenizer()), seqLen, Math.max(0, m.tokenizer().eosId()));
+            int vocab = m.config().vocabSize();
             CacheDescription description = new CacheDescription(teacher.getFileName().toString(), teacher.toString(), vocab,
-                    topK, temperature, seqLen, CacheHashes.vocabulary(m.tokenizer), data.getFileName().toString(), CacheHashes.file(data));
+                    topK, temperature, seqLen, CacheHashes.vocabulary(m.tokenizer()), data.getFileName().toString(), CacheHashes.file(data));
             long start = System.nanoTime();
             try (TeacherCacheWriter writer = TeacherCacheWriter.create(out, description)) {
                 for (int first = 0; first < rows.rows(); first += batchSize) {
@@ -54,7 +55,7 @@ final class CacheTeacherCommand implements Callable<Integer> {
                     for (int i = 0; i < n; i++) System.arraycopy(rows.inputs(first + i), 0, tokens, i * seqLen, seqLen);
                     float[] logits;
                     try (Graph g = Graph.noGrad(pool)) {
-                        logits = m.model.logits(g, tokens, n, seqLen).value().toFloatArray();
+                        logits = m.model().logits(g, tokens, n, seqLen).value().toFloatArray();
                     }
                     for (int i = 0; i < n; i++) {
                         writer.append(java.util.Arrays.copyOfRange(tokens, i * seqLen, (i + 1) * seqLen),
