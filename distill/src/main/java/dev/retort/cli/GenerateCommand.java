@@ -1,7 +1,8 @@
 package dev.retort.cli;
 
+import dev.retort.models.Llm;
+import dev.retort.models.Sampling;
 import dev.retort.models.llama.Generator;
-import dev.retort.models.llama.Sampler;
 import dev.retort.tensor.ThreadPool;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -14,11 +15,15 @@ import picocli.CommandLine.Option;
 /**
  * {@code retort generate --model DIR --prompt TEXT}: prints only the generated text (not the prompt), streamed
  * as it comes. {@code --temperature 0} is greedy and deterministic; an empty prompt starts from BOS.
+ * {@code --adapter DIR} merges a PEFT LoRA adapter into the model first (as {@code retort export} would).
  */
 @Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate text with a Hugging Face Llama model.")
 final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Model directory (config.json, model.safetensors, tokenizer).")
     Path model;
+
+    @Option(names = "--adapter", description = "PEFT LoRA adapter directory merged into the model on load (adapter_config.json, adapter_model.safetensors).")
+    Path adapter;
 
     @Option(names = "--prompt", defaultValue = "", description = "The prompt (default: empty, start from BOS).")
     String prompt;
@@ -49,12 +54,12 @@ final class GenerateCommand implements Callable<Integer> {
         if (maxTokens < 0) throw new IllegalArgumentException("--max-tokens must be >= 0, got " + maxTokens);
         if (threads != null) ThreadPool.setSharedThreads(threads);
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-        try (LoadedModel m = LoadedModel.open(model)) {
-            Generator.Result result = new Generator(m.model, m.tokenizer)
-                    .generate(prompt, maxTokens, new Sampler(temperature, topK, topP, seed), piece -> {
-                        out.print(piece);
-                        out.flush();
-                    });
+        Sampling sampling = new Sampling(maxTokens, temperature, topK, topP, seed);
+        try (Llm llm = Llm.open(model, adapter)) {
+            Generator.Result result = llm.generate(prompt, sampling, piece -> {
+                out.print(piece);
+                out.flush();
+            });
             out.println();
             if (stats) {
                 System.err.printf(Locale.ROOT, "%d prompt tokens, %d generated in %.2f s: %.1f tokens/s%n",

@@ -1,5 +1,7 @@
 package dev.retort.cli;
 
+import dev.retort.models.tokenizer.Tokenizers;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.concurrent.Callable;
@@ -18,11 +20,9 @@ final class TokenizeCommand implements Callable<Integer> {
     String text;
 
     @Override
-    public Integer call() {
-        try (LoadedModel m = LoadedModel.tokenizerOnly(model)) {
-            int[] ids = m.tokenizer.encode(text);
-            System.out.println(Arrays.stream(ids).mapToObj(Integer::toString).collect(Collectors.joining(" ")));
-        }
+    public Integer call() throws IOException {
+        int[] ids = Tokenizers.load(model).encode(text);   // a bad directory or file: one line naming it
+        System.out.println(Arrays.stream(ids).mapToObj(Integer::toString).collect(Collectors.joining(" ")));
         return 0;
     }
 }

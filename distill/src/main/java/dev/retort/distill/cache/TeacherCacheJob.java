@@ -4,14 +4,12 @@ import dev.retort.autograd.BufferPool;
 import dev.retort.autograd.Graph;
 import dev.retort.distill.data.CorpusReader;
 import dev.retort.distill.data.PackedData;
+import dev.retort.models.Llm;
 import dev.retort.models.hf.LlamaConfig;
-import dev.retort.models.hf.ModelWeights;
 import dev.retort.models.llama.LlamaModel;
 import dev.retort.models.tokenizer.Tokenizer;
-import dev.retort.models.tokenizer.Tokenizers;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.lang.foreign.Arena;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
@@ -41,10 +39,10 @@ public final class TeacherCacheJob {
 
     /** Writes the cache; {@code progress} gets a running count (null: quiet). */
     public static Result run(Options o, PrintStream progress) throws IOException {
-        try (Arena arena = Arena.ofShared(); ModelWeights weights = ModelWeights.open(o.teacher()); BufferPool pool = new BufferPool()) {
-            LlamaConfig config = LlamaConfig.read(o.teacher());
-            Tokenizer tokenizer = Tokenizers.load(o.teacher());
-            LlamaModel teacher = LlamaModel.load(config, weights, arena, false);
+        try (Llm model = Llm.open(o.teacher()); BufferPool pool = new BufferPool()) {
+            LlamaConfig config = model.config();
+            Tokenizer tokenizer = model.tokenizer();
+            LlamaModel teacher = model.model();
             PackedData rows = PackedData.pack(CorpusReader.read(o.data(), tokenizer), o.seqLen(), Math.max(0, tokenizer.eosId()));
             int vocab = config.vocabSize(), seq = o.seqLen();
             CacheDescription description = new CacheDescription(o.teacher().getFileName().toString(), o.teacher().toString(), vocab,
