@@ -1,6 +1,7 @@
 package dev.retort.distill.method;
 
 import dev.retort.autograd.Parameter;
+import dev.retort.models.lora.LoraAdapter;
 import dev.retort.models.lora.LoraModel;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -78,6 +79,33 @@ public record Plan(List<Phase> phases, LoraModel studentAdapters, List<Output> e
             }
         }
         for (Parameter q : current) q.setTrainable(true);
+    }
+
+    /**
+     * The counters of random draws a checkpoint must keep for an exact resume, by name: how many LoRA dropout
+     * masks each of the student's adapters has drawn (the n-th mask's seed is a function of n).
+     */
+    public Map<String, Long> randomState() {
+        Map<String, Long> counters = new LinkedHashMap<>();
+        if (studentAdapters != null) {
+            for (Map.Entry<String, LoraAdapter> e : studentAdapters.adapters().entrySet()) {
+                counters.put("dropout_calls/" + e.getKey(), e.getValue().dropoutCalls());
+            }
+        }
+        return counters;
+    }
+
+    /** Puts back what {@link #randomState} saved; a counter the checkpoint lacks is an error naming it. */
+    public void restoreRandomState(Map<String, Long> saved, Path checkpoint) {
+        if (studentAdapters == null) return;
+        for (Map.Entry<String, LoraAdapter> e : studentAdapters.adapters().entrySet()) {
+            Long calls = saved.get("dropout_calls/" + e.getKey());
+            if (calls == null) {
+                throw new IllegalArgumentException(checkpoint + ": no LoRA dropout counter for " + e.getKey()
+                        + " (written by an older Retort?); an exact resume needs it");
+            }
+            e.getValue().setDropoutCalls(calls);
+        }
     }
 
     /**

@@ -37,7 +37,7 @@ public record DistillOptions(String method, ModelOptions models, DataOptions dat
         m.put("kd", kd.divergence().cliName() + " T=" + kd.temperature() + " alpha=" + kd.alpha() + " beta=" + kd.beta()
                 + " top-k=" + kd.topK());
         m.put("teacher-cache", String.valueOf(models.teacherCache()));
-        m.put("lora", lora.describe());
+        m.put("lora", lora.describe("neo".equals(method) ? LoraOptions.NEO_RANK : null));
         m.put("feature-layers", features.describe());
         m.put("training", training.describe());
         if ("meta".equals(method)) m.put("meta", meta.describe());

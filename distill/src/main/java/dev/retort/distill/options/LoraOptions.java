@@ -32,9 +32,10 @@ public record LoraOptions(Integer rank, double alpha, double dropout, List<Strin
         return new LoraConfig(rank == null ? defaultRank : rank, alpha, dropout, targets, rsLora, seed);
     }
 
-    /** For the run's fingerprint. */
-    public String describe() {
-        return rank == null ? "none" : "r=" + rank + " alpha=" + alpha + " dropout=" + dropout + " targets="
+    /** For the run's fingerprint and report: the adapters a run trains, with {@code defaultRank} when no rank was given (null: none). */
+    public String describe(Integer defaultRank) {
+        Integer r = rank != null ? rank : defaultRank;
+        return r == null ? "none" : "r=" + r + " alpha=" + alpha + " dropout=" + dropout + " targets="
                 + String.join(",", targets) + " rslora=" + rsLora + " lora-plus=" + loraPlus;
     }
 }

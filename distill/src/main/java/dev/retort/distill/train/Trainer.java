@@ -86,6 +86,7 @@ public final class Trainer {
         TrainingCheckpoint.Restored restored = null;
         if (resume) {
             restored = TrainingCheckpoint.restore(checkpointFile, fingerprint, checkpointed);
+            plan.restoreRandomState(restored.randomState(), checkpointFile);
             step = restored.step();
             metrics.truncateAfter(step);
             System.err.printf("resuming from step %d of %d (%s)%n", step, totalSteps, checkpointFile);
@@ -178,12 +179,14 @@ public final class Trainer {
                         logEval(metrics, step, pool);
                     }
                     if (config.checkpointEvery() > 0 && step % config.checkpointEvery() == 0 && step < totalSteps) {
-                        TrainingCheckpoint.save(checkpointFile, step, index, fingerprint, checkpointed, optimizer);
+                        requireFinite(checkpointed, step, checkpointFile);
+                        TrainingCheckpoint.save(checkpointFile, step, index, fingerprint, checkpointed, optimizer, plan.randomState());
                     }
                 }
                 if (step == totalSteps) {
                     Evaluator.Result finalEval = logEval(metrics, step, pool);
-                    TrainingCheckpoint.save(checkpointFile, step, index, fingerprint, checkpointed, optimizer);
+                    requireFinite(checkpointed, step, checkpointFile);
+                    TrainingCheckpoint.save(checkpointFile, step, index, fingerprint, checkpointed, optimizer, plan.randomState());
                     return new Result(step, lastLoss, finalEval, (System.nanoTime() - start) / 1e9, tokensSeen);
                 }
                 phaseStart = phaseEnd;
@@ -191,6 +194,26 @@ public final class Trainer {
             // resumed from the final checkpoint: nothing left to train
             Evaluator.Result finalEval = logEval(metrics, step, pool);
             return new Result(step, lastLoss, finalEval, (System.nanoTime() - start) / 1e9, tokensSeen);
+        }
+    }
+
+    /**
+     * A checkpoint is only written over finite parameters: an update can overflow even when the loss and the
+     * gradient norm before it were finite, and the "last good checkpoint" must be good.
+     */
+    private static void requireFinite(List<Parameter> params, long step, Path checkpointFile) {
+        for (Parameter p : params) {
+            var v = p.value();
+            if (v.dtype() != dev.retort.tensor.DType.F32 || !v.isContiguous()) continue;   // frozen half weights never change
+            var values = v.segment();
+            for (long i = 0; i < v.size(); i++) {
+                if (!Float.isFinite(values.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, v.offset() + i))) {
+                    String kept = Files.exists(checkpointFile) ? "the last good checkpoint is " + checkpointFile
+                            : "no checkpoint was written yet";
+                    throw new DivergedException(String.format("step %d: the update made %s non-finite (%s at element %d); "
+                            + "training stopped and %s. Try a lower --lr or a stronger --clip.", step, p.name(), v.getFlat(i), i, kept));
+                }
+            }
         }
     }
 

@@ -14,8 +14,8 @@ import java.util.Map;
 
 /**
  * A training checkpoint: one safetensors file holding the trainable parameters ({@code param/<name>}) and the
- * optimizer state of the current phase ({@code optim/<name>.<kind>}), with the step, the phase and the run's
- * fingerprint in its metadata. The
+ * optimizer state of the current phase ({@code optim/<name>.<kind>}), with the step, the phase, the counters of
+ * random draws ({@code random/<name>}: LoRA dropout masks) and the run's fingerprint in its metadata. The
  * writer goes through a temporary file and an atomic rename, so a killed run leaves either the previous
  * checkpoint or the new one, never half of one.
  */
@@ -25,21 +25,25 @@ public final class TrainingCheckpoint {
     private TrainingCheckpoint() {}
 
     /** What a checkpoint gives back besides the parameters it restored in place. */
-    public record Restored(long step, int phase, Map<String, Tensor> optimizerState, long optimizerSteps) {}
+    public record Restored(long step, int phase, Map<String, Tensor> optimizerState, long optimizerSteps,
+                           Map<String, Long> randomState) {}
 
     /**
      * Writes the parameters, the optimizer state of phase {@code phase} (the phase that took step {@code step})
      * and the run's fingerprint.
      */
-    public static void save(Path file, long step, int phase, String fingerprint, List<Parameter> params, Optimizer optimizer) {
+    public static void save(Path file, long step, int phase, String fingerprint, List<Parameter> params, Optimizer optimizer,
+                            Map<String, Long> randomState) {
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         for (Parameter p : params) tensors.put("param/" + p.name(), p.value());
         for (Map.Entry<String, Tensor> e : optimizer.state().entrySet()) tensors.put("optim/" + e.getKey(), e.getValue());
-        SafetensorsWriter.write(file, tensors, Map.of(
-                "step", Long.toString(step),
-                "phase", Integer.toString(phase),
-                "optimizer_steps", Long.toString(optimizer.stepCount()),
-                "fingerprint", fingerprint));
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("step", Long.toString(step));
+        meta.put("phase", Integer.toString(phase));
+        meta.put("optimizer_steps", Long.toString(optimizer.stepCount()));
+        meta.put("fingerprint", fingerprint);
+        for (Map.Entry<String, Long> e : randomState.entrySet()) meta.put("random/" + e.getKey(), Long.toString(e.getValue()));
+        SafetensorsWriter.write(file, tensors, meta);
     }
 
     /**
@@ -64,8 +68,12 @@ public final class TrainingCheckpoint {
             for (String name : f.names()) {
                 if (name.startsWith("optim/")) state.put(name.substring("optim/".length()), copy(f, name));
             }
+            Map<String, Long> random = new LinkedHashMap<>();
+            for (String key : meta.keySet()) {
+                if (key.startsWith("random/")) random.put(key.substring("random/".length()), number(file, meta, key));
+            }
             return new Restored(number(file, meta, "step"), (int) number(file, meta, "phase"), state,
-                    number(file, meta, "optimizer_steps"));
+                    number(file, meta, "optimizer_steps"), random);
         }
     }
 

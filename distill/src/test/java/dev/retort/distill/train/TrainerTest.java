@@ -119,7 +119,8 @@ class TrainerTest {
 
     /**
      * A plan of two phases with different trainable sets and objectives — SFT of the student's own weights, then
-     * KD from a frozen teacher into LoRA adapters only — killed in the second phase and resumed in a fresh
+     * KD from a frozen teacher into LoRA adapters only, with LoRA dropout (its mask counter is random state the
+     * checkpoint must keep) — killed in the second phase and resumed in a fresh
      * "process" (new models with other random weights): bitwise the run that was never interrupted. Once from a
      * checkpoint inside the second phase, once from the one at the boundary between the phases.
      */
@@ -161,7 +162,7 @@ class TrainerTest {
             List<Parameter> weights = student.trainableParameters();   // before LoRA freezes them
             LlamaModel teacher = LlamaModel.random(tinyConfig(), arena, 1234);
             teacher.freeze();
-            LoraModel adapters = Lora.attach(student, LoraConfig.of(2, 4, LoraConfig.ALL_LINEAR).withSeed(9));
+            LoraModel adapters = Lora.attach(student, LoraConfig.of(2, 4, LoraConfig.ALL_LINEAR).withSeed(9).withDropout(0.1));
             Objective kd = KdObjective.live(student, teacher, KdConfig.DEFAULTS);
             return new TwoPhases(student, weights, teacher, adapters, new SftObjective(student),
                     killAtKdStep < 0 ? kd : new Killing(kd, killAtKdStep));
@@ -212,6 +213,19 @@ class TrainerTest {
                     }
                 }
             }
+        }
+    }
+
+    @Test
+    void anUpdateThatOverflowsIsNeverCheckpointed(@TempDir Path out) {
+        try (Arena arena = Arena.ofShared()) {
+            LlamaModel model = LlamaModel.random(tinyConfig(), arena, 5);
+            // lr 1e39: the loss and gradient of step 1 are finite, its update is not
+            Trainer.DivergedException e = assertThrows(Trainer.DivergedException.class, () ->
+                    sft(model, config(5, 1, 4, 1e39, 1), out, "fp").run(false));
+            assertTrue(e.getMessage().contains("step 1") && e.getMessage().contains("non-finite"), e.getMessage());
+            assertTrue(e.getMessage().contains("no checkpoint was written yet"), e.getMessage());
+            assertFalse(Files.exists(out.resolve(TrainingCheckpoint.FILE_NAME)), "the overflowed step-1 parameters were not saved");
         }
     }
 
