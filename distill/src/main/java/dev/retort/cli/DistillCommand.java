@@ -62,6 +62,7 @@ final class DistillCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "held-out: student ppl %.3f, teacher ppl %.3f, top-1 agreement %.3f%n",
                     eval.perplexity(), outcome.teacherEval() == null ? Double.NaN : outcome.teacherEval().perplexity(), eval.agreement());
         }
+        System.out.println("resources: " + outcome.training().resources().summary());
         System.out.println((outcome.adapterDir() != null ? "adapter: " + outcome.adapterDir() : "student: " + outcome.studentDir())
                 + "  report: " + outcome.report());
         return 0;

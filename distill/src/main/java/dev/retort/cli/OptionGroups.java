@@ -178,9 +178,11 @@ final class OptionGroups {
         boolean resume;
         @Option(names = "--no-progress", description = "No progress bar.")
         boolean noProgress;
+        @Option(names = "--core-watts", description = "Power of one busy core, for the energy estimate where RAPL counters cannot be read (default ${DEFAULT-VALUE}).")
+        double coreWatts = OutputOptions.DEFAULT_CORE_WATTS;
 
         OutputOptions options() {
-            return new OutputOptions(out, resume, !noProgress);
+            return new OutputOptions(out, resume, !noProgress, coreWatts);
         }
     }
 }

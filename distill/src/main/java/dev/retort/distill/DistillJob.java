@@ -44,7 +44,7 @@ public final class DistillJob {
         try (Workspace run = Workspace.open(o, method)) {
             Plan plan = method.plan(run);
             Trainer trainer = new Trainer(o.training(), plan, run.student(), run.teacher(), run.heldOut(),
-                    o.numericSettings().toString(), out, o.output().progress());
+                    o.numericSettings().toString(), o.output());
             Trainer.Result result = trainer.run(o.output().resume());
 
             // outputs
@@ -92,7 +92,8 @@ public final class DistillJob {
         Evaluator.Result s = result.finalEval();
         if (s != null) table.add(List.of("student (" + o.method() + ")", fmt(s.perplexity()), fmt(s.agreement()), fmt(s.kl())));
         report.table("Held-out evaluation", List.of("model", "perplexity", "top-1 agreement", "KL(teacher‖model)"), table);
-        report.paragraph(String.format(Locale.ROOT, "%d steps, %,d tokens in %.1f s.", result.steps(), result.tokens(), result.seconds()));
+        report.paragraph(String.format(Locale.ROOT, "%d steps, %,d tokens in %.1f s. Resources: %s.", result.steps(),
+                result.tokens(), result.seconds(), result.resources().summary()));
         report.settings("Settings", o.numericSettings());
         Path file = o.output().out().resolve("report.html");
         report.write(file);

@@ -64,6 +64,12 @@ class DistillCliTest {
         assertEquals(4, adapterConfig.get("r"));
         assertTrue(Files.readString(out.resolve("report.html")).contains("<svg"), "the report draws its curves");
         assertEquals(6, losses(out).size());
+        // what the run cost: a summary line, the last metrics line, the report
+        assertTrue(r.out().contains("resources: wall "), r.out());
+        Map<String, Object> cost = new MetricsLog(out.resolve("metrics.jsonl")).read().getLast();
+        assertTrue(((Number) cost.get("cpu_s")).doubleValue() > 0 && ((Number) cost.get("energy_j")).doubleValue() > 0, cost.toString());
+        assertTrue(cost.get("energy_source").toString().startsWith("rapl") || cost.get("energy_source").toString().startsWith("estimate"), cost.toString());
+        assertTrue(Files.readString(out.resolve("report.html")).contains("Resources: wall"), "the report states the cost");
 
         Path merged = out.resolve("merged");
         CliTest.Run export = run("export", "--model", out.resolve("student-base").toString(), "--adapter", out.resolve("adapter").toString(),

@@ -1,8 +1,6 @@
 package dev.retort.distill.bench;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import dev.retort.distill.train.ResourceUse;
 import java.util.Arrays;
 import java.util.Locale;
 
@@ -58,18 +56,9 @@ public final class Measure {
         return n % 2 == 1 ? samples[n / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
     }
 
-    /** The process's peak resident set (VmHWM from /proc/self/status) as "N MB", or "unknown" off Linux. */
+    /** The process's peak resident set (VmHWM) as "N MB", or "unknown" off Linux. */
     public static String peakResidentMemory() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) {
-                    long kb = Long.parseLong(line.replaceAll("[^0-9]", ""));
-                    return String.format(Locale.ROOT, "%.0f MB", kb / 1024.0);
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            // not Linux: no figure
-        }
-        return "unknown";
+        long bytes = ResourceUse.peakRss();
+        return bytes < 0 ? "unknown" : String.format(Locale.ROOT, "%.0f MB", bytes / 1024.0 / 1024.0);
     }
 }

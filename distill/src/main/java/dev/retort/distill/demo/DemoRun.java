@@ -101,7 +101,7 @@ public final class DemoRun {
             TrainingConfig tc = TrainingConfig.DEFAULTS.withSteps(size.teacherSteps(), size.batch(), 3e-3, 3e-4, size.teacherSteps() / 20)
                     .withSeed(size.seed()).withEvaluation(0, 4, 0);
             Phase sft = Phase.standard("sft", new SftObjective(teacher), teacher.trainableParameters(), tc, train);
-            new Trainer(tc, Plan.of(sft, null), teacher, null, heldOut, "demo teacher", teacherRun, true).run(false);
+            new Trainer(tc, Plan.of(sft, null), teacher, null, heldOut, "demo teacher", new OutputOptions(teacherRun, false, true)).run(false);
             ModelExporter.save(teacher, null, tokenizerDir, teacherDir, DType.F32);
         }
 

@@ -4,10 +4,19 @@ import java.nio.file.Path;
 
 /**
  * Where a run writes (checkpoint, student or adapter, metrics.jsonl, report.html), whether it continues from the
- * checkpoint there, and whether it draws a progress bar.
+ * checkpoint there, whether it draws a progress bar, and the power per busy core that estimates its energy where
+ * the machine's energy counters cannot be read ({@link dev.retort.distill.train.ResourceUse}).
  */
-public record OutputOptions(Path out, boolean resume, boolean progress) {
+public record OutputOptions(Path out, boolean resume, boolean progress, double coreWatts) {
+    /** A typical server core under load; {@code --core-watts} sets the machine's own figure. */
+    public static final double DEFAULT_CORE_WATTS = 10.0;
+
     public OutputOptions {
         if (out == null) throw new IllegalArgumentException("--out is required (on the command line or in --config)");
+        if (!(coreWatts > 0) || Double.isInfinite(coreWatts)) throw new IllegalArgumentException("--core-watts must be a positive number, got " + coreWatts);
+    }
+
+    public OutputOptions(Path out, boolean resume, boolean progress) {
+        this(out, resume, progress, DEFAULT_CORE_WATTS);
     }
 }

@@ -9,6 +9,7 @@ import dev.retort.distill.data.Batch;
 import dev.retort.distill.data.PackedData;
 import dev.retort.distill.method.Phase;
 import dev.retort.distill.method.Plan;
+import dev.retort.distill.options.OutputOptions;
 import dev.retort.models.llama.LlamaModel;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -42,7 +43,7 @@ public final class Trainer {
     }
 
     /** What a finished run reports. */
-    public record Result(long steps, double lastLoss, Evaluator.Result finalEval, double seconds, long tokens) {}
+    public record Result(long steps, double lastLoss, Evaluator.Result finalEval, double seconds, long tokens, ResourceUse resources) {}
 
     private final TrainingConfig config;
     private final Plan plan;
@@ -52,23 +53,26 @@ public final class Trainer {
     private final String fingerprint;
     private final Path out;
     private final boolean progress;
+    private final double coreWatts;
 
     /**
      * @param teacherOrNull used only for evaluation metrics (agreement, KL); the objectives own their use of it
      * @param fingerprint   a description of every setting that changes the numbers; a checkpoint from a run with
      *                      another fingerprint is refused
-     * @param out           where the checkpoint and metrics.jsonl go
+     * @param output        where the checkpoint and metrics.jsonl go, the progress bar, the power figure of the
+     *                      energy estimate
      */
     public Trainer(TrainingConfig config, Plan plan, LlamaModel student, LlamaModel teacherOrNull, PackedData heldOut,
-                   String fingerprint, Path out, boolean progress) {
+                   String fingerprint, OutputOptions output) {
         this.config = config;
         this.plan = plan;
         this.student = student;
         this.teacher = teacherOrNull;
         this.heldOut = heldOut;
         this.fingerprint = fingerprint;
-        this.out = out;
-        this.progress = progress;
+        this.out = output.out();
+        this.progress = output.progress();
+        this.coreWatts = output.coreWatts();
     }
 
     public Result run(boolean resume) {
@@ -102,6 +106,7 @@ public final class Trainer {
         long tokensSeen = 0;
         double lastLoss = Double.NaN;
         long start = System.nanoTime();
+        ResourceUse.Meter meter = ResourceUse.start(coreWatts);
         try (BufferPool pool = new BufferPool()) {
             long phaseStart = 0;
             for (int index = 0; index < plan.phases().size(); index++) {
@@ -187,13 +192,13 @@ public final class Trainer {
                     Evaluator.Result finalEval = logEval(metrics, step, pool);
                     requireFinite(checkpointed, step, checkpointFile);
                     TrainingCheckpoint.save(checkpointFile, step, index, fingerprint, checkpointed, optimizer, plan.randomState());
-                    return new Result(step, lastLoss, finalEval, (System.nanoTime() - start) / 1e9, tokensSeen);
+                    return new Result(step, lastLoss, finalEval, (System.nanoTime() - start) / 1e9, tokensSeen, logResources(metrics, step, meter));
                 }
                 phaseStart = phaseEnd;
             }
             // resumed from the final checkpoint: nothing left to train
             Evaluator.Result finalEval = logEval(metrics, step, pool);
-            return new Result(step, lastLoss, finalEval, (System.nanoTime() - start) / 1e9, tokensSeen);
+            return new Result(step, lastLoss, finalEval, (System.nanoTime() - start) / 1e9, tokensSeen, logResources(metrics, step, meter));
         }
     }
 
@@ -215,6 +220,16 @@ public final class Trainer {
                 }
             }
         }
+    }
+
+    /** The run's cost (this process's part of it, after a resume) as the last line of metrics.jsonl. */
+    private static ResourceUse logResources(MetricsLog metrics, long step, ResourceUse.Meter meter) {
+        ResourceUse use = meter.stop();
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("step", step);
+        row.putAll(use.asRow());
+        metrics.append(row);
+        return use;
     }
 
     private Evaluator.Result logEval(MetricsLog metrics, long step, BufferPool pool) {

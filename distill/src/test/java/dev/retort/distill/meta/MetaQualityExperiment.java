@@ -77,7 +77,7 @@ public final class MetaQualityExperiment {
             TrainingConfig tc = TrainingConfig.DEFAULTS.withSteps(teacherSteps, batch, 3e-3, 3e-4, teacherSteps / 20)
                     .withSeed(1).withEvaluation(0, 4, 0);
             Phase sft = Phase.standard("sft", new SftObjective(teacher), teacher.trainableParameters(), tc, train);
-            new Trainer(tc, Plan.of(sft, null), teacher, null, heldOut, "teacher", work.resolve("teacher-run"), true).run(false);
+            new Trainer(tc, Plan.of(sft, null), teacher, null, heldOut, "teacher", new OutputOptions(work.resolve("teacher-run"), false, true)).run(false);
             ModelExporter.save(teacher, null, tokDir, teacherDir, DType.F32);
         }
 

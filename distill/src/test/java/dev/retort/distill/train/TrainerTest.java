@@ -16,6 +16,7 @@ import dev.retort.distill.demo.DemoCorpus;
 import dev.retort.distill.loss.KdConfig;
 import dev.retort.distill.method.Phase;
 import dev.retort.distill.method.Plan;
+import dev.retort.distill.options.OutputOptions;
 import dev.retort.models.hf.LlamaConfig;
 import dev.retort.models.llama.LlamaModel;
 import dev.retort.models.lora.Lora;
@@ -65,7 +66,7 @@ class TrainerTest {
     /** A single-phase SFT run of {@code model} writing to {@code out}. */
     static Trainer sft(LlamaModel model, Objective objective, TrainingConfig config, Path out, String fingerprint) {
         Phase phase = Phase.standard("sft", objective, model.trainableParameters(), config, train);
-        return new Trainer(config, Plan.of(phase, null), model, null, heldOut, fingerprint, out, false);
+        return new Trainer(config, Plan.of(phase, null), model, null, heldOut, fingerprint, new OutputOptions(out, false, false));
     }
 
     static Trainer sft(LlamaModel model, TrainingConfig config, Path out, String fingerprint) {
@@ -175,7 +176,7 @@ class TrainerTest {
             TrainingConfig kdConfig = config(4, 1, 4, 5e-3, checkpointEvery).withSeed(11);
             Phase second = Phase.standard("kd", kd, adapters.parameters(), adapters.paramGroups(0, 2), kdConfig, train);
             return new Trainer(config, new Plan(List.of(first, second), adapters, List.of()), student, teacher, heldOut,
-                    "two phases", out, false);
+                    "two phases", new OutputOptions(out, false, false));
         }
     }
 
