@@ -176,13 +176,15 @@ final class OptionGroups {
         Path out;
         @Option(names = "--resume", description = "Continue from the checkpoint in --out.")
         boolean resume;
+        @Option(names = "--overwrite", description = "Replace the outputs of a previous run in --out (only files Retort wrote).")
+        boolean overwrite;
         @Option(names = "--no-progress", description = "No progress bar.")
         boolean noProgress;
         @Option(names = "--core-watts", description = "Power of one busy core, for the energy estimate where RAPL counters cannot be read (default ${DEFAULT-VALUE}).")
         double coreWatts = OutputOptions.DEFAULT_CORE_WATTS;
 
         OutputOptions options() {
-            return new OutputOptions(out, resume, !noProgress, coreWatts);
+            return new OutputOptions(out, resume, !noProgress, coreWatts, overwrite);
         }
     }
 }

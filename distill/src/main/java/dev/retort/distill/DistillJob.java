@@ -38,6 +38,7 @@ public final class DistillJob {
         o.models().requireStudent();
         o.data().requireData();
         method.check(o);
+        OutputDirectory.check(o.output(), o.models());
         Path out = o.output().out();
         Files.createDirectories(out);
 
@@ -52,13 +53,13 @@ public final class DistillJob {
             if (plan.studentAdapters() != null) {
                 Path base = o.models().student();
                 if (base == null) {   // a student made of teacher layers: its frozen base is written once, beside the adapter
-                    base = Plan.freshDirectory(out.resolve("student-base"));
+                    base = OutputDirectory.fresh(out.resolve("student-base"));
                     ModelExporter.save(run.student(), null, o.models().teacher(), base, DType.F32);
                 }
-                adapterDir = Plan.freshDirectory(out.resolve("adapter"));
+                adapterDir = OutputDirectory.fresh(out.resolve("adapter"));
                 PeftAdapter.save(adapterDir, plan.studentAdapters(), base.toAbsolutePath().toString());
             } else {
-                studentDir = Plan.freshDirectory(out.resolve("student"));
+                studentDir = OutputDirectory.fresh(out.resolve("student"));
                 ModelExporter.save(run.student(), null, o.models().teacher(), studentDir, DType.F32);
             }
             for (Plan.Output extra : plan.extraOutputs()) extra.write(out);

@@ -150,4 +150,35 @@ class DistillCliTest {
         assertEquals(2, r.exit());
         assertTrue(r.err().contains("tokenizer") && r.err().contains(student.toString()) && r.err().contains("32000"), r.err());
     }
+
+    @Test
+    void aUsersFilesInOutAreNeverDeleted(@TempDir Path work) throws Exception {
+        // a directory with someone else's file in it is refused before anything runs
+        Path mine = work.resolve("mine");
+        Files.createDirectories(mine);
+        Files.writeString(mine.resolve("notes.txt"), "keep me");
+        CliTest.Run refused = run(distill(mine, "--method", "sft", "--max-steps", "1"));
+        assertEquals(2, refused.exit());
+        assertTrue(refused.err().contains("--out " + mine) && refused.err().contains("notes.txt"), refused.err());
+        assertEquals("keep me", Files.readString(mine.resolve("notes.txt")));
+
+        // a previous run needs --resume or --overwrite; with --overwrite, a user's file inside it stops the run
+        Path out = work.resolve("run");
+        assertEquals(0, run(distill(out, "--method", "sft", "--max-steps", "1")).exit());
+        CliTest.Run again = run(distill(out, "--method", "sft", "--max-steps", "1"));
+        assertEquals(2, again.exit());
+        assertTrue(again.err().contains("--resume") && again.err().contains("--overwrite"), again.err());
+        Files.writeString(out.resolve("student/notes.txt"), "mine too");
+        CliTest.Run overwrite = run(distill(out, "--method", "sft", "--max-steps", "1", "--overwrite"));
+        assertEquals(2, overwrite.exit());
+        assertTrue(overwrite.err().contains("notes.txt") && overwrite.err().contains("will not delete"), overwrite.err());
+        assertEquals("mine too", Files.readString(out.resolve("student/notes.txt")));
+        Files.delete(out.resolve("student/notes.txt"));
+        assertEquals(0, run(distill(out, "--method", "sft", "--max-steps", "1", "--overwrite")).exit());
+
+        // the teacher's own directory is never an output
+        CliTest.Run intoTeacher = run(distill(STORIES, "--method", "sft", "--max-steps", "1"));
+        assertEquals(2, intoTeacher.exit());
+        assertTrue(intoTeacher.err().contains("model directory"), intoTeacher.err());
+    }
 }

@@ -1,5 +1,6 @@
 package dev.retort.distill.bench;
 
+import dev.retort.distill.OutputDirectory;
 import dev.retort.autograd.Parameter;
 import dev.retort.distill.method.Plan;
 import dev.retort.models.export.ModelExporter;
@@ -70,7 +71,7 @@ public final class DecodeBench {
                 return new Result(config, m.layers().get(0).qProj.weight().value().dtype(), Measure.median(times), bytesPerToken);
             }
         } finally {
-            if (temp != null) Plan.freshDirectory(temp);
+            if (temp != null) OutputDirectory.fresh(temp);
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.retort.distill.demo;
 
+import dev.retort.distill.OutputDirectory;
 import dev.retort.distill.DistillJob;
 import dev.retort.distill.loss.KdConfig;
 import dev.retort.distill.meta.MetaOptions;
@@ -70,7 +71,7 @@ public final class DemoRun {
     public static Summary run(Path work, Size size, PrintStream log) throws IOException {
         Files.createDirectories(work);
         for (String previous : List.of("teacher", "tokenizer", "teacher-run", "student-neo", "student-sft")) {
-            Plan.freshDirectory(work.resolve(previous));   // outputs of an earlier demo in the same place
+            OutputDirectory.fresh(work.resolve(previous));   // outputs of an earlier demo in the same place
         }
         long started = System.nanoTime();
 

@@ -1,5 +1,6 @@
 package dev.retort.distill.meta;
 
+import dev.retort.distill.OutputDirectory;
 import dev.retort.autograd.Parameter;
 import dev.retort.distill.data.PackedData;
 import dev.retort.distill.method.Method;
@@ -74,9 +75,9 @@ public final class MetaMethod implements Method {
         Path teacherDir = o.models().teacher();
         return Plan.of(run.phase(name(), objective, weights, run.groups(weights), train), null).withOutput(out -> {
             if (teacher.lora() != null) {
-                PeftAdapter.save(Plan.freshDirectory(out.resolve("teacher-adapter")), teacher.lora(), teacherDir.toAbsolutePath().toString());
+                PeftAdapter.save(OutputDirectory.fresh(out.resolve("teacher-adapter")), teacher.lora(), teacherDir.toAbsolutePath().toString());
             } else {
-                ModelExporter.save(run.teacher(), null, teacherDir, Plan.freshDirectory(out.resolve("teacher")), DType.F32);
+                ModelExporter.save(run.teacher(), null, teacherDir, OutputDirectory.fresh(out.resolve("teacher")), DType.F32);
             }
         });
     }

@@ -4,11 +4,8 @@ import dev.retort.autograd.Parameter;
 import dev.retort.models.lora.LoraAdapter;
 import dev.retort.models.lora.LoraModel;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -33,20 +30,6 @@ public record Plan(List<Phase> phases, LoraModel studentAdapters, List<Output> e
         phases = List.copyOf(phases);
         extraOutputs = List.copyOf(extraOutputs);
         if (phases.isEmpty()) throw new IllegalArgumentException("a plan needs at least one phase");
-    }
-
-    /**
-     * {@code dir}, emptied of what an earlier run of the same job wrote there (the run is about to write it
-     * anew); returns {@code dir}.
-     */
-    public static Path freshDirectory(Path dir) {
-        if (!Files.exists(dir)) return dir;
-        try (var all = Files.walk(dir)) {
-            for (Path p : all.sorted(Comparator.reverseOrder()).toList()) Files.delete(p);
-        } catch (IOException e) {
-            throw new UncheckedIOException(dir + ": cannot replace the previous output: " + e.getMessage(), e);
-        }
-        return dir;
     }
 
     /** A plan of one phase. */
