@@ -1,5 +1,9 @@
 package dev.retort.cli;
 
+import dev.retort.distill.cache.TeacherCacheException;
+import dev.retort.models.hf.ModelFileException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -17,15 +21,29 @@ public final class Retort {
         System.exit(exit);
     }
 
+    /** Whether a failure is about the user's input (exit 2) rather than the run itself (exit 1). */
+    static boolean isUsageError(Exception e) {
+        return e instanceof IllegalArgumentException || e instanceof ModelFileException || e instanceof TeacherCacheException
+                || e instanceof UncheckedIOException || e instanceof IOException;
+    }
+
     /** The configured command line (tests run commands through it without exiting the JVM). */
     public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new Retort());
         cli.setOverwrittenOptionsAllowed(true);  // a later flag wins, as scripts that append options expect
+        // A user-facing failure is one clear line (the stack trace only with RETORT_DEBUG set). Exit codes: 2 when
+        // what the user gave is wrong — a flag, a value, a file it names (missing, unreadable, damaged) — and 1
+        // when a run fails while running (it diverged, ran out of memory, or hit an internal error).
+        cli.setParameterExceptionHandler((e, args) -> {
+            CommandLine cmd = e.getCommandLine();
+            cmd.getErr().println("retort " + cmd.getCommandName() + ": " + e.getMessage() + " (see 'retort "
+                    + cmd.getCommandName() + " --help')");
+            return 2;
+        });
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            // A user-facing failure is one clear line; the stack trace only with RETORT_DEBUG set.
             cmd.getErr().println("retort " + cmd.getCommandName() + ": " + e.getMessage());
             if (System.getenv("RETORT_DEBUG") != null) e.printStackTrace(cmd.getErr());
-            return 2;
+            return isUsageError(e) ? 2 : 1;
         });
         return cli;
     }

@@ -181,4 +181,22 @@ class DistillCliTest {
         assertEquals(2, intoTeacher.exit());
         assertTrue(intoTeacher.err().contains("model directory"), intoTeacher.err());
     }
+
+    @Test
+    void usageErrorsExitTwoAndRunFailuresExitOneInOneLine(@TempDir Path work) {
+        CliTest.Run typo = run(distill(work.resolve("a"), "--lora-rnak", "4"));
+        assertEquals(2, typo.exit());
+        assertEquals(1, typo.err().strip().lines().count(), "one line, no usage dump: " + typo.err());
+        assertTrue(typo.err().contains("--lora-rnak") && typo.err().contains("--help"), typo.err());
+
+        CliTest.Run badValue = run(distill(work.resolve("b"), "--kd-loss", "kl2"));
+        assertEquals(2, badValue.exit());
+        assertTrue(badValue.err().contains("kl2"), badValue.err());
+
+        // a run that diverges fails while running: exit 1, its cause named
+        CliTest.Run diverged = run(distill(work.resolve("c"), "--method", "sft", "--lr", "1e39", "--checkpoint-every", "1"));
+        assertEquals(1, diverged.exit(), diverged.err());
+        assertTrue(diverged.err().contains("non-finite") || diverged.err().contains("NaN") || diverged.err().contains("Infinity"), diverged.err());
+        assertEquals(1, diverged.err().strip().lines().count(), diverged.err());
+    }
 }
