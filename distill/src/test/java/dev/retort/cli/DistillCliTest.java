@@ -199,4 +199,25 @@ class DistillCliTest {
         assertTrue(diverged.err().contains("non-finite") || diverged.err().contains("NaN") || diverged.err().contains("Infinity"), diverged.err());
         assertEquals(1, diverged.err().strip().lines().count(), diverged.err());
     }
+
+    @Test
+    void strictDataAndTrainingValues(@TempDir Path work) throws Exception {
+        Path jsonl = work.resolve("data.jsonl");
+        Files.writeString(jsonl, "{\"text\": \"Once upon a time there was a cat.\"}\n{\"text\": {\"a\": \"b\"}}\n");
+        CliTest.Run notText = run("distill", "--teacher", STORIES.toString(), "--student-layers", "1", "--data", jsonl.toString(),
+                "--out", work.resolve("a").toString(), "--max-steps", "1", "--no-progress");
+        assertEquals(2, notText.exit());
+        assertTrue(notText.err().contains("data.jsonl:2") && notText.err().contains("\"text\" must be a string"), notText.err());
+        Files.writeString(jsonl, "{\"text\": \"Once upon a time.\"} trailing\n");
+        CliTest.Run trailing = run("distill", "--teacher", STORIES.toString(), "--student-layers", "1", "--data", jsonl.toString(),
+                "--out", work.resolve("b").toString(), "--max-steps", "1", "--no-progress");
+        assertEquals(2, trailing.exit());
+        assertTrue(trailing.err().contains("data.jsonl:1"), trailing.err());
+        for (String[] bad : new String[][] {{"--clip", "-1"}, {"--warmup-steps", "-5"}, {"--min-lr", "1"}, {"--weight-decay", "-0.1"},
+                {"--eval-batches", "0"}, {"--clip", "NaN"}}) {
+            CliTest.Run r = run(distill(work.resolve("c"), bad));
+            assertEquals(2, r.exit(), String.join(" ", bad));
+            assertTrue(r.err().contains(bad[0]), bad[0] + ": " + r.err());
+        }
+    }
 }

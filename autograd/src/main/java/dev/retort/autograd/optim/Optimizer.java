@@ -86,6 +86,15 @@ public abstract class Optimizer {
         return Map.copyOf(state);
     }
 
+    /**
+     * Sets the step count alone, for a caller whose state tensors were restored in place (a checkpoint that
+     * aliases them, as the meta-distilled teacher's does).
+     */
+    public void restoreStepCount(long stepCount) {
+        if (stepCount < 0) throw new IllegalArgumentException("optimizer step count must be >= 0, got " + stepCount);
+        this.step = stepCount;
+    }
+
     /** Restores state saved from an optimizer of the same kind over the same parameters. */
     public void loadState(Map<String, Tensor> saved, long stepCount) {
         for (Map.Entry<String, Tensor> e : saved.entrySet()) {
@@ -98,6 +107,16 @@ public abstract class Optimizer {
                         + ", parameter has " + Arrays.toString(p.value().shape()));
             }
             e.getValue().copyInto(stateBuffer(p, key.substring(dot + 1)));
+        }
+        if (stepCount > 0) {   // after a step every parameter has state: a missing one would silently restart from zero
+            for (ParamGroup group : groups) {
+                for (Parameter p : group.parameters()) {
+                    if (saved.keySet().stream().noneMatch(k -> k.startsWith(p.name() + "."))) {
+                        throw new IllegalArgumentException("optimizer state of parameter '" + p.name() + "' is missing after "
+                                + stepCount + " steps");
+                    }
+                }
+            }
         }
         this.step = stepCount;
     }

@@ -49,6 +49,8 @@ public final class TeacherCacheJob {
                     o.topK(), o.temperature(), seq, CacheHashes.vocabulary(tokenizer), o.data().getFileName().toString(),
                     CacheHashes.file(o.data()));
             long start = System.nanoTime();
+            boolean terminal = System.console() != null;
+            int lastDecile = -1;
             try (TeacherCacheWriter writer = TeacherCacheWriter.create(o.out(), description)) {
                 for (int first = 0; first < rows.rows(); first += o.batchSize()) {
                     int n = Math.min(o.batchSize(), rows.rows() - first);
@@ -62,10 +64,18 @@ public final class TeacherCacheJob {
                         writer.append(Arrays.copyOfRange(tokens, i * seq, (i + 1) * seq),
                                 Arrays.copyOfRange(logits, i * seq * vocab, (i + 1) * seq * vocab));
                     }
-                    if (progress != null) progress.printf(Locale.ROOT, "\rcached %d/%d sequences", first + n, rows.rows());
+                    if (progress != null) {
+                        int done = first + n, decile = (int) (10L * done / rows.rows());
+                        if (terminal) {
+                            progress.printf(Locale.ROOT, "\rcached %d/%d sequences", done, rows.rows());
+                        } else if (decile != lastDecile) {   // a log file gets a plain line every 10%
+                            progress.printf(Locale.ROOT, "cached %d/%d sequences%n", done, rows.rows());
+                            lastDecile = decile;
+                        }
+                    }
                 }
                 writer.finish();
-                if (progress != null) progress.println();
+                if (progress != null && terminal) progress.println();
                 return new Result(writer.sequenceCount(), writer.tokenCount(), (System.nanoTime() - start) / 1e9);
             }
         }

@@ -1,5 +1,6 @@
 package dev.retort.distill.data;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.retort.models.tokenizer.Tokenizer;
@@ -41,7 +42,7 @@ public final class CorpusReader {
     }
 
     private static List<Example> readJsonl(Path file, Tokenizer tokenizer) throws IOException {
-        ObjectMapper json = new ObjectMapper();
+        ObjectMapper json = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
         List<Example> examples = new ArrayList<>();
         List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
         for (int i = 0; i < lines.size(); i++) {
@@ -53,11 +54,12 @@ public final class CorpusReader {
             } catch (IOException e) {
                 throw new IllegalArgumentException(file + ":" + (i + 1) + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
             }
-            if (node.hasNonNull("text")) {
-                examples.add(Example.plain(withEos(tokenizer.encode(node.get("text").asText()), tokenizer)));
-            } else if (node.hasNonNull("prompt") && node.hasNonNull("response")) {
-                int[] prompt = tokenizer.encode(node.get("prompt").asText());
-                int[] response = withEos(tokenizer.encode(node.get("response").asText(), false, false), tokenizer);
+            if (!node.isObject()) throw new IllegalArgumentException(file + ":" + (i + 1) + ": expected one JSON object per line, got " + node.getNodeType());
+            if (node.has("text")) {
+                examples.add(Example.plain(withEos(tokenizer.encode(string(node, "text", file, i)), tokenizer)));
+            } else if (node.has("prompt") && node.has("response")) {
+                int[] prompt = tokenizer.encode(string(node, "prompt", file, i));
+                int[] response = withEos(tokenizer.encode(string(node, "response", file, i), false, false), tokenizer);
                 int[] tokens = new int[prompt.length + response.length];
                 boolean[] target = new boolean[tokens.length];
                 System.arraycopy(prompt, 0, tokens, 0, prompt.length);
@@ -69,6 +71,15 @@ public final class CorpusReader {
             }
         }
         return examples;
+    }
+
+    /** The string field {@code key}: a number, object or null there is an error naming the line, not text. */
+    private static String string(JsonNode node, String key, Path file, int line) {
+        JsonNode v = node.get(key);
+        if (!v.isTextual()) {
+            throw new IllegalArgumentException(file + ":" + (line + 1) + ": \"" + key + "\" must be a string, got " + v.getNodeType());
+        }
+        return v.asText();
     }
 
     private static int[] withEos(int[] tokens, Tokenizer tokenizer) {

@@ -93,7 +93,7 @@ public final class MetaTeacher {
     public double update(List<float[]> metaGradient) {
         // a checkpoint restored since the last update carries the step count the moments belong to
         long saved = Math.round(stepCounter.getFlat(0));
-        if (saved != optimizer.stepCount()) optimizer.loadState(Map.of(), saved);
+        if (saved != optimizer.stepCount()) optimizer.restoreStepCount(saved);
         for (int i = 0; i < phi.size(); i++) {
             Tensor g = phi.get(i).gradForAccumulation();
             float[] values = metaGradient.get(i);

@@ -1,5 +1,6 @@
 package dev.retort.distill.train;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
@@ -52,9 +53,18 @@ public final class MetricsLog {
         if (!Files.exists(file)) return;
         try {
             List<String> kept = new ArrayList<>();
-            for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
+            List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+            for (int i = 0; i < lines.size(); i++) {
+                String line = lines.get(i);
                 if (line.isBlank()) continue;
-                if (JSON.readTree(line).path("step").asLong(0) <= step) kept.add(line);
+                JsonNode row;
+                try {
+                    row = JSON.readTree(line);
+                } catch (IOException e) {
+                    if (i == lines.size() - 1) continue;   // a torn last line: what a kill in the middle of an append leaves
+                    throw e;
+                }
+                if (row.path("step").asLong(0) <= step && !row.has("wall_s")) kept.add(line);   // the resources line is rewritten
             }
             Files.write(file, kept, StandardCharsets.UTF_8);
         } catch (IOException e) {

@@ -196,8 +196,9 @@ public final class Trainer {
                 }
                 phaseStart = phaseEnd;
             }
-            // resumed from the final checkpoint: nothing left to train
-            Evaluator.Result finalEval = logEval(metrics, step, pool);
+            // resumed from the final checkpoint: nothing left to train, and its evaluation is already logged
+            Evaluator.Result finalEval = heldOut == null || heldOut.rows() == 0 ? null : Evaluator.evaluate(student, teacher,
+                    heldOut, config.evalBatches() * config.batchSize(), Math.max(1, Math.min(config.batchSize(), 4)), pool);
             return new Result(step, lastLoss, finalEval, (System.nanoTime() - start) / 1e9, tokensSeen, logResources(metrics, step, meter));
         }
     }

@@ -47,7 +47,13 @@ public record TrainingConfig(
     public TrainingConfig {
         if (batchSize < 1) throw new IllegalArgumentException("--batch-size must be at least 1, got " + batchSize);
         if (gradAccum < 1) throw new IllegalArgumentException("--grad-accum must be at least 1, got " + gradAccum);
-        if (!(lr > 0)) throw new IllegalArgumentException("--lr must be positive, got " + lr);
+        if (!(lr > 0) || Double.isInfinite(lr)) throw new IllegalArgumentException("--lr must be a positive number, got " + lr);
+        if (!(minLr >= 0 && minLr <= lr)) throw new IllegalArgumentException("--min-lr must be in [0, --lr = " + lr + "], got " + minLr);
+        if (warmupSteps < 0) throw new IllegalArgumentException("--warmup-steps must be >= 0, got " + warmupSteps);
+        if (!(weightDecay >= 0) || Double.isInfinite(weightDecay)) throw new IllegalArgumentException("--weight-decay must be a number >= 0, got " + weightDecay);
+        if (!(clip >= 0) || Double.isInfinite(clip)) throw new IllegalArgumentException("--clip must be a number >= 0 (0 = none), got " + clip);
+        if (evalEvery < 0 || checkpointEvery < 0) throw new IllegalArgumentException("--eval-every and --checkpoint-every must be >= 0");
+        if (evalBatches < 1) throw new IllegalArgumentException("--eval-batches must be at least 1, got " + evalBatches);
         if (maxSteps < 0 || epochs < 0) throw new IllegalArgumentException("--max-steps and --epochs must be >= 0");
         if (maxSteps == 0 && epochs == 0) throw new IllegalArgumentException("give --max-steps or --epochs");
         optimizer = optimizer.toLowerCase(Locale.ROOT);
