@@ -30,7 +30,10 @@ public final class Half {
     }
 
     public static float f16ToFloat(short bits) {
-        return Float.float16ToFloat(bits);
+        float f = Float.float16ToFloat(bits);
+        // The JDK's intrinsic quiets a signalling NaN (as VCVTPH2PS does) but its plain-Java fallback keeps it
+        // signalling; quiet it here so the result, and the vector kernels that match it, never depend on which ran.
+        return f == f ? f : Float.intBitsToFloat(Float.floatToRawIntBits(f) | 0x0040_0000);
     }
 
     public static short floatToF16(float value) {

@@ -22,6 +22,4 @@ public final class RmsNormLayer extends Module {
     }
 
     public Parameter weight() { return weight; }
-
-    public float eps() { return eps; }
 }

@@ -34,35 +34,30 @@ public final class ShardedSafetensors implements ModelWeights {
     private final SortedMap<String, SafetensorsFile> shardOf;
     private final SortedSet<String> names;
     private final List<SafetensorsFile> shards;
-    private final Arena ownArena;
+    private final Arena arena;
     private boolean closed;
 
     private ShardedSafetensors(Path indexFile, SortedMap<String, SafetensorsFile> shardOf,
-                               List<SafetensorsFile> shards, Arena ownArena) {
+                               List<SafetensorsFile> shards, Arena arena) {
         this.indexFile = indexFile;
         this.shardOf = Collections.unmodifiableSortedMap(shardOf);
         this.names = Collections.unmodifiableSortedSet(new TreeSet<>(shardOf.keySet()));
         this.shards = List.copyOf(shards);
-        this.ownArena = ownArena;
+        this.arena = arena;
     }
 
     /** Opens the index and maps every shard in an arena of its own, unmapped by {@link #close()}. */
     public static ShardedSafetensors open(Path indexFile) {
         Arena arena = Arena.ofShared();
         try {
-            return open(indexFile, arena, arena);
+            return open(indexFile, arena);
         } catch (RuntimeException | Error e) {
             arena.close();
             throw e;
         }
     }
 
-    /** Opens the index and maps every shard in the caller's {@code arena}. */
-    public static ShardedSafetensors open(Path indexFile, Arena arena) {
-        return open(indexFile, arena, null);
-    }
-
-    private static ShardedSafetensors open(Path indexFile, Arena arena, Arena ownArena) {
+    private static ShardedSafetensors open(Path indexFile, Arena arena) {
         Map<String, String> weightMap = readWeightMap(indexFile);
         Path dir = indexFile.toAbsolutePath().getParent();
 
@@ -97,7 +92,7 @@ public final class ShardedSafetensors implements ModelWeights {
                 }
             }
         }
-        return new ShardedSafetensors(indexFile, shardOf, shards, ownArena);
+        return new ShardedSafetensors(indexFile, shardOf, shards, arena);
     }
 
     private static Map<String, String> readWeightMap(Path indexFile) {
@@ -123,10 +118,6 @@ public final class ShardedSafetensors implements ModelWeights {
             weightMap.put(entry.getKey(), shard);
         }
         return weightMap;
-    }
-
-    public Path indexFile() {
-        return indexFile;
     }
 
     /** The shard files, each mapped once. */
@@ -168,10 +159,10 @@ public final class ShardedSafetensors implements ModelWeights {
         return shard(name).bytes(name);
     }
 
-    /** Unmaps every shard if this object owns the mapping; closing again does nothing. */
+    /** Unmaps every shard; closing again does nothing. */
     @Override
     public synchronized void close() {
-        if (ownArena != null && !closed) ownArena.close();
+        if (!closed) arena.close();
         closed = true;
     }
 

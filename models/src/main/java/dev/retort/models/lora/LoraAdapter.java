@@ -32,7 +32,6 @@ public final class LoraAdapter implements LinearAdapter {
     /** The prefix PEFT puts before the base model's own parameter names. */
     public static final String PEFT_PREFIX = "base_model.model.";
 
-    private final String layerName;
     private final Parameter a;  // [r × in]
     private final Parameter b;  // [out × r]
     private final float scale;
@@ -43,7 +42,6 @@ public final class LoraAdapter implements LinearAdapter {
 
     /** A fresh adapter (A random, B zero) for the Linear layer {@code layerName} of shape [out × in]. */
     LoraAdapter(String layerName, int in, int out, LoraConfig config, Arena arena) {
-        this.layerName = layerName;
         int r = config.rank();
         Tensor aValue = Tensor.zeros(arena, DType.F32, r, in);
         Tensor bValue = Tensor.zeros(arena, DType.F32, out, r);
@@ -90,9 +88,6 @@ public final class LoraAdapter implements LinearAdapter {
         if (calls < 0) throw new IllegalArgumentException("dropout call count must be ≥ 0, got " + calls);
         dropoutCalls = calls;
     }
-
-    /** The adapted layer's name, e.g. {@code model.layers.3.self_attn.q_proj}. */
-    public String layerName() { return layerName; }
 
     /** A [r × in]. */
     public Parameter a() { return a; }

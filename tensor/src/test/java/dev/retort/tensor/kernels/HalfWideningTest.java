@@ -31,7 +31,10 @@ class HalfWideningTest {
         for (int bits = 0; bits < N; bits++) {
             float expected = type == DType.F16 ? Half.f16ToFloat((short) bits) : Half.bf16ToFloat((short) bits);
             float got = out.getAtIndex(F32, bits);
-            if (Float.isNaN(expected)) {
+            if (Float.isNaN(expected) && type == DType.F16) {   // quiet, with sign and payload
+                assertEquals(Integer.toHexString(Float.floatToRawIntBits(expected)), Integer.toHexString(Float.floatToRawIntBits(got)),
+                        what + ": NaN pattern 0x" + Integer.toHexString(bits));
+            } else if (Float.isNaN(expected)) {
                 assertTrue(Float.isNaN(got), what + ": pattern 0x" + Integer.toHexString(bits) + " gave " + got + ", expected NaN");
             } else if (expected == 0) {
                 assertEquals(0f, Math.abs(got), what + ": pattern 0x" + Integer.toHexString(bits));
