@@ -182,9 +182,12 @@ final class OptionGroups {
         boolean noProgress;
         @Option(names = "--core-watts", description = "Power of one busy core, for the energy estimate where RAPL counters cannot be read (default ${DEFAULT-VALUE}).")
         double coreWatts = OutputOptions.DEFAULT_CORE_WATTS;
+        @Option(names = "--memory-limit", description = "Refuse a run planned above this much memory, e.g. 8g (default: the memory available now).")
+        String memoryLimit;
 
         OutputOptions options() {
-            return new OutputOptions(out, resume, !noProgress, coreWatts, overwrite);
+            return new OutputOptions(out, resume, !noProgress, coreWatts, overwrite,
+                    memoryLimit == null ? 0 : dev.retort.distill.MemoryPlan.parseBytes(memoryLimit));
         }
     }
 }

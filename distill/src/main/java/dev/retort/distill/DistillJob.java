@@ -39,6 +39,10 @@ public final class DistillJob {
         o.data().requireData();
         method.check(o);
         OutputDirectory.check(o.output(), o.models());
+        MemoryPlan memory = MemoryPlan.of(o, method);
+        long limit = o.output().memoryLimit() > 0 ? o.output().memoryLimit() : MemoryPlan.availableBytes();
+        memory.requireWithin(limit, o.output().memoryLimit() > 0 ? "--memory-limit" : "the memory available now (MemAvailable)");
+        if (o.output().progress()) System.err.println("memory plan: " + memory.describe());
         Path out = o.output().out();
         Files.createDirectories(out);
 

@@ -220,4 +220,13 @@ class DistillCliTest {
             assertTrue(r.err().contains(bad[0]), bad[0] + ": " + r.err());
         }
     }
+
+    @Test
+    void aRunThatCannotFitIsRefusedBeforeItStarts(@TempDir Path work) {
+        CliTest.Run r = run(distill(work.resolve("run"), "--memory-limit", "1m"));
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("needs about") && r.err().contains("--memory-limit") && r.err().contains("--batch-size"), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+        assertTrue(!Files.exists(work.resolve("run/metrics.jsonl")), "nothing ran");
+    }
 }

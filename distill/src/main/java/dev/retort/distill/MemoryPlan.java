@@ -1,0 +1,144 @@
+package dev.retort.distill;
+
+import dev.retort.distill.method.Method;
+import dev.retort.distill.options.DistillOptions;
+import dev.retort.distill.options.LoraOptions;
+import dev.retort.models.hf.LlamaConfig;
+import dev.retort.models.llama.LayerSelection;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.stream.Stream;
+
+/**
+ * A run's memory, estimated from the configs and file sizes before anything is loaded, so that a run that
+ * cannot fit is refused up front with one line instead of being killed by the kernel half-way (native memory is
+ * not bounded by the JVM's heap limit). Parts, in bytes:
+ * <ul>
+ *   <li>weights as stored: the teacher's files (memory-mapped, all read every step) and a student directory's;
+ *       a student made of teacher layers shares the teacher's mapping;
+ *   <li>trainable F32 copies with their gradient and two optimizer moments: 16 bytes a parameter (the student's
+ *       own weights for kd and meta, LoRA matrices for neo, the teacher's weights for a full meta-update);
+ *   <li>activations kept for backward, per token and student layer about 14·C + 6·H floats (C hidden width, H
+ *       MLP width), plus the LM-head loss's chunk buffers (three of chunk × V floats) and a live teacher's
+ *       forward pass.
+ * </ul>
+ * It is an estimate — the buffer pool's measured peaks (bench/RESULTS.md) are within a factor of about 1.5 of
+ * it — and errs on the side of refusing less: only a run estimated above the limit is refused.
+ */
+public record MemoryPlan(long weights, long trainable, long activations) {
+    private static final int LOSS_CHUNK_ROWS = 1024;
+
+    public long total() {
+        return weights + trainable + activations;
+    }
+
+    /** The plan of a distill run of {@code method} with options {@code o}. */
+    public static MemoryPlan of(DistillOptions o, Method method) {
+        Path teacherDir = o.models().teacher();
+        LlamaConfig teacher = LlamaConfig.read(teacherDir);
+        LlamaConfig student;
+        long weights = fileBytes(teacherDir);
+        if (o.models().student() != null) {
+            student = LlamaConfig.read(o.models().student());
+            weights += fileBytes(o.models().student());
+        } else {
+            student = LayerSelection.config(teacher, LayerSelection.parse(o.models().studentLayers(), teacher.numHiddenLayers()));
+        }
+        long trainable = 0;
+        if (method.trainsStudentWeights(o)) trainable += 16 * parameters(student);
+        else trainable += 16 * loraParameters(student, o.lora().rank() == null ? LoraOptions.NEO_RANK : o.lora().rank());
+        if (method.trainsTeacherWeights(o)) trainable += 16 * parameters(teacher);
+
+        long tokens = (long) o.training().batchSize() * o.data().seqLen();
+        long c = student.hiddenSize(), h = student.intermediateSize(), v = student.vocabSize();
+        long activations = 4 * tokens * student.numHiddenLayers() * (14 * c + 6 * h)
+                + 4 * 3 * Math.min(LOSS_CHUNK_ROWS, tokens) * v
+                + 4 * v * c;                                                  // the head's gradient
+        if (o.models().teacherCache() == null) {
+            activations += 4 * tokens * (6L * teacher.hiddenSize() + 3L * teacher.intermediateSize());
+        }
+        return new MemoryPlan(weights, trainable, activations);
+    }
+
+    /** Refuses a plan above {@code limitBytes} (≤ 0: no limit) in one line saying what to change. */
+    public void requireWithin(long limitBytes, String limitSource) {
+        if (limitBytes <= 0 || total() <= limitBytes) return;
+        throw new IllegalArgumentException(String.format(Locale.ROOT, "this run needs about %s (weights %s, trainable "
+                        + "copies with gradients and optimizer state %s, activations %s) but %s is %s; lower --batch-size or "
+                        + "--seq-len, use --teacher-cache or a smaller student, or raise --memory-limit",
+                gb(total()), gb(weights), gb(trainable), gb(activations), limitSource, gb(limitBytes)));
+    }
+
+    /** One line for the log. */
+    public String describe() {
+        return String.format(Locale.ROOT, "about %s (weights %s, trainable state %s, activations %s)",
+                gb(total()), gb(weights), gb(trainable), gb(activations));
+    }
+
+    /** The memory this machine has free now (MemAvailable), or -1 where /proc/meminfo is not there. */
+    public static long availableBytes() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+                if (line.startsWith("MemAvailable:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        } catch (IOException | RuntimeException e) {
+            // not Linux
+        }
+        return -1;
+    }
+
+    /** "8g", "512m", "100k" or a number of bytes, as --memory-limit takes it. */
+    public static long parseBytes(String text) {
+        String t = text.trim().toLowerCase(Locale.ROOT);
+        long unit = 1;
+        if (t.endsWith("g") || t.endsWith("gb")) unit = 1L << 30;
+        else if (t.endsWith("m") || t.endsWith("mb")) unit = 1L << 20;
+        else if (t.endsWith("k") || t.endsWith("kb")) unit = 1L << 10;
+        String number = t.replaceAll("[a-z]+$", "");
+        try {
+            double value = Double.parseDouble(number);
+            if (!(value > 0) || Double.isInfinite(value)) throw new NumberFormatException();
+            return (long) Math.min(Long.MAX_VALUE, value * unit);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--memory-limit must be a size such as 8g, 512m or a number of bytes, got '" + text + "'");
+        }
+    }
+
+    /** Parameters of a Llama of this shape. */
+    static long parameters(LlamaConfig c) {
+        long d = c.hiddenSize(), q = (long) c.numAttentionHeads() * c.headDim(), kv = (long) c.numKeyValueHeads() * c.headDim();
+        long layer = d * q + 2 * d * kv + q * d + 3 * d * c.intermediateSize() + 2 * d;
+        long embeddings = (long) c.vocabSize() * d * (c.tieWordEmbeddings() ? 1 : 2);
+        return embeddings + c.numHiddenLayers() * layer + d;
+    }
+
+    /** LoRA A and B of rank r on all seven projections of every layer (an upper bound for fewer targets). */
+    static long loraParameters(LlamaConfig c, int rank) {
+        long d = c.hiddenSize(), q = (long) c.numAttentionHeads() * c.headDim(), kv = (long) c.numKeyValueHeads() * c.headDim();
+        long h = c.intermediateSize();
+        long perLayer = rank * ((d + q) + 2 * (d + kv) + (q + d) + 2 * (d + h) + (h + d));
+        return c.numHiddenLayers() * perLayer;
+    }
+
+    private static long fileBytes(Path dir) {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.filter(p -> p.getFileName().toString().endsWith(".safetensors")).mapToLong(p -> {
+                try {
+                    return Files.size(p);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }).sum();
+        } catch (IOException e) {
+            throw new UncheckedIOException(dir + ": cannot list the model's files: " + e.getMessage(), e);
+        }
+    }
+
+    private static String gb(long bytes) {
+        return bytes >= 1L << 30 ? String.format(Locale.ROOT, "%.1f GB", bytes / (double) (1L << 30))
+                : String.format(Locale.ROOT, "%.0f MB", bytes / (double) (1L << 20));
+    }
+}
