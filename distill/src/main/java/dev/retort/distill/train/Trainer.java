@@ -159,6 +159,13 @@ public final class Trainer {
                                         + "Try a lower --lr or a stronger --clip.", step + 1,
                                 Double.isFinite(loss) ? "gradient norm" : "loss", Double.isFinite(loss) ? gradNorm : loss, kept));
                     }
+                    if (gradNorm == 0 && loss > 0) {
+                        String kept = Files.exists(checkpointFile) ? "the last good checkpoint is " + checkpointFile
+                                : "no checkpoint was written yet";
+                        throw new DivergedException(String.format("step %d: the gradient is exactly zero at loss %.4f: the "
+                                + "model has collapsed (constant output); training stopped and %s. Try a lower --lr or a "
+                                + "stronger --clip.", step + 1, loss, kept));
+                    }
                     optimizer.step();
                     step++;
                     lastLoss = loss;

@@ -231,6 +231,17 @@ class TrainerTest {
     }
 
     @Test
+    void aRunThatCollapsesToConstantOutputStops(@TempDir Path out) {
+        try (Arena arena = Arena.ofShared()) {
+            LlamaModel model = LlamaModel.random(tinyConfig(), arena, 5);
+            // lr 1e4 without clipping saturates every unit: the loss stays, the gradient vanishes
+            Trainer.DivergedException e = assertThrows(Trainer.DivergedException.class, () ->
+                    sft(model, new TrainingConfig(40, 0, 4, 1, 1e4, 0, 0, 0, 0, "adamw", 7, 0, 2, 0), out, "fp").run(false));
+            assertTrue(e.getMessage().contains("collapsed"), e.getMessage());
+        }
+    }
+
+    @Test
     void accumulatingTwoHalfBatchesTakesTheSameStepAsOneFullBatch(@TempDir Path one, @TempDir Path two) {
         try (Arena arena = Arena.ofShared()) {
             LlamaModel a = LlamaModel.random(tinyConfig(), arena, 8), b = LlamaModel.random(tinyConfig(), arena, 8);
