@@ -229,4 +229,39 @@ class DistillCliTest {
         assertEquals(1, r.err().strip().lines().count(), r.err());
         assertTrue(!Files.exists(work.resolve("run/metrics.jsonl")), "nothing ran");
     }
+
+    /** Ctrl-C in the middle of a run (SIGINT to a real process): a checkpoint, exit 130, and --resume finishes it. */
+    @Test
+    void ctrlCWritesACheckpointAndResumeFinishesTheRun(@TempDir Path work) throws Exception {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/bin/kill")) || Files.isExecutable(Path.of("/usr/bin/kill")), "no kill(1): skipped");
+        Path out = work.resolve("run");
+        List<String> command = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), "dev.retort.cli.Retort"));
+        command.addAll(List.of(distill(out, "--method", "sft", "--max-steps", "300")));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(work.resolve("log.txt").toFile()).start();
+        Path metrics = out.resolve("metrics.jsonl");
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (losses0(metrics) < 3 && p.isAlive() && System.nanoTime() < deadline) Thread.sleep(50);
+        assertTrue(p.isAlive(), "the run is still going: " + Files.readString(work.resolve("log.txt")));
+        new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
+        assertTrue(p.waitFor(90, java.util.concurrent.TimeUnit.SECONDS), "the run stops");
+        String log = Files.readString(work.resolve("log.txt"));
+        assertEquals(130, p.exitValue(), log);
+        assertTrue(log.contains("interrupted at step") && log.contains("--resume"), log);
+        assertTrue(Files.exists(out.resolve("checkpoint.safetensors")), log);
+
+        CliTest.Run resumed = run(distill(out, "--method", "sft", "--max-steps", "300", "--resume"));
+        assertEquals(0, resumed.exit(), resumed.err());
+        List<Double> losses = losses(out);
+        assertEquals(300, losses.size(), "every step logged once");
+    }
+
+    private static int losses0(Path metrics) {
+        try {
+            return Files.exists(metrics) ? (int) Files.readAllLines(metrics).stream().filter(l -> l.contains("\"loss\"")).count() : 0;
+        } catch (java.io.IOException e) {
+            return 0;
+        }
+    }
 }

@@ -19,6 +19,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The training loop every method shares: it runs a {@link Plan}'s phases in order, each with a fresh optimizer
@@ -42,6 +44,13 @@ public final class Trainer {
         }
     }
 
+    /** Thrown in the training thread once an interrupted run (Ctrl-C) has written its checkpoint. */
+    public static final class InterruptedRunException extends RuntimeException {
+        InterruptedRunException(String message) {
+            super(message);
+        }
+    }
+
     /** What a finished run reports. */
     public record Result(long steps, double lastLoss, Evaluator.Result finalEval, double seconds, long tokens, ResourceUse resources) {}
 
@@ -54,6 +63,10 @@ public final class Trainer {
     private final Path out;
     private final boolean progress;
     private final double coreWatts;
+    /** Set by the shutdown hook (Ctrl-C); read by the training thread at each step. */
+    private volatile boolean stopRequested;
+    /** How long an interrupted run may take to finish its step and write its checkpoint. */
+    private static final long STOP_WAIT_SECONDS = 120;
 
     /**
      * @param teacherOrNull used only for evaluation metrics (agreement, KL); the objectives own their use of it
@@ -107,6 +120,18 @@ public final class Trainer {
         double lastLoss = Double.NaN;
         long start = System.nanoTime();
         ResourceUse.Meter meter = ResourceUse.start(coreWatts);
+        // Ctrl-C (SIGINT, SIGTERM): the JVM runs this hook while the training thread goes on; the hook asks for a
+        // stop and waits while the thread finishes its step and writes a checkpoint, then the JVM exits (130).
+        CountDownLatch stopped = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            stopRequested = true;
+            try {
+                stopped.await(STOP_WAIT_SECONDS, TimeUnit.SECONDS);
+            } catch (InterruptedException ignored) {
+                Thread.currentThread().interrupt();
+            }
+        }, "retort-interrupt");
+        Runtime.getRuntime().addShutdownHook(hook);
         try (BufferPool pool = new BufferPool()) {
             long phaseStart = 0;
             for (int index = 0; index < plan.phases().size(); index++) {
@@ -123,6 +148,16 @@ public final class Trainer {
                     optimizer.loadState(restored.optimizerState(), restored.optimizerSteps());
                 }
                 while (step < phaseEnd) {
+                    if (stopRequested) {
+                        if (step > 0) {
+                            requireFinite(checkpointed, step, checkpointFile);
+                            TrainingCheckpoint.save(checkpointFile, step, index, fingerprint, checkpointed, optimizer, plan.randomState());
+                        }
+                        System.err.printf("%ninterrupted at step %d of %d: %s; --resume continues from there%n", step, totalSteps,
+                                step > 0 ? "checkpoint written to " + checkpointFile : "nothing to save yet");
+                        stopped.countDown();
+                        throw new InterruptedRunException("interrupted at step " + step);
+                    }
                     long local = step - phaseStart;
                     long stepStart = System.nanoTime();
                     optimizer.setLearningRate(phase.schedule().lr(local));
@@ -207,6 +242,13 @@ public final class Trainer {
             Evaluator.Result finalEval = heldOut == null || heldOut.rows() == 0 ? null : Evaluator.evaluate(student, teacher,
                     heldOut, config.evalBatches() * config.batchSize(), Math.max(1, Math.min(config.batchSize(), 4)), pool);
             return new Result(step, lastLoss, finalEval, (System.nanoTime() - start) / 1e9, tokensSeen, logResources(metrics, step, meter));
+        } finally {
+            stopped.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // the JVM is exiting: the hook has run
+            }
         }
     }
 
