@@ -49,7 +49,7 @@ public final class DistillJob {
         try (Workspace run = Workspace.open(o, method)) {
             Plan plan = method.plan(run);
             Trainer trainer = new Trainer(o.training(), plan, run.student(), run.teacher(), run.heldOut(),
-                    o.numericSettings().toString(), o.output());
+                    o.fixedSettings().toString(), o.output());
             Trainer.Result result = trainer.run(o.output().resume());
 
             // outputs
@@ -99,7 +99,7 @@ public final class DistillJob {
         report.table("Held-out evaluation", List.of("model", "perplexity", "top-1 agreement", "KL(teacher‖model)"), table);
         report.paragraph(String.format(Locale.ROOT, "%d steps, %,d tokens in %.1f s. Resources: %s.", result.steps(),
                 result.tokens(), result.seconds(), result.resources().summary()));
-        report.settings("Settings", o.numericSettings());
+        report.settings("Settings", o.settings());
         Path file = o.output().out().resolve("report.html");
         report.write(file);
         return file;

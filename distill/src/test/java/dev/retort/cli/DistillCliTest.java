@@ -230,6 +230,25 @@ class DistillCliTest {
         assertTrue(!Files.exists(work.resolve("run/metrics.jsonl")), "nothing ran");
     }
 
+    @Test
+    void resumeMayExtendTheRunAndChangeItsScheduleButNotItsPast(@TempDir Path work) {
+        Path out = work.resolve("run");
+        assertEquals(0, run(distill(out, "--method", "sft", "--max-steps", "3")).exit());
+        CliTest.Run longer = run(distill(out, "--method", "sft", "--max-steps", "5", "--lr", "5e-4", "--resume"));
+        assertEquals(0, longer.exit(), longer.err());
+        assertEquals(5, losses(out).size());
+        List<Double> lrs = new MetricsLog(out.resolve("metrics.jsonl")).read().stream().filter(r -> r.containsKey("lr"))
+                .map(r -> ((Number) r.get("lr")).doubleValue()).toList();
+        // step 4 (index 3 of 5) follows the new schedule: cosine from 5e-4 over 5 steps
+        assertEquals(0.5 * 5e-4 * (1 + Math.cos(Math.PI * 3 / 5)), lrs.get(3), 1e-12, "lr of the first resumed step: " + lrs);
+        CliTest.Run otherBatch = run(distill(out, "--method", "sft", "--max-steps", "6", "--batch-size", "2", "--resume"));
+        assertEquals(2, otherBatch.exit());
+        assertTrue(otherBatch.err().contains("other settings"), otherBatch.err());
+        CliTest.Run shorter = run(distill(out, "--method", "sft", "--max-steps", "2", "--lr", "5e-4", "--resume"));
+        assertEquals(2, shorter.exit());
+        assertTrue(shorter.err().contains("--max-steps of at least 5"), shorter.err());
+    }
+
     /** Ctrl-C in the middle of a run (SIGINT to a real process): a checkpoint, exit 130, and --resume finishes it. */
     @Test
     void ctrlCWritesACheckpointAndResumeFinishesTheRun(@TempDir Path work) throws Exception {

@@ -25,8 +25,18 @@ public record DistillOptions(String method, ModelOptions models, DataOptions dat
                              LoraOptions lora, KdConfig kd, FeatureOptions features, MetaOptions meta,
                              OutputOptions output) {
 
-    /** The settings that change the numbers of a run (a resumed run must match them), in a stable order. */
-    public Map<String, String> numericSettings() {
+    /** Every setting, for the report. */
+    public Map<String, String> settings() {
+        Map<String, String> m = fixedSettings();
+        m.put("training", training.describe());
+        return m;
+    }
+
+    /**
+     * The settings a resumed run must keep (its checkpoint's fingerprint), in a stable order; what it may change
+     * is {@link TrainingConfig#describeAdjustable}.
+     */
+    public Map<String, String> fixedSettings() {
         Map<String, String> m = new LinkedHashMap<>();
         m.put("method", method);
         m.put("teacher", String.valueOf(models.teacher()));
@@ -39,7 +49,7 @@ public record DistillOptions(String method, ModelOptions models, DataOptions dat
         m.put("teacher-cache", String.valueOf(models.teacherCache()));
         m.put("lora", lora.describe("neo".equals(method) ? LoraOptions.NEO_RANK : null));
         m.put("feature-layers", features.describe());
-        m.put("training", training.describe());
+        m.put("training", training.describeFixed());
         if ("meta".equals(method)) m.put("meta", meta.describe());
         return m;
     }

@@ -105,6 +105,14 @@ public final class Trainer {
             restored = TrainingCheckpoint.restore(checkpointFile, fingerprint, checkpointed);
             plan.restoreRandomState(restored.randomState(), checkpointFile);
             step = restored.step();
+            if (!restored.adjustable().isEmpty() && !restored.adjustable().equals(config.describeAdjustable())) {
+                System.err.printf("resuming with changed settings for the steps to come: was \"%s\", now \"%s\"%n",
+                        restored.adjustable(), config.describeAdjustable());
+            }
+            if (step > totalSteps) {
+                throw new IllegalArgumentException(checkpointFile + ": the checkpoint is at step " + step + ", past the "
+                        + totalSteps + " steps this run asks for; give --max-steps of at least " + step);
+            }
             metrics.truncateAfter(step);
             System.err.printf("resuming from step %d of %d (%s)%n", step, totalSteps, checkpointFile);
         } else {
@@ -151,7 +159,7 @@ public final class Trainer {
                     if (stopRequested) {
                         if (step > 0) {
                             requireFinite(checkpointed, step, checkpointFile);
-                            TrainingCheckpoint.save(checkpointFile, step, index, fingerprint, checkpointed, optimizer, plan.randomState());
+                            TrainingCheckpoint.save(checkpointFile, step, index, fingerprint, config.describeAdjustable(), checkpointed, optimizer, plan.randomState());
                         }
                         System.err.printf("%ninterrupted at step %d of %d: %s; --resume continues from there%n", step, totalSteps,
                                 step > 0 ? "checkpoint written to " + checkpointFile : "nothing to save yet");
@@ -227,13 +235,13 @@ public final class Trainer {
                     }
                     if (config.checkpointEvery() > 0 && step % config.checkpointEvery() == 0 && step < totalSteps) {
                         requireFinite(checkpointed, step, checkpointFile);
-                        TrainingCheckpoint.save(checkpointFile, step, index, fingerprint, checkpointed, optimizer, plan.randomState());
+                        TrainingCheckpoint.save(checkpointFile, step, index, fingerprint, config.describeAdjustable(), checkpointed, optimizer, plan.randomState());
                     }
                 }
                 if (step == totalSteps) {
                     Evaluator.Result finalEval = logEval(metrics, step, pool);
                     requireFinite(checkpointed, step, checkpointFile);
-                    TrainingCheckpoint.save(checkpointFile, step, index, fingerprint, checkpointed, optimizer, plan.randomState());
+                    TrainingCheckpoint.save(checkpointFile, step, index, fingerprint, config.describeAdjustable(), checkpointed, optimizer, plan.randomState());
                     return new Result(step, lastLoss, finalEval, (System.nanoTime() - start) / 1e9, tokensSeen, logResources(metrics, step, meter));
                 }
                 phaseStart = phaseEnd;

@@ -15,7 +15,8 @@ import java.util.Map;
 /**
  * A training checkpoint: one safetensors file holding the trainable parameters ({@code param/<name>}) and the
  * optimizer state of the current phase ({@code optim/<name>.<kind>}), with the step, the phase, the counters of
- * random draws ({@code random/<name>}: LoRA dropout masks) and the run's fingerprint in its metadata. The
+ * random draws ({@code random/<name>}: LoRA dropout masks), the run's fingerprint (what a resume must keep)
+ * and its adjustable settings (what a resume may change) in its metadata. The
  * writer goes through a temporary file and an atomic rename, so a killed run leaves either the previous
  * checkpoint or the new one, never half of one.
  */
@@ -26,14 +27,14 @@ public final class TrainingCheckpoint {
 
     /** What a checkpoint gives back besides the parameters it restored in place. */
     public record Restored(long step, int phase, Map<String, Tensor> optimizerState, long optimizerSteps,
-                           Map<String, Long> randomState) {}
+                           Map<String, Long> randomState, String adjustable) {}
 
     /**
      * Writes the parameters, the optimizer state of phase {@code phase} (the phase that took step {@code step})
      * and the run's fingerprint.
      */
-    public static void save(Path file, long step, int phase, String fingerprint, List<Parameter> params, Optimizer optimizer,
-                            Map<String, Long> randomState) {
+    public static void save(Path file, long step, int phase, String fingerprint, String adjustable, List<Parameter> params,
+                            Optimizer optimizer, Map<String, Long> randomState) {
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         for (Parameter p : params) tensors.put("param/" + p.name(), p.value());
         for (Map.Entry<String, Tensor> e : optimizer.state().entrySet()) tensors.put("optim/" + e.getKey(), e.getValue());
@@ -42,6 +43,7 @@ public final class TrainingCheckpoint {
         meta.put("phase", Integer.toString(phase));
         meta.put("optimizer_steps", Long.toString(optimizer.stepCount()));
         meta.put("fingerprint", fingerprint);
+        meta.put("adjustable", adjustable);
         for (Map.Entry<String, Long> e : randomState.entrySet()) meta.put("random/" + e.getKey(), Long.toString(e.getValue()));
         SafetensorsWriter.write(file, tensors, meta);
     }
@@ -73,7 +75,7 @@ public final class TrainingCheckpoint {
                 if (key.startsWith("random/")) random.put(key.substring("random/".length()), number(file, meta, key));
             }
             return new Restored(number(file, meta, "step"), (int) number(file, meta, "phase"), state,
-                    number(file, meta, "optimizer_steps"), random);
+                    number(file, meta, "optimizer_steps"), random, meta.getOrDefault("adjustable", ""));
         }
     }
 

@@ -93,10 +93,24 @@ public record TrainingConfig(
                 s, evalEvery, evalBatches, checkpointEvery);
     }
 
-    /** For the run's fingerprint, in a stable order. */
+    /** For the report: every setting, in a stable order. */
     public String describe() {
-        return "steps " + (maxSteps > 0 ? Long.toString(maxSteps) : epochs + " epochs") + "; batch " + batchSize + " x "
-                + gradAccum + " accumulated; lr " + lr + " -> " + minLr + ", warm-up " + warmupSteps + ", weight decay "
-                + weightDecay + ", clip " + clip + "; optimizer " + optimizer + "; seed " + seed;
+        return describeFixed() + "; " + describeAdjustable();
+    }
+
+    /** What a resumed run must keep: changing it would change the steps already taken. */
+    public String describeFixed() {
+        return "batch " + batchSize + " x " + gradAccum + " accumulated; weight decay " + weightDecay + ", clip " + clip
+                + "; optimizer " + optimizer + "; seed " + seed;
+    }
+
+    /**
+     * What {@code --resume} may change, since it only shapes the steps still to come: the step budget, the
+     * learning-rate schedule, and how often the run evaluates and checkpoints.
+     */
+    public String describeAdjustable() {
+        return "steps " + (maxSteps > 0 ? Long.toString(maxSteps) : epochs + " epochs") + "; lr " + lr + " -> " + minLr
+                + ", warm-up " + warmupSteps + "; eval every " + evalEvery + " (" + evalBatches + " batches), checkpoint every "
+                + checkpointEvery;
     }
 }
