@@ -103,6 +103,18 @@ class DistillCliTest {
         assertEquals(0, b.exit(), b.err());
         List<Double> la = losses(live), lb = losses(cached.resolve("run"));
         assertEquals(la, lb, "one top-k selection serves the cache and the live teacher: bitwise the same losses");
+        // A cache made from another data file is refused, before training.
+        Path otherData = cached.resolve("other.txt");
+        try {
+            Files.writeString(otherData, Files.readString(data) + "\n\nOne more story about a dog.\n");
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        CliTest.Run otherFile = run("distill", "--teacher", STORIES.toString(), "--student-layers", "0,2,4", "--data", otherData.toString(),
+                "--out", cached.resolve("run3").toString(), "--seq-len", "32", "--method", "kd", "--top-k", "8", "--temperature", "2.0",
+                "--teacher-cache", cache.toString(), "--max-steps", "1", "--no-progress");
+        assertEquals(2, otherFile.exit());
+        assertTrue(otherFile.err().contains("another data file"), otherFile.err());
         // A cache made for another temperature is refused.
         CliTest.Run wrongT = run(distill(cached.resolve("run2"), "--method", "kd", "--top-k", "8", "--temperature", "1.0",
                 "--teacher-cache", cache.toString()));
@@ -282,5 +294,15 @@ class DistillCliTest {
         } catch (java.io.IOException e) {
             return 0;
         }
+    }
+
+    @Test
+    void dataThatIsNotUtf8IsOneClearLine(@TempDir Path work) throws Exception {
+        Path latin1 = work.resolve("latin1.txt");
+        Files.write(latin1, "Caf\u00e9 au lait.".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        CliTest.Run r = run("distill", "--teacher", STORIES.toString(), "--student-layers", "1", "--data", latin1.toString(),
+                "--out", work.resolve("run").toString(), "--max-steps", "1", "--no-progress");
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("latin1.txt") && r.err().contains("not UTF-8"), r.err());
     }
 }

@@ -13,14 +13,29 @@ import java.util.function.BiFunction;
 /**
  * Distillation from a teacher cache ({@code retort cache-teacher}): the teacher's top-k logits of every packed
  * row of the data file, read back for each batch. The cache must come from the same vocabulary, the same data
- * packed the same way (checked token by token), the same k and the KD temperature its rest log-sum-exp used.
+ * file (its recorded hash) packed the same way (checked token by token), the same k and the KD temperature its
+ * rest log-sum-exp used.
  */
 public final class TeacherCaches {
     private TeacherCaches() {}
 
-    public static BiFunction<Batch, Integer, TeacherSource> source(Path file, PackedData train, Tokenizer tokenizer, KdConfig kd) {
+    public static BiFunction<Batch, Integer, TeacherSource> source(Path file, PackedData train, Path dataFile, Tokenizer tokenizer,
+                                                                   KdConfig kd) {
         TeacherCache cache = TeacherCache.open(file, CacheHashes.vocabulary(tokenizer));
         cache.requireVocabSize(tokenizer.vocabSize());
+        String recorded = cache.description().dataHash();
+        if (!recorded.isEmpty()) {
+            String now;
+            try {
+                now = CacheHashes.file(dataFile);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(dataFile + ": cannot read it to check it against the cache: " + e.getMessage(), e);
+            }
+            if (!recorded.equals(now)) {
+                throw new IllegalArgumentException("--teacher-cache " + file + " was made from another data file than --data "
+                        + dataFile + " (its hash differs); make the cache from this --data");
+            }
+        }
         if (kd.topK() == 0) {
             throw new IllegalArgumentException("--teacher-cache " + file + " holds the teacher's top-" + cache.topK()
                     + " logits: give --top-k " + cache.topK());

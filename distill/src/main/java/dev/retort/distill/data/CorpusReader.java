@@ -25,6 +25,14 @@ public final class CorpusReader {
 
     public static List<Example> read(Path file, Tokenizer tokenizer) throws IOException {
         if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + ": no such data file");
+        try {
+            return readUtf8(file, tokenizer);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new IllegalArgumentException(file + ": not UTF-8 text (" + e.getMessage() + "); convert it to UTF-8 first");
+        }
+    }
+
+    private static List<Example> readUtf8(Path file, Tokenizer tokenizer) throws IOException {
         String name = file.getFileName().toString();
         List<Example> examples = name.endsWith(".jsonl") ? readJsonl(file, tokenizer) : readText(file, tokenizer);
         if (examples.isEmpty()) throw new IllegalArgumentException(file + ": no examples (the file is empty)");

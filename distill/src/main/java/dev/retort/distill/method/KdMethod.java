@@ -78,7 +78,7 @@ public final class KdMethod implements Method {
         }
         boolean cached = o.models().teacherCache() != null;
         KdObjective objective = new KdObjective(run.student(), cached ? null : run.teacher(),
-                cached ? TeacherCaches.source(o.models().teacherCache(), run.train(), run.tokenizer(), o.kd()) : null,
+                cached ? TeacherCaches.source(o.models().teacherCache(), run.train(), o.data().data(), run.tokenizer(), o.kd()) : null,
                 o.kd(), features, f.weight(), f.cosine(), projections);
         return Plan.of(run.phase(name(), objective, trainable, groups, run.train()), adapters);
     }
