@@ -87,11 +87,19 @@ public final class DistillJob {
         loss.put("cross-entropy", HtmlReport.series(rows, "ce"));
         if (!HtmlReport.series(rows, "kd").isEmpty()) loss.put("KD divergence", HtmlReport.series(rows, "kd"));
         report.chart("Training loss", "nats / token", loss);
-        report.chart("Held-out perplexity", "perplexity", HtmlReport.one("student", HtmlReport.series(rows, "eval_ppl")));
+        List<double[]> ppl = HtmlReport.series(rows, "eval_ppl");
+        Map<String, List<double[]>> perplexity = new LinkedHashMap<>(HtmlReport.one("student", ppl));
+        if (teacherEval != null && !ppl.isEmpty()) {   // the teacher as a level line over the same steps
+            perplexity.put("teacher", List.of(new double[] {ppl.getFirst()[0], teacherEval.perplexity()},
+                    new double[] {Math.max(ppl.getLast()[0], ppl.getFirst()[0] + 1), teacherEval.perplexity()}));
+        }
+        report.chart("Held-out perplexity", "perplexity", perplexity);
         if (!HtmlReport.series(rows, "eval_agreement").isEmpty()) {
             report.chart("Top-1 agreement with the teacher (held out)", "fraction",
                     HtmlReport.one("student", HtmlReport.series(rows, "eval_agreement")));
         }
+        report.chart("Learning rate", "lr", HtmlReport.one("lr", HtmlReport.series(rows, "lr")));
+        report.chart("Gradient norm (before clipping)", "L2 norm", HtmlReport.one("grad_norm", HtmlReport.series(rows, "grad_norm")));
         List<List<String>> table = new ArrayList<>();
         if (teacherEval != null) table.add(List.of("teacher", fmt(teacherEval.perplexity()), "1.000", "0"));
         Evaluator.Result s = result.finalEval();
@@ -99,6 +107,8 @@ public final class DistillJob {
         report.table("Held-out evaluation", List.of("model", "perplexity", "top-1 agreement", "KL(teacher‖model)"), table);
         report.paragraph(String.format(Locale.ROOT, "%d steps, %,d tokens in %.1f s. Resources: %s.", result.steps(),
                 result.tokens(), result.seconds(), result.resources().summary()));
+        report.paragraph("Written " + java.time.ZonedDateTime.now(java.time.ZoneOffset.UTC).withNano(0) + " by Retort "
+                + java.util.Objects.requireNonNullElse(DistillJob.class.getPackage().getImplementationVersion(), "(development build)") + ".");
         report.settings("Settings", o.settings());
         Path file = o.output().out().resolve("report.html");
         report.write(file);

@@ -69,7 +69,11 @@ class DistillCliTest {
         Map<String, Object> cost = new MetricsLog(out.resolve("metrics.jsonl")).read().getLast();
         assertTrue(((Number) cost.get("cpu_s")).doubleValue() > 0 && ((Number) cost.get("energy_j")).doubleValue() > 0, cost.toString());
         assertTrue(cost.get("energy_source").toString().startsWith("rapl") || cost.get("energy_source").toString().startsWith("estimate"), cost.toString());
-        assertTrue(Files.readString(out.resolve("report.html")).contains("Resources: wall"), "the report states the cost");
+        String report = Files.readString(out.resolve("report.html"));
+        assertTrue(report.contains("Resources: wall"), "the report states the cost");
+        assertTrue(report.contains("<circle"), "the single held-out evaluation is drawn as a point, not an empty frame");
+        assertTrue(report.contains("Learning rate") && report.contains("Gradient norm") && report.contains(">teacher<"), "lr, grad norm, teacher line");
+        assertTrue(report.contains("r=4"), "the settings show the LoRA rank");
 
         Path merged = out.resolve("merged");
         CliTest.Run export = run("export", "--model", out.resolve("student-base").toString(), "--adapter", out.resolve("adapter").toString(),

@@ -72,6 +72,13 @@ public final class HtmlReport {
             }
             String c = COLOURS[colour++ % COLOURS.length];
             svg.append("<path d='").append(path).append("' fill='none' stroke='").append(c).append("' stroke-width='1.5'/>");
+            if (e.getValue().size() <= MARKED_POINTS) {   // a short series (an evaluation or two) is drawn as points too
+                for (double[] p : e.getValue()) {
+                    if (!Double.isFinite(p[1])) continue;
+                    svg.append(String.format(Locale.ROOT, "<circle cx='%.1f' cy='%.1f' r='3' fill='%s'/>", sx.applyAsDouble(p[0]),
+                            sy.applyAsDouble(p[1]), c));
+                }
+            }
             int ly = top + 14 * colour;
             svg.append(String.format(Locale.ROOT, "<line x1='%d' x2='%d' y1='%d' y2='%d' stroke='%s' stroke-width='3'/>", left + plotW + 10, left + plotW + 28, ly, ly, c));
             svg.append(String.format(Locale.ROOT, "<text x='%d' y='%d' font-size='12'>%s</text>", left + plotW + 32, ly + 4, escape(e.getKey())));
@@ -80,6 +87,9 @@ public final class HtmlReport {
         sections.add("<h2>" + escape(heading) + "</h2>\n" + svg);
         return this;
     }
+
+    /** Series with at most this many points get a marker at each point (one point is otherwise invisible). */
+    private static final int MARKED_POINTS = 20;
 
     /** A table: header row then rows of cells. */
     public HtmlReport table(String heading, List<String> header, List<List<String>> rows) {
