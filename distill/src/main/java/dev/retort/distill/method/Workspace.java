@@ -62,6 +62,11 @@ public final class Workspace implements AutoCloseable {
             }
             this.studentWeights = studentFile;
             this.student = LlamaModel.load(studentConfig, studentSource, arena, method.trainsStudentWeights(options));
+            int context = Math.min(teacherConfig.maxPositionEmbeddings(), studentConfig.maxPositionEmbeddings());
+            if (options.data().seqLen() > context) {
+                throw new IllegalArgumentException("--seq-len " + options.data().seqLen() + " exceeds the models' context of "
+                        + context + " tokens (max_position_embeddings)");
+            }
 
             PackedData all = pack(options.data().data());
             if (options.data().evalData() != null) {

@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.zip.CRC32C;
 
 /**
  * A training checkpoint: one safetensors file holding the trainable parameters ({@code param/<name>}) and the
@@ -45,6 +46,7 @@ public final class TrainingCheckpoint {
         meta.put("fingerprint", fingerprint);
         meta.put("adjustable", adjustable);
         for (Map.Entry<String, Long> e : randomState.entrySet()) meta.put("random/" + e.getKey(), Long.toString(e.getValue()));
+        meta.put("crc32c", Long.toHexString(checksum(tensors)));
         SafetensorsWriter.write(file, tensors, meta);
     }
 
@@ -60,6 +62,15 @@ public final class TrainingCheckpoint {
             if (!saved.equals(fingerprint)) {
                 throw new IllegalArgumentException(file + ": this checkpoint was written by a run with other settings; "
                         + "resume with the same options (saved: " + saved + ", now: " + fingerprint + ")");
+            }
+            String savedSum = meta.get("crc32c");
+            if (savedSum != null) {
+                Map<String, Tensor> all = new LinkedHashMap<>();
+                for (String name : f.names()) all.put(name, f.tensor(name));
+                if (!savedSum.equals(Long.toHexString(checksum(all)))) {
+                    throw new IllegalArgumentException(file + ": the checkpoint's contents do not match its checksum (damaged "
+                            + "on disk?); resume from an intact copy or start again");
+                }
             }
             for (Parameter p : params) {
                 String name = "param/" + p.name();
@@ -77,6 +88,18 @@ public final class TrainingCheckpoint {
             return new Restored(number(file, meta, "step"), (int) number(file, meta, "phase"), state,
                     number(file, meta, "optimizer_steps"), random, meta.getOrDefault("adjustable", ""));
         }
+    }
+
+    /** CRC-32C over the tensors' names and bytes, in name order (the file's own order does not matter). */
+    static long checksum(Map<String, Tensor> tensors) {
+        CRC32C crc = new CRC32C();
+        for (String name : new java.util.TreeSet<>(tensors.keySet())) {
+            Tensor t = tensors.get(name);
+            crc.update(name.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            long bytes = t.size() * t.dtype().bytes;
+            crc.update(t.segment().asSlice(t.byteOffset(), bytes).asByteBuffer());
+        }
+        return crc.getValue();
     }
 
     private static long number(Path file, Map<String, String> meta, String key) {

@@ -242,6 +242,21 @@ class TrainerTest {
     }
 
     @Test
+    void aDamagedCheckpointIsRefused(@TempDir Path out) throws Exception {
+        try (Arena arena = Arena.ofShared()) {
+            LlamaModel model = LlamaModel.random(tinyConfig(), arena, 5);
+            sft(model, config(3, 1, 4, 1e-3, 0), out, "fp").run(false);
+            Path checkpoint = out.resolve(TrainingCheckpoint.FILE_NAME);
+            byte[] bytes = Files.readAllBytes(checkpoint);
+            bytes[bytes.length - 5] ^= 0x10;   // one bit of the last tensor's data
+            Files.write(checkpoint, bytes);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () ->
+                    sft(LlamaModel.random(tinyConfig(), arena, 5), config(6, 1, 4, 1e-3, 0), out, "fp").run(true));
+            assertTrue(e.getMessage().contains("checksum") && e.getMessage().contains(checkpoint.toString()), e.getMessage());
+        }
+    }
+
+    @Test
     void accumulatingTwoHalfBatchesTakesTheSameStepAsOneFullBatch(@TempDir Path one, @TempDir Path two) {
         try (Arena arena = Arena.ofShared()) {
             LlamaModel a = LlamaModel.random(tinyConfig(), arena, 8), b = LlamaModel.random(tinyConfig(), arena, 8);

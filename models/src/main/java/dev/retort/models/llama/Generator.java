@@ -37,7 +37,7 @@ public final class Generator {
             if (tokenizer.bosId() < 0) throw new IllegalArgumentException("empty prompt and the tokenizer has no BOS token");
             promptIds = new int[] {tokenizer.bosId()};
         }
-        int capacity = Math.min(model.config().maxPositionEmbeddings(), promptIds.length + Math.max(0, maxTokens));
+        int capacity = (int) Math.min(model.config().maxPositionEmbeddings(), (long) promptIds.length + Math.max(0, maxTokens));
         if (promptIds.length >= model.config().maxPositionEmbeddings()) {
             throw new IllegalArgumentException("the prompt has " + promptIds.length + " tokens; the model's context is "
                     + model.config().maxPositionEmbeddings());
