@@ -11,6 +11,8 @@ import dev.retort.models.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.Locale;
 
@@ -49,6 +51,7 @@ public final class TeacherCacheJob {
                     o.topK(), o.temperature(), seq, CacheHashes.vocabulary(tokenizer), o.data().getFileName().toString(),
                     CacheHashes.file(o.data()));
             long start = System.nanoTime();
+            float[] sequenceLogits = new float[Math.multiplyExact(seq, vocab)];
             boolean terminal = System.console() != null;
             int lastDecile = -1;
             try (TeacherCacheWriter writer = TeacherCacheWriter.create(o.out(), description)) {
@@ -56,13 +59,14 @@ public final class TeacherCacheJob {
                     int n = Math.min(o.batchSize(), rows.rows() - first);
                     int[] tokens = new int[n * seq];
                     for (int i = 0; i < n; i++) System.arraycopy(rows.inputs(first + i), 0, tokens, i * seq, seq);
-                    float[] logits;   // [n × seq × V]
+                    // one sequence's logits [seq × V] at a time from the native tensor, so the heap holds one sequence
                     try (Graph g = Graph.noGrad(pool)) {
-                        logits = teacher.logits(g, tokens, n, seq).value().toFloatArray();
-                    }
-                    for (int i = 0; i < n; i++) {
-                        writer.append(Arrays.copyOfRange(tokens, i * seq, (i + 1) * seq),
-                                Arrays.copyOfRange(logits, i * seq * vocab, (i + 1) * seq * vocab));
+                        var logits = teacher.logits(g, tokens, n, seq).value();   // [n × seq × V]
+                        for (int i = 0; i < n; i++) {
+                            MemorySegment.copy(logits.segment(), ValueLayout.JAVA_FLOAT_UNALIGNED,
+                                    logits.byteOffset() + (long) i * seq * vocab * 4, sequenceLogits, 0, seq * vocab);
+                            writer.append(Arrays.copyOfRange(tokens, i * seq, (i + 1) * seq), sequenceLogits);
+                        }
                     }
                     if (progress != null) {
                         int done = first + n, decile = (int) (10L * done / rows.rows());
