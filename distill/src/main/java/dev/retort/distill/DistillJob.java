@@ -70,8 +70,7 @@ public final class DistillJob {
             Evaluator.Result teacherEval = null;
             if (run.heldOut().rows() > 0) {
                 try (BufferPool pool = new BufferPool()) {
-                    teacherEval = Evaluator.evaluate(run.teacher(), null, run.heldOut(),
-                            o.training().evalBatches() * o.training().batchSize(), Math.min(4, o.training().batchSize()), pool);
+                    teacherEval = Evaluator.evaluate(run.teacher(), null, run.heldOut(), o.training(), pool);
                 }
             }
             Path report = writeReport(o, result, teacherEval);

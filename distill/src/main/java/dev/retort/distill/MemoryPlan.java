@@ -3,8 +3,10 @@ package dev.retort.distill;
 import dev.retort.distill.method.Method;
 import dev.retort.distill.options.DistillOptions;
 import dev.retort.distill.options.LoraOptions;
+import dev.retort.distill.train.ResourceUse;
 import dev.retort.models.hf.LlamaConfig;
 import dev.retort.models.llama.LayerSelection;
+import dev.retort.models.llama.LlamaModel;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -29,8 +31,6 @@ import java.util.stream.Stream;
  * it — and errs on the side of refusing less: only a run estimated above the limit is refused.
  */
 public record MemoryPlan(long weights, long trainable, long activations) {
-    private static final int LOSS_CHUNK_ROWS = 1024;
-
     public long total() {
         return weights + trainable + activations;
     }
@@ -55,7 +55,7 @@ public record MemoryPlan(long weights, long trainable, long activations) {
         long tokens = (long) o.training().batchSize() * o.data().seqLen();
         long c = student.hiddenSize(), h = student.intermediateSize(), v = student.vocabSize();
         long activations = 4 * tokens * student.numHiddenLayers() * (14 * c + 6 * h)
-                + 4 * 3 * Math.min(LOSS_CHUNK_ROWS, tokens) * v
+                + 4 * 3 * Math.min(LlamaModel.LOSS_CHUNK_ROWS, tokens) * v
                 + 4 * v * c;                                                  // the head's gradient
         if (o.models().teacherCache() == null) {
             activations += 4 * tokens * (6L * teacher.hiddenSize() + 3L * teacher.intermediateSize());
@@ -80,14 +80,7 @@ public record MemoryPlan(long weights, long trainable, long activations) {
 
     /** The memory this machine has free now (MemAvailable), or -1 where /proc/meminfo is not there. */
     public static long availableBytes() {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
-                if (line.startsWith("MemAvailable:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-            }
-        } catch (IOException | RuntimeException e) {
-            // not Linux
-        }
-        return -1;
+        return ResourceUse.procKilobytes(Path.of("/proc/meminfo"), "MemAvailable:");
     }
 
     /** "8g", "512m", "100k" or a number of bytes, as --memory-limit takes it. */

@@ -28,7 +28,11 @@ class DistillCliTest {
     @BeforeAll
     static void data() throws Exception {
         Assumptions.assumeTrue(Files.isDirectory(STORIES), "shared assets not found at " + STORIES + ": skipped");
-        data = shared.resolve("stories.txt");
+        data = writeStories(shared.resolve("stories.txt"));
+    }
+
+    /** Sixty short stories in stories260K's style: the training text of the CLI tests. */
+    static Path writeStories(Path file) throws java.io.IOException {
         StringBuilder text = new StringBuilder();
         String[] names = {"Lily", "Tom", "Sue", "Ben", "Max", "Mia"};
         String[] things = {"ball", "cat", "tree", "cake", "dog", "boat"};
@@ -37,7 +41,8 @@ class DistillCliTest {
                     .append(things[(i * 7) % 6]).append(". One day, she went to the park and saw a big ").append(things[(i * 5) % 6])
                     .append(". She was very happy.\n\n");
         }
-        Files.writeString(data, text);
+        Files.writeString(file, text);
+        return file;
     }
 
     static String[] distill(Path out, String... extra) {

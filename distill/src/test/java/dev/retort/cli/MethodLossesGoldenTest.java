@@ -39,16 +39,7 @@ class MethodLossesGoldenTest {
     @BeforeAll
     static void data() throws Exception {
         Assumptions.assumeTrue(Files.isDirectory(STORIES), "shared assets not found at " + STORIES + ": skipped");
-        data = shared.resolve("stories.txt");
-        StringBuilder text = new StringBuilder();
-        String[] names = {"Lily", "Tom", "Sue", "Ben", "Max", "Mia"};
-        String[] things = {"ball", "cat", "tree", "cake", "dog", "boat"};
-        for (int i = 0; i < 60; i++) {
-            text.append("Once upon a time, there was a little girl named ").append(names[i % 6]).append(". She loved her ")
-                    .append(things[(i * 7) % 6]).append(". One day, she went to the park and saw a big ").append(things[(i * 5) % 6])
-                    .append(". She was very happy.\n\n");
-        }
-        Files.writeString(data, text);
+        data = DistillCliTest.writeStories(shared.resolve("stories.txt"));
         cache = shared.resolve("teacher.rtkc");
         CliTest.Run c = run("cache-teacher", "--teacher", STORIES.toString(), "--data", data.toString(), "--top-k", "8",
                 "--temperature", "2.0", "--seq-len", "32", "--out", cache.toString());

@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.retort.autograd.BufferPool;
 import dev.retort.autograd.Graph;
 import dev.retort.models.export.ModelExporter;
+import dev.retort.models.export.ModelExporterTest;
 import dev.retort.models.hf.LlamaConfig;
 import dev.retort.models.hf.ModelFileException;
 import dev.retort.models.hf.ModelWeights;
@@ -44,9 +45,7 @@ class LlmTest {
     Path tmp;
 
     static Path stories() {
-        Path path = Path.of(System.getProperty("retort.root", ".")).resolve("../shared/assets/stories260K").normalize();
-        assumeTrue(Files.exists(path.resolve("model.safetensors")), "shared test asset " + path.toAbsolutePath() + " is absent; skipping");
-        return path;
+        return ModelExporterTest.stories();
     }
 
     /** The model, tokenizer and generator wired by hand, as the CLI did before {@link Llm}. */

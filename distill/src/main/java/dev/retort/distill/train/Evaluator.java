@@ -21,6 +21,12 @@ public final class Evaluator {
         }
     }
 
+    /** A run's held-out evaluation: --eval-batches batches of --batch-size rows, at most 4 rows per pass. */
+    public static Result evaluate(LlamaModel student, LlamaModel teacherOrNull, PackedData data, TrainingConfig config,
+                                  BufferPool pool) {
+        return evaluate(student, teacherOrNull, data, config.evalBatches() * config.batchSize(), Math.min(4, config.batchSize()), pool);
+    }
+
     /** Evaluates on the first {@code maxRows} rows of {@code data} (all when ≤ 0), {@code rowsPerPass} at a time. */
     public static Result evaluate(LlamaModel student, LlamaModel teacherOrNull, PackedData data, int maxRows,
                                   int rowsPerPass, BufferPool pool) {

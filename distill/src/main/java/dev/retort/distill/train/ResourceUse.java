@@ -98,9 +98,17 @@ public record ResourceUse(double wallSeconds, double cpuSeconds, long peakRssByt
 
     /** The process's peak resident set (VmHWM from /proc/self/status) in bytes, or -1 off Linux. */
     public static long peakRss() {
+        return procKilobytes(Path.of("/proc/self/status"), "VmHWM:");
+    }
+
+    /**
+     * A "Key:   N kB" line of a /proc file (/proc/self/status, /proc/meminfo) in bytes, or -1 where the file or
+     * the line is not there (not Linux).
+     */
+    public static long procKilobytes(Path file, String key) {
         try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            for (String line : Files.readAllLines(file)) {
+                if (line.startsWith(key)) return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
             }
         } catch (IOException | RuntimeException e) {
             // not Linux

@@ -11,8 +11,11 @@ import dev.retort.distill.method.Phase;
 import dev.retort.distill.method.Plan;
 import dev.retort.distill.options.OutputOptions;
 import dev.retort.models.llama.LlamaModel;
+import dev.retort.tensor.DType;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -196,18 +199,15 @@ public final class Trainer {
                     double gradNorm = GradientClipping.clipGlobalNorm(phase.trainable(),
                             config.clip() > 0 ? config.clip() : Double.POSITIVE_INFINITY);
                     if (!Double.isFinite(loss) || !Double.isFinite(gradNorm)) {
-                        String kept = Files.exists(checkpointFile) ? "the last good checkpoint is " + checkpointFile
-                                : "no checkpoint was written yet";
                         throw new DivergedException(String.format("step %d: the %s is %s; training stopped and %s. "
                                         + "Try a lower --lr or a stronger --clip.", step + 1,
-                                Double.isFinite(loss) ? "gradient norm" : "loss", Double.isFinite(loss) ? gradNorm : loss, kept));
+                                Double.isFinite(loss) ? "gradient norm" : "loss", Double.isFinite(loss) ? gradNorm : loss,
+                                lastGood(checkpointFile)));
                     }
                     if (gradNorm == 0 && loss > 0) {
-                        String kept = Files.exists(checkpointFile) ? "the last good checkpoint is " + checkpointFile
-                                : "no checkpoint was written yet";
                         throw new DivergedException(String.format("step %d: the gradient is exactly zero at loss %.4f: the "
                                 + "model has collapsed (constant output); training stopped and %s. Try a lower --lr or a "
-                                + "stronger --clip.", step + 1, loss, kept));
+                                + "stronger --clip.", step + 1, loss, lastGood(checkpointFile)));
                     }
                     optimizer.step();
                     step++;
@@ -247,8 +247,8 @@ public final class Trainer {
                 phaseStart = phaseEnd;
             }
             // resumed from the final checkpoint: nothing left to train, and its evaluation is already logged
-            Evaluator.Result finalEval = heldOut == null || heldOut.rows() == 0 ? null : Evaluator.evaluate(student, teacher,
-                    heldOut, config.evalBatches() * config.batchSize(), Math.max(1, Math.min(config.batchSize(), 4)), pool);
+            Evaluator.Result finalEval = heldOut == null || heldOut.rows() == 0 ? null
+                    : Evaluator.evaluate(student, teacher, heldOut, config, pool);
             return new Result(step, lastLoss, finalEval, (System.nanoTime() - start) / 1e9, tokensSeen, logResources(metrics, step, meter));
         } finally {
             stopped.countDown();
@@ -267,17 +267,21 @@ public final class Trainer {
     private static void requireFinite(List<Parameter> params, long step, Path checkpointFile) {
         for (Parameter p : params) {
             var v = p.value();
-            if (v.dtype() != dev.retort.tensor.DType.F32 || !v.isContiguous()) continue;   // frozen half weights never change
-            var values = v.segment();
+            if (v.dtype() != DType.F32 || !v.isContiguous()) continue;   // frozen half weights never change
+            MemorySegment values = v.segment();
             for (long i = 0; i < v.size(); i++) {
-                if (!Float.isFinite(values.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, v.offset() + i))) {
-                    String kept = Files.exists(checkpointFile) ? "the last good checkpoint is " + checkpointFile
-                            : "no checkpoint was written yet";
+                if (!Float.isFinite(values.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, v.offset() + i))) {
                     throw new DivergedException(String.format("step %d: the update made %s non-finite (%s at element %d); "
-                            + "training stopped and %s. Try a lower --lr or a stronger --clip.", step, p.name(), v.getFlat(i), i, kept));
+                            + "training stopped and %s. Try a lower --lr or a stronger --clip.", step, p.name(), v.getFlat(i), i,
+                            lastGood(checkpointFile)));
                 }
             }
         }
+    }
+
+    /** What a stopped run leaves to resume from, for its message. */
+    private static String lastGood(Path checkpointFile) {
+        return Files.exists(checkpointFile) ? "the last good checkpoint is " + checkpointFile : "no checkpoint was written yet";
     }
 
     /** The run's cost (this process's part of it, after a resume) as the last line of metrics.jsonl. */
@@ -292,8 +296,7 @@ public final class Trainer {
 
     private Evaluator.Result logEval(MetricsLog metrics, long step, BufferPool pool) {
         if (heldOut == null || heldOut.rows() == 0) return null;
-        Evaluator.Result r = Evaluator.evaluate(student, teacher, heldOut, config.evalBatches() * config.batchSize(),
-                Math.max(1, Math.min(config.batchSize(), 4)), pool);
+        Evaluator.Result r = Evaluator.evaluate(student, teacher, heldOut, config, pool);
         Map<String, Object> row = new LinkedHashMap<>();
         row.put("step", step);
         row.put("eval_ce", r.ce());

@@ -34,14 +34,15 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** stories260K (a real trained tiny Llama) with a random non-zero adapter, merged and exported. */
-class ModelExporterTest {
+public class ModelExporterTest {
     static final String PROMPT = "Once upon a time";
     static final int NEW_TOKENS = 24;
 
     @TempDir
     Path tmp;
 
-    static Path stories() {
+    /** stories260K from the shared assets; the test is skipped where they are absent. */
+    public static Path stories() {
         Path path = Path.of(System.getProperty("retort.root", ".")).resolve("../shared/assets/stories260K").normalize();
         assumeTrue(Files.exists(path.resolve("model.safetensors")), "shared test asset " + path.toAbsolutePath() + " is absent; skipping");
         return path;

@@ -28,21 +28,18 @@ public final class ScalarKdRows {
         if (max == Double.NEGATIVE_INFINITY) {
             return new RowStats(Float.NEGATIVE_INFINITY, 0, withLse ? max : Double.NaN, max);
         }
+        // log Σ exp(x) is needed for lse, and is lseScaled itself at s = 1
+        boolean unscaled = withLse || s == 1, scaled = s != 1;
         double sum = 0, sumScaled = 0;
         for (int j = 0; j < n; j++) {
             double d = x.getAtIndex(F32, offset + j) - max;
-            if (withLse) sum += Math.exp(d);
-            sumScaled += s == 1 ? 0 : Math.exp(d * s);
+            if (unscaled) sum += Math.exp(d);
+            if (scaled) sumScaled += Math.exp(d * s);
         }
-        double lse = withLse ? max + Math.log(sum) : Double.NaN;
-        double lseScaled = s == 1 ? (withLse ? lse : max + Math.log(sumOf(x, offset, n, max))) : max * s + Math.log(sumScaled);
+        double lse1 = unscaled ? max + Math.log(sum) : Double.NaN;
+        double lse = withLse ? lse1 : Double.NaN;
+        double lseScaled = scaled ? max * s + Math.log(sumScaled) : lse1;
         return new RowStats((float) max, argmax, lse, lseScaled);
-    }
-
-    private static double sumOf(MemorySegment x, long offset, int n, double max) {
-        double sum = 0;
-        for (int j = 0; j < n; j++) sum += Math.exp(x.getAtIndex(F32, offset + j) - max);
-        return sum;
     }
 
     public static void kdTerms(KdTerm term, double beta, int n, double s, MemorySegment y, long yOffset, double lseP,
