@@ -56,4 +56,21 @@ public interface Gemm {
                 MemorySegment w, long wOffset, int ldw, DType wType,
                 MemorySegment x, long xOffset,
                 MemorySegment y, long yOffset);
+
+    /**
+     * {@code count} matrix-vector products with one W: Y[i] = W·X[i] for i &lt; count, X F32 [count × cols] and Y
+     * F32 [count × rows], rows contiguous. Each Y[i] is bitwise what {@link #matvec} gives for X[i] alone, so a
+     * batch of sequences decoded together produces exactly the tokens each would alone. The decode path of a
+     * batch: implementations read W from memory once for all the vectors (count tokens for one weight stream).
+     * This default, the scalar twin, simply calls {@link #matvec} per vector.
+     */
+    default void matvecs(int count, int rows, int cols,
+                         MemorySegment w, long wOffset, int ldw, DType wType,
+                         MemorySegment x, long xOffset,
+                         MemorySegment y, long yOffset) {
+        GemmArguments.checkMatvecs(count, rows, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset);
+        for (int i = 0; i < count; i++) {
+            matvec(rows, cols, w, wOffset, ldw, wType, x, xOffset + (long) i * cols, y, yOffset + (long) i * rows);
+        }
+    }
 }

@@ -42,6 +42,15 @@ public final class GemmArguments {
         checkMatrix("y", y, yOffset, rows, 1, rows, 4);
     }
 
+    /** Checks {@code count} matrix-vector products: W as for matvec, X [count × cols] and Y [count × rows], contiguous. */
+    public static void checkMatvecs(int count, int rows, int cols, MemorySegment w, long wOffset, int ldw, DType wType,
+                                    MemorySegment x, long xOffset, MemorySegment y, long yOffset) {
+        if (count < 0) throw new IllegalArgumentException("matvecs count must be >= 0, got " + count);
+        checkMatvec(rows, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset);
+        checkMatrix("X", x, xOffset, cols, count, cols, 4);
+        checkMatrix("Y", y, yOffset, rows, count, rows, 4);
+    }
+
     /** Checks a batched GEMM: every matrix of the batch must fit, and strides must be >= 0. */
     public static void checkBatched(Layout layout, int batch, int m, int n, int k,
                                     MemorySegment a, long aOffset, long strideA, int lda,

@@ -80,6 +80,36 @@ public enum KdTerm {
     },
 
     /**
+     * GKD's generalised JSD(β) (Agarwal et al. 2024), normalised so that it runs continuously from forward KL at
+     * β = 0 to reverse KL at β = 1: JSD(β)/(β(1−β)) for 0 &lt; β &lt; 1 (JSD(β) itself vanishes like β·FKL and
+     * (1−β)·RKL at the ends, which is why implementations that special-case β = 0 and 1 jump there). For
+     * 0 &lt; β &lt; 1 it is TRL's {@code generalized_jsd_loss} divided by the constant β(1−β): the same minimiser
+     * and gradient directions. h and e are JSD's divided by β(1−β); at the ends, FKL's and RKL's.
+     */
+    GJSD {
+        @Override
+        public double term(double logP, double logQ, double beta) {
+            if (beta == 0) return FKL.term(logP, logQ, beta);
+            if (beta == 1) return RKL.term(logP, logQ, beta);
+            return JSD.term(logP, logQ, beta) / (beta * (1 - beta));
+        }
+
+        @Override
+        public double termGradient(double logP, double logQ, double beta) {
+            if (beta == 0) return FKL.termGradient(logP, logQ, beta);
+            if (beta == 1) return RKL.termGradient(logP, logQ, beta);
+            return JSD.termGradient(logP, logQ, beta) / (beta * (1 - beta));
+        }
+
+        @Override
+        double teacherGradient(double p, double logP, double logQ, double beta) {
+            if (beta == 0) return FKL.teacherGradient(p, logP, logQ, beta);
+            if (beta == 1) return RKL.teacherGradient(p, logP, logQ, beta);
+            return JSD.teacherGradient(p, logP, logQ, beta) / (beta * (1 - beta));
+        }
+    },
+
+    /**
      * Skew KL (DistiLLM): KL(p ‖ m) with m = α·p + (1−α)·q (α = 0 is FKL). f = p·(log p − log m),
      * ∂f/∂q = −(1−α)·p/m, so h = −(1−α)·p·q/m; ∂f/∂p = log p − log m + 1 − αp/m.
      */

@@ -381,6 +381,39 @@ class GemmTest {
     }
 
     /**
+     * matvecs (a decode batch) must give each vector bitwise what matvec gives it alone — on short rows, long
+     * rows (the interleaved F32 path from 4096), 16-bit weights, row counts that leave tail rows in a task, and
+     * several thread counts — and write nothing past Y. matvec itself is checked against the double reference above.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("implementations")
+    void matvecsEqualsMatvecPerVectorBitwise(Kernels kernels) {
+        Random rnd = new Random(12);
+        for (DType wType : new DType[] {DType.F32, DType.BF16, DType.F16}) {
+            for (int[] s : new int[][] {{1, 1, 5}, {7, 31, 3}, {258, 100, 8}, {9, 4100, 2}, {600, 288, 17}}) {
+                int rows = s[0], cols = s[1], count = s[2];
+                Matrix w = random(rnd, rows, cols, 3, 2, wType);
+                Matrix x = random(rnd, count, cols, 0, 1, DType.F32);
+                for (int threads : new int[] {1, 3}) {
+                    ThreadPool.setSharedThreads(threads);
+                    MemorySegment batched = arena.allocate((long) count * rows * 4 + 4, 64);
+                    batched.setAtIndex(F32, (long) count * rows, Float.NaN);
+                    kernels.gemm().matvecs(count, rows, cols, w.segment, w.offset, w.ld, wType, x.segment, x.offset, batched, 0);
+                    for (int i = 0; i < count; i++) {
+                        MemorySegment alone = arena.allocate(rows * 4L, 64);
+                        kernels.gemm().matvec(rows, cols, w.segment, w.offset, w.ld, wType, x.segment, x.offset + (long) i * cols, alone, 0);
+                        assertBitwiseEqual(alone, batched.asSlice((long) i * rows * 4), rows,
+                                kernels + " matvecs " + rows + "x" + cols + " W=" + wType + " vector " + i + " of " + count
+                                        + ", " + threads + " threads");
+                    }
+                    assertTrue(Float.isNaN(batched.getAtIndex(F32, (long) count * rows)), kernels + " matvecs wrote past Y");
+                }
+                ThreadPool.setSharedThreads(ThreadPool.defaultThreads());
+            }
+        }
+    }
+
+    /**
      * The vectorised 16-bit widening must be exact for every class of value: subnormals, the largest finite,
      * infinities and NaN. W holds one special value per row; x is one-hot, so y (and C) must be that value.
      */

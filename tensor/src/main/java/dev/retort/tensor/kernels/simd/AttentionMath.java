@@ -6,7 +6,6 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -29,22 +28,9 @@ final class AttentionMath {
     static final ByteOrder ORDER = ByteOrder.nativeOrder();
 
     /** Lane permutations i → i ^ h for the butterfly sum; null where h ≥ L (never used at that width). */
-    private static final VectorShuffle<Float> SWAP_1 = swap(1);
-    private static final VectorShuffle<Float> SWAP_2 = swap(2);
-    private static final VectorShuffle<Float> SWAP_4 = swap(4);
-    private static final VectorShuffle<Float> SWAP_8 = swap(8);
-
-    private static VectorShuffle<Float> swap(int h) {
-        return h < L ? VectorShuffle.fromOp(F, i -> i ^ h) : null;
-    }
-
-    /** The sum of all lanes, in a fixed butterfly order (L is a constant, so the dead steps fold away). */
+    /** The sum of all lanes in a fixed order ({@link Simd#sumLanes}). */
     static float sumLanes(FloatVector v) {
-        if (L > 8) v = v.add(v.rearrange(SWAP_8));
-        if (L > 4) v = v.add(v.rearrange(SWAP_4));
-        if (L > 2) v = v.add(v.rearrange(SWAP_2));
-        v = v.add(v.rearrange(SWAP_1));
-        return v.lane(0);
+        return Simd.sumLanes(v);
     }
 
     static FloatVector load(MemorySegment segment, long byteOffset) {

@@ -3,6 +3,7 @@ package dev.retort.tensor.kernels.simd;
 import dev.retort.tensor.kernels.WidthClassLoader;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -25,6 +26,27 @@ final class Simd {
      * F32 vectors. (Use {@code convertShape(S2I, I, part)} to widen part 0 or 1.)
      */
     static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(BITS));
+
+    private static final int L = F.length();
+    private static final VectorShuffle<Float> SWAP_1 = swap(1), SWAP_2 = swap(2), SWAP_4 = swap(4), SWAP_8 = swap(8);
+
+    private static VectorShuffle<Float> swap(int h) {
+        return h < L ? VectorShuffle.fromOp(F, i -> i ^ h) : null;
+    }
+
+    /**
+     * The sum of all lanes in a fixed butterfly order (L is a constant, so the dead steps fold away). Never
+     * {@code reduceLanes(ADD)} where results must be reproducible: the API leaves its order open, and the
+     * interpreter and compiled code were seen to round it differently (a matvec changed in the last bit once
+     * its loop was compiled).
+     */
+    static float sumLanes(FloatVector v) {
+        if (L > 8) v = v.add(v.rearrange(SWAP_8));
+        if (L > 4) v = v.add(v.rearrange(SWAP_4));
+        if (L > 2) v = v.add(v.rearrange(SWAP_2));
+        v = v.add(v.rearrange(SWAP_1));
+        return v.lane(0);
+    }
 
     private static int chooseBits() {
         if (Simd.class.getClassLoader() instanceof WidthClassLoader loader) return loader.bits();

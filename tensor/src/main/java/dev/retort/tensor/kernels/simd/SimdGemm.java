@@ -237,13 +237,50 @@ public final class SimdGemm implements Gemm {
         if (rows == 0) return;
         int tasks = ThreadPool.tasksFor((long) rows * Math.max(cols, 1), MATVEC_GRAIN, ceilDiv(rows, 4));
         int rowsPerTask = ceilDiv(ceilDiv(rows, tasks), 4) * 4;
-        float[] xSplit = wType == DType.F32 ? null : splitEvenOdd(x, xOffset, cols);
+        float[] xSplit = wType == DType.F32 ? null : splitEvenOdd(x, xOffset, cols, threadXSplit(cols));
         ThreadPool.shared().parallelFor(ceilDiv(rows, rowsPerTask), task -> {
             int end = Math.min(rows, (task + 1) * rowsPerTask);
             int r = task * rowsPerTask;
             float[] partial = new float[4];
             for (; r + 4 <= end; r += 4) matvecRows(4, r, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset, xSplit, partial);
             for (; r < end; r++) matvecRows(1, r, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset, xSplit, partial);
+        });
+    }
+
+    /**
+     * Y[i] = W·X[i] for {@code count} vectors, each bitwise {@link #matvec} of X[i]: the same tasks of rows, and
+     * within a task each group of (up to) four rows is multiplied by every vector in turn before the next group,
+     * so the group is read from memory once and from L1/L2 for the other vectors. Decoding B sequences together
+     * costs one stream of W instead of B.
+     */
+    @Override
+    public void matvecs(int count, int rows, int cols,
+                        MemorySegment w, long wOffset, int ldw, DType wType,
+                        MemorySegment x, long xOffset,
+                        MemorySegment y, long yOffset) {
+        GemmArguments.checkMatvecs(count, rows, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset);
+        if (count == 1) {
+            matvec(rows, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset);
+            return;
+        }
+        if (rows == 0 || count == 0) return;
+        int tasks = ThreadPool.tasksFor((long) rows * Math.max(cols, 1) * count, MATVEC_GRAIN, ceilDiv(rows, 4));
+        int rowsPerTask = ceilDiv(ceilDiv(rows, tasks), 4) * 4;
+        float[][] xSplits = new float[count][];
+        if (wType != DType.F32) {
+            for (int i = 0; i < count; i++) xSplits[i] = splitEvenOdd(x, xOffset + (long) i * cols, cols, new float[cols]);
+        }
+        ThreadPool.shared().parallelFor(ceilDiv(rows, rowsPerTask), task -> {
+            int end = Math.min(rows, (task + 1) * rowsPerTask);
+            float[] partial = new float[4];
+            for (int r = task * rowsPerTask; r < end; ) {
+                int group = r + 4 <= end ? 4 : 1;
+                for (int i = 0; i < count; i++) {
+                    matvecRows(group, r, cols, w, wOffset, ldw, wType, x, xOffset + (long) i * cols,
+                            y, yOffset + (long) i * rows, xSplits[i], partial);
+                }
+                r += group;
+            }
         });
     }
 
@@ -278,14 +315,19 @@ public final class SimdGemm implements Gemm {
             y.setAtIndex(F32, yOffset + r0 + 3, y3);
         }
     }
-    /**
-     * x re-ordered for {@link #matvecHalf}: per whole block of 2·VL columns, the even-indexed values, then the odd.
-     * Kept in the calling thread's scratch (grown when needed) and only read by the tasks.
-     */
-    private float[] splitEvenOdd(MemorySegment x, long xOffset, int cols) {
+
+    /** The calling thread's buffer for a re-ordered x (grown when needed); the tasks only read it. */
+    private float[] threadXSplit(int cols) {
         Scratch s = scratch.get();
         if (s.xSplit.length < cols) s.xSplit = new float[cols];
-        float[] split = s.xSplit;
+        return s.xSplit;
+    }
+
+    /**
+     * Fills {@code split} (at least cols long) with x re-ordered for {@link #matvecHalf}: per whole block of 2·VL
+     * columns, the even-indexed values, then the odd. Returns it.
+     */
+    private static float[] splitEvenOdd(MemorySegment x, long xOffset, int cols, float[] split) {
         for (int block = 0; block + 2 * VL <= cols; block += 2 * VL) {
             for (int l = 0; l < VL; l++) {
                 split[block + l] = x.getAtIndex(F32, xOffset + block + 2 * l);
@@ -353,7 +395,7 @@ public final class SimdGemm implements Gemm {
             a0 = FloatVector.fromMemorySegment(Simd.F, w, (row + col) * 4, ORDER)
                     .fma(FloatVector.fromMemorySegment(Simd.F, x, (xOffset + col) * 4, ORDER), a0);
         }
-        return a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
+        return Simd.sumLanes(a0.add(a1).add(a2.add(a3)));
     }
 
     /**
@@ -424,9 +466,9 @@ public final class SimdGemm implements Gemm {
     }
 
     private static void reduceInto(float[] partial, FloatVector s0, FloatVector s1, FloatVector s2, FloatVector s3) {
-        partial[0] = s0.reduceLanes(VectorOperators.ADD);
-        partial[1] = s1.reduceLanes(VectorOperators.ADD);
-        partial[2] = s2.reduceLanes(VectorOperators.ADD);
-        partial[3] = s3.reduceLanes(VectorOperators.ADD);
+        partial[0] = Simd.sumLanes(s0);
+        partial[1] = Simd.sumLanes(s1);
+        partial[2] = Simd.sumLanes(s2);
+        partial[3] = Simd.sumLanes(s3);
     }
 }
