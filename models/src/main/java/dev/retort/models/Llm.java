@@ -23,6 +23,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
@@ -154,7 +155,33 @@ public final class Llm implements AutoCloseable {
      */
     public Generator.Result generate(String prompt, Sampling sampling, Consumer<String> onText) {
         checkOpen();
-        return new Generator(model, tokenizer).generate(prompt, sampling.maxTokens(), sampling.sampler(), onText);
+        Generator generator = new Generator(model, tokenizer);
+        return generator.generate(List.of(sampling.request(generator.promptIds(prompt), sampling.sampler())), 1,
+                (index, piece) -> onText.accept(piece)).getFirst();
+    }
+
+    /**
+     * Generates after each prompt, {@code batchSize} sequences at a time (one pass over the weights per step for
+     * all of them); prompt i samples with {@link Sampling#sampler(long) sampler(i)}, so its text is the same for
+     * any batch size. {@code onText} gets (prompt index, piece) as text completes.
+     */
+    public List<Generator.Result> generate(List<String> prompts, Sampling sampling, int batchSize, Generator.Listener onText) {
+        return generate(prompts, sampling, batchSize, 0, onText);
+    }
+
+    /**
+     * As {@link #generate(List, Sampling, int, Generator.Listener)} for prompts that continue a longer list: prompt i
+     * samples with {@code sampler(firstIndex + i)}, so a list generated in parts writes what it would in one go.
+     */
+    public List<Generator.Result> generate(List<String> prompts, Sampling sampling, int batchSize, long firstIndex,
+                                           Generator.Listener onText) {
+        checkOpen();
+        Generator generator = new Generator(model, tokenizer);
+        List<Generator.Request> requests = new java.util.ArrayList<>();
+        for (int i = 0; i < prompts.size(); i++) {
+            requests.add(sampling.request(generator.promptIds(prompts.get(i)), sampling.sampler(firstIndex + i)));
+        }
+        return generator.generate(requests, batchSize, onText);
     }
 
     // ---- logits ----------------------------------------------------------------------------------------

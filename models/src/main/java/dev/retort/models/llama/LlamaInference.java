@@ -15,8 +15,13 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * Fast inference over a {@link LlamaModel}'s weights with a KV cache: no autograd, no per-token allocation,
- * BF16/F16 weights read in place. {@link #forward} feeds the next tokens of one sequence (a whole prompt at
- * once, or one token while generating) and returns the logits of the last one.
+ * BF16/F16 weights read in place. A session holds {@code slots} independent sequences, each with its own cache.
+ * {@link #forward(int, int[])} feeds the next tokens of one sequence (a whole prompt at once, in chunks, or one
+ * token) and returns the logits of the last one; {@link #decode} feeds one token to each of several sequences
+ * in one pass, so every weight matrix is read once for all of them ({@link Gemm#matvecs}).
+ *
+ * <p>Every row is computed exactly as it would be alone: a decode step of B sequences gives each the logits
+ * bit for bit of decoding it by itself, so batched generation writes the same text as one sequence at a time.
  *
  * <p>Reads in the order of the equations, layer by layer: norm → q,k,v → RoPE → attention over the cache →
  * o → residual → norm → SwiGLU → residual; then the final norm and the LM head.
@@ -26,18 +31,26 @@ public final class LlamaInference implements AutoCloseable {
     private final LlamaConfig c;
     private final Kernels kernels;
     private final Arena arena = Arena.ofShared();
-    private final int capacity, chunk;
-    private final Tensor[] keyCache, valueCache;   // per layer: [capacity × kvHeads × headDim]
-    private final Tensor x, h, q, attn, proj, gate, up, logits;
-    private int position;
+    private final int slots, capacity, chunk, kvWidth, qWidth;
+    private final Tensor[] keyCache, valueCache;   // per layer: [slots × capacity × kvWidth]
+    private final Tensor x, h, q, k, v, attn, proj, gate, up;   // [rows × …], rows = max(chunk, slots)
+    private final Tensor logits, rowLogits;      // [slots × V]: each sequence's latest; [rows × V] of one decode step
+    private final int[] position;                // per slot: tokens it holds (the position of its next token)
 
-    /** A session that can hold {@code capacity} tokens, processing prompts {@code chunk} tokens at a time. */
+    /** A session for one sequence of up to {@code capacity} tokens, processing prompts {@code chunk} tokens at a time. */
     public LlamaInference(LlamaModel model, int capacity, int chunk) {
+        this(model, 1, capacity, chunk);
+    }
+
+    /** A session for {@code slots} sequences of up to {@code capacity} tokens each. */
+    public LlamaInference(LlamaModel model, int slots, int capacity, int chunk) {
         this.model = model;
         this.c = model.config();
         this.kernels = Kernels.get();
-        if (capacity > c.maxPositionEmbeddings()) {
-            throw new IllegalArgumentException("capacity " + capacity + " exceeds max_position_embeddings " + c.maxPositionEmbeddings());
+        if (slots < 1) throw new IllegalArgumentException("an inference session needs at least one sequence slot, got " + slots);
+        if (capacity < 1 || capacity > c.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("capacity " + capacity + " must be in [1, max_position_embeddings "
+                    + c.maxPositionEmbeddings() + "]");
         }
         for (DecoderLayer layer : model.layers()) {
             for (Linear l : java.util.List.of(layer.qProj, layer.kProj, layer.vProj, layer.oProj, layer.gateProj, layer.upProj, layer.downProj)) {
@@ -47,49 +60,116 @@ public final class LlamaInference implements AutoCloseable {
                 }
             }
         }
+        this.slots = slots;
         this.capacity = capacity;
         this.chunk = Math.max(1, chunk);
-        int kvWidth = c.numKeyValueHeads() * c.headDim(), qWidth = c.numAttentionHeads() * c.headDim();
+        this.kvWidth = c.numKeyValueHeads() * c.headDim();
+        this.qWidth = c.numAttentionHeads() * c.headDim();
         keyCache = new Tensor[c.numHiddenLayers()];
         valueCache = new Tensor[c.numHiddenLayers()];
         for (int l = 0; l < keyCache.length; l++) {
-            keyCache[l] = Tensor.zeros(arena, DType.F32, capacity, kvWidth);
-            valueCache[l] = Tensor.zeros(arena, DType.F32, capacity, kvWidth);
+            keyCache[l] = Tensor.zeros(arena, DType.F32, Math.multiplyExact(slots, capacity), kvWidth);
+            valueCache[l] = Tensor.zeros(arena, DType.F32, Math.multiplyExact(slots, capacity), kvWidth);
         }
-        x = Tensor.zeros(arena, DType.F32, this.chunk, c.hiddenSize());
-        h = Tensor.zeros(arena, DType.F32, this.chunk, c.hiddenSize());
-        q = Tensor.zeros(arena, DType.F32, this.chunk, qWidth);
-        attn = Tensor.zeros(arena, DType.F32, this.chunk, qWidth);
-        proj = Tensor.zeros(arena, DType.F32, this.chunk, Math.max(c.hiddenSize(), kvWidth));
-        gate = Tensor.zeros(arena, DType.F32, this.chunk, c.intermediateSize());
-        up = Tensor.zeros(arena, DType.F32, this.chunk, c.intermediateSize());
-        logits = Tensor.zeros(arena, DType.F32, c.vocabSize());
+        int rows = Math.max(this.chunk, slots);
+        x = Tensor.zeros(arena, DType.F32, rows, c.hiddenSize());
+        h = Tensor.zeros(arena, DType.F32, rows, c.hiddenSize());
+        q = Tensor.zeros(arena, DType.F32, rows, qWidth);
+        k = Tensor.zeros(arena, DType.F32, rows, kvWidth);
+        v = Tensor.zeros(arena, DType.F32, rows, kvWidth);
+        attn = Tensor.zeros(arena, DType.F32, rows, qWidth);
+        proj = Tensor.zeros(arena, DType.F32, rows, c.hiddenSize());
+        gate = Tensor.zeros(arena, DType.F32, rows, c.intermediateSize());
+        up = Tensor.zeros(arena, DType.F32, rows, c.intermediateSize());
+        logits = Tensor.zeros(arena, DType.F32, slots, c.vocabSize());
+        rowLogits = Tensor.zeros(arena, DType.F32, slots, c.vocabSize());
+        position = new int[slots];
     }
 
-    /** Tokens processed so far (the position of the next token). */
-    public int position() { return position; }
+    /** Sequences this session holds. */
+    public int slots() { return slots; }
 
-    /** Feeds {@code tokens} after those already seen; returns the logits [V] after the last (a live view). */
+    /** Tokens each sequence can hold. */
+    public int capacity() { return capacity; }
+
+    /** Tokens sequence 0 holds (the position of its next token). */
+    public int position() { return position[0]; }
+
+    /** Tokens sequence {@code slot} holds (the position of its next token). */
+    public int position(int slot) { return position[checkSlot(slot)]; }
+
+    /** Empties sequence {@code slot}, so it can take a new prompt (its cache is overwritten as it refills). */
+    public void reset(int slot) {
+        position[checkSlot(slot)] = 0;
+    }
+
+    /** The logits [V] after the latest token of sequence {@code slot} (a live view). */
+    public Tensor logits(int slot) {
+        return logits.slice(0, checkSlot(slot), slot + 1).reshape(c.vocabSize());
+    }
+
+    /** Feeds {@code tokens} to sequence 0 after those it holds; returns the logits [V] after the last (a live view). */
     public Tensor forward(int[] tokens) {
+        return forward(0, tokens);
+    }
+
+    /** Feeds {@code tokens} to sequence {@code slot}, {@code chunk} at a time; returns its logits [V] after the last. */
+    public Tensor forward(int slot, int[] tokens) {
+        checkSlot(slot);
         if (tokens.length == 0) throw new IllegalArgumentException("forward needs at least one token");
-        if (position + tokens.length > capacity) {
-            throw new IllegalStateException("the sequence would reach " + (position + tokens.length)
-                    + " tokens; this session holds " + capacity);
-        }
+        checkRoom(slot, tokens.length);
         for (int start = 0; start < tokens.length; start += chunk) {
             int n = Math.min(chunk, tokens.length - start);
-            forwardChunk(tokens, start, n);
+            int[] rowSlots = new int[n];
+            java.util.Arrays.fill(rowSlots, slot);
+            step(n, tokens, start, rowSlots, true);
         }
-        return logits;
+        return logits(slot);
     }
 
-    private void forwardChunk(int[] tokens, int start, int n) {
+    /**
+     * Feeds one token to each sequence {@code slots[i]} (distinct), {@code tokens[i]} to it, in one pass; each
+     * sequence's logits are then in {@link #logits(int)}, bitwise those of feeding it alone.
+     */
+    public void decode(int[] slots, int[] tokens) {
+        if (slots.length != tokens.length) throw new IllegalArgumentException(slots.length + " sequences but " + tokens.length + " tokens");
+        if (slots.length == 0) return;
+        if (slots.length > this.slots) throw new IllegalArgumentException(slots.length + " sequences in one step; the session holds " + this.slots);
+        boolean[] seen = new boolean[this.slots];
+        for (int s : slots) {
+            checkSlot(s);
+            if (seen[s]) throw new IllegalArgumentException("sequence " + s + " appears twice in one decode step");
+            seen[s] = true;
+            checkRoom(s, 1);
+        }
+        step(slots.length, tokens, 0, slots, false);
+    }
+
+    private int checkSlot(int slot) {
+        if (slot < 0 || slot >= slots) throw new IllegalArgumentException("sequence " + slot + " outside [0, " + slots + ")");
+        return slot;
+    }
+
+    private void checkRoom(int slot, int tokens) {
+        if ((long) position[slot] + tokens > capacity) {
+            throw new IllegalStateException("the sequence would reach " + ((long) position[slot] + tokens)
+                    + " tokens; this session holds " + capacity);
+        }
+    }
+
+    /**
+     * n rows through the model: row i is token {@code tokens[start + i]} of sequence {@code rowSlots[i]}. With
+     * {@code oneSequence} the rows are consecutive tokens of one sequence (a prompt chunk: GEMMs, one attention
+     * call, logits of the last row); otherwise each row is the next token of a different sequence (a decode
+     * step: matrix-vector products that share each weight read, attention per row, logits of every row).
+     */
+    private void step(int n, int[] tokens, int start, int[] rowSlots, boolean oneSequence) {
         Elementwise ew = kernels.elementwise();
         int hidden = c.hiddenSize(), heads = c.numAttentionHeads(), kvHeads = c.numKeyValueHeads(), headDim = c.headDim();
-        int kvWidth = kvHeads * headDim, qWidth = heads * headDim;
         int[] positions = new int[n];
-        for (int i = 0; i < n; i++) positions[i] = position + i;
+        for (int i = 0; i < n; i++) positions[i] = position[rowSlots[i]] + (oneSequence ? i : 0);
         float eps = (float) c.rmsNormEps();
+        boolean gemm = oneSequence && n > 1;
 
         // x[n × C] = embeddings of the new tokens
         Tensor emb = model.embedTokens().value();
@@ -101,35 +181,53 @@ public final class LlamaInference implements AutoCloseable {
 
         for (int l = 0; l < c.numHiddenLayers(); l++) {
             DecoderLayer layer = model.layers().get(l);
-            Tensor kCache = keyCache[l], vCache = valueCache[l];
-            long kvOffset = (long) position * kvWidth;
-            // attention block
+            MemorySegment kCache = keyCache[l].segment(), vCache = valueCache[l].segment();
+            // attention block: q, k, v of the new rows; k and v join each row's sequence in the cache
             rmsNorm(n, x, layer.inputNorm.weight(), eps, h);
-            linear(n, h, layer.qProj, q.segment(), 0);
-            linear(n, h, layer.kProj, kCache.segment(), kvOffset);
-            linear(n, h, layer.vProj, vCache.segment(), kvOffset);
+            linear(n, gemm, h, layer.qProj, q.segment());
+            linear(n, gemm, h, layer.kProj, k.segment());
+            linear(n, gemm, h, layer.vProj, v.segment());
             ew.rope(RopeLayout.HALF, n, heads, headDim, qWidth, q.segment(), 0, positions, model.rope().cos().segment(), model.rope().sin().segment(), false);
-            ew.rope(RopeLayout.HALF, n, kvHeads, headDim, kvWidth, kCache.segment(), kvOffset, positions, model.rope().cos().segment(), model.rope().sin().segment(), false);
-            kernels.attention().forward(1, n, position, heads, kvHeads, headDim, (float) (1 / Math.sqrt(headDim)),
-                    q.segment(), 0, kCache.segment(), 0, vCache.segment(), 0, (long) capacity * kvWidth, attn.segment(), 0, null, 0);
-            linear(n, attn, layer.oProj, proj.segment(), 0);
+            ew.rope(RopeLayout.HALF, n, kvHeads, headDim, kvWidth, k.segment(), 0, positions, model.rope().cos().segment(), model.rope().sin().segment(), false);
+            for (int i = 0; i < n; i++) {
+                long cacheRow = ((long) rowSlots[i] * capacity + positions[i]) * kvWidth * Float.BYTES;
+                MemorySegment.copy(k.segment(), (long) i * kvWidth * Float.BYTES, kCache, cacheRow, (long) kvWidth * Float.BYTES);
+                MemorySegment.copy(v.segment(), (long) i * kvWidth * Float.BYTES, vCache, cacheRow, (long) kvWidth * Float.BYTES);
+            }
+            float scale = (float) (1 / Math.sqrt(headDim));
+            for (int i = 0; i < n; i += oneSequence ? n : 1) {
+                int rows = oneSequence ? n : 1;
+                long slotBase = (long) rowSlots[i] * capacity * kvWidth;
+                kernels.attention().forward(1, rows, positions[i], heads, kvHeads, headDim, scale,
+                        q.segment(), (long) i * qWidth, kCache, slotBase, vCache, slotBase, (long) capacity * kvWidth,
+                        attn.segment(), (long) i * qWidth, null, 0);
+            }
+            linear(n, gemm, attn, layer.oProj, proj.segment());
             ew.add(n * hidden, x.segment(), 0, 1, proj.segment(), 0, 1, x.segment(), 0);
             // MLP block
             rmsNorm(n, x, layer.postAttentionNorm.weight(), eps, h);
-            linear(n, h, layer.gateProj, gate.segment(), 0);
-            linear(n, h, layer.upProj, up.segment(), 0);
+            linear(n, gemm, h, layer.gateProj, gate.segment());
+            linear(n, gemm, h, layer.upProj, up.segment());
             ew.swiglu(n * c.intermediateSize(), gate.segment(), 0, up.segment(), 0, gate.segment(), 0);
-            linear(n, gate, layer.downProj, proj.segment(), 0);
+            linear(n, gemm, gate, layer.downProj, proj.segment());
             ew.add(n * hidden, x.segment(), 0, 1, proj.segment(), 0, 1, x.segment(), 0);
         }
-        position += n;
+        if (oneSequence) position[rowSlots[0]] += n;
+        else for (int slot : rowSlots) position[slot]++;
 
-        // logits of the last token: LM head over the final norm
-        Tensor last = x.slice(0, n - 1, n);
+        // logits: LM head over the final norm, of the last row (a prompt chunk) or of every row (a decode step)
+        int first = oneSequence ? n - 1 : 0, count = oneSequence ? 1 : n;
         Parameter normWeight = model.norm().weight();
-        ew.rmsNorm(1, hidden, eps, last.segment(), last.offset(), normWeight.value().segment(), normWeight.value().offset(), h.segment(), 0, null, 0);
+        ew.rmsNorm(count, hidden, eps, x.segment(), (long) first * hidden, normWeight.value().segment(), normWeight.value().offset(),
+                h.segment(), 0, null, 0);
         Tensor head = model.lmHead().value();
-        kernels.gemm().matvec(c.vocabSize(), hidden, head.segment(), head.offset(), hidden, head.dtype(), h.segment(), 0, logits.segment(), 0);
+        int vocab = c.vocabSize();
+        kernels.gemm().matvecs(count, vocab, hidden, head.segment(), head.offset(), hidden, head.dtype(), h.segment(), 0,
+                rowLogits.segment(), 0);
+        for (int i = 0; i < count; i++) {
+            MemorySegment.copy(rowLogits.segment(), (long) i * vocab * Float.BYTES, logits.segment(),
+                    (long) rowSlots[first + i] * vocab * Float.BYTES, (long) vocab * Float.BYTES);
+        }
     }
 
     private void rmsNorm(int n, Tensor in, Parameter weight, float eps, Tensor out) {
@@ -137,22 +235,25 @@ public final class LlamaInference implements AutoCloseable {
         kernels.elementwise().rmsNorm(n, in.dim(1), eps, in.segment(), 0, w.segment(), w.offset(), out.segment(), 0, null, 0);
     }
 
-    /** out[n × outFeatures] = in[n × inFeatures]·Wᵀ (+ b): matrix-vector for one token, GEMM for several. */
-    private void linear(int n, Tensor in, Linear layer, MemorySegment out, long outOffset) {
+    /**
+     * out[n × outFeatures] = in[n × inFeatures]·Wᵀ (+ b): a GEMM for the rows of a prompt chunk, matrix-vector
+     * products (one weight read for all rows, each row as if alone) for one token or a decode step.
+     */
+    private void linear(int n, boolean gemm, Tensor in, Linear layer, MemorySegment out) {
         Tensor w = layer.weight().value();
         int outFeatures = w.dim(0), inFeatures = w.dim(1);
-        Gemm gemm = kernels.gemm();
-        if (n == 1) {
-            gemm.matvec(outFeatures, inFeatures, w.segment(), w.offset(), inFeatures, w.dtype(), in.segment(), 0, out, outOffset);
+        Gemm g = kernels.gemm();
+        if (gemm) {
+            g.gemm(Layout.ABT, n, outFeatures, inFeatures, 1f, in.segment(), 0, inFeatures,
+                    w.segment(), w.offset(), inFeatures, w.dtype(), 0f, out, 0, outFeatures);
         } else {
-            gemm.gemm(Layout.ABT, n, outFeatures, inFeatures, 1f, in.segment(), 0, inFeatures,
-                    w.segment(), w.offset(), inFeatures, w.dtype(), 0f, out, outOffset, outFeatures);
+            g.matvecs(n, outFeatures, inFeatures, w.segment(), w.offset(), inFeatures, w.dtype(), in.segment(), 0, out, 0);
         }
         if (layer.bias() != null) {
             Tensor b = layer.bias().value();
             for (int i = 0; i < n; i++) {
-                kernels.elementwise().add(outFeatures, out, outOffset + (long) i * outFeatures, 1, b.segment(), b.offset(), 1,
-                        out, outOffset + (long) i * outFeatures);
+                kernels.elementwise().add(outFeatures, out, (long) i * outFeatures, 1, b.segment(), b.offset(), 1,
+                        out, (long) i * outFeatures);
             }
         }
     }
