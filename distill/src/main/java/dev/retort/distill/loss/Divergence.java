@@ -5,7 +5,7 @@ import java.util.Arrays;
 import java.util.stream.Collectors;
 
 /**
- * How far the student's distribution q is from the teacher's p, both softmaxes at the KD temperature T: the six
+ * How far the student's distribution q is from the teacher's p, both softmaxes at the KD temperature T: the seven
  * divergences {@code --kd-loss} offers. Each is a sum over buckets of one term whose value and derivatives —
  * f(p, q), h = q·∂f/∂q for the student's logits, e = p·∂f/∂p for the teacher's — are written once, with their
  * derivations, in {@link KdTerm} (in the tensor module, where the SIMD KD row kernels use them); this enum adds
@@ -18,6 +18,8 @@ public enum Divergence {
     RKL("rkl", KdTerm.RKL),
     /** Generalised Jensen–Shannon with mixture weight β, 0 &lt; β &lt; 1. */
     JSD("jsd", KdTerm.JSD),
+    /** GKD's generalised JSD(β) normalised by β(1−β): forward KL at β = 0, reverse KL at β = 1, continuous between. */
+    GJSD("gjsd", KdTerm.GJSD),
     /** Skew KL (DistiLLM), KL(p ‖ α·p + (1−α)·q), 0 ≤ α &lt; 1 (α = 0 is FKL). */
     SKL("skl", KdTerm.SKL),
     /** Skew reverse KL (DistiLLM), KL(q ‖ α·q + (1−α)·p), 0 ≤ α &lt; 1 (α = 0 is RKL). */
@@ -71,6 +73,7 @@ public enum Divergence {
     public boolean acceptsBeta(double beta) {
         return switch (this) {
             case JSD -> beta > 0 && beta < 1;
+            case GJSD -> beta >= 0 && beta <= 1;
             case SKL, SRKL -> beta >= 0 && beta < 1;
             default -> Double.isFinite(beta);
         };

@@ -30,7 +30,11 @@ public record KdConfig(Divergence divergence, double temperature, double alpha, 
         }
         if (!divergence.acceptsBeta(beta)) {
             throw new IllegalArgumentException("KD config: beta " + beta + " is not valid for " + divergence
-                    + (divergence == Divergence.JSD ? " (expected 0 < beta < 1)" : " (expected 0 <= beta < 1)"));
+                    + switch (divergence) {
+                        case JSD -> " (expected 0 < beta < 1)";
+                        case GJSD -> " (expected 0 <= beta <= 1)";
+                        default -> " (expected 0 <= beta < 1)";
+                    });
         }
         if (topK < 0) throw new IllegalArgumentException("KD config: topK " + topK + " must be >= 0 (0 = full vocabulary)");
     }
@@ -41,7 +45,7 @@ public record KdConfig(Divergence divergence, double temperature, double alpha, 
      */
     public static KdConfig defaults(Divergence divergence) {
         double beta = switch (divergence) {
-            case JSD -> 0.5;
+            case JSD, GJSD -> 0.5;
             case SKL, SRKL -> 0.1;
             default -> 0;
         };

@@ -36,10 +36,32 @@ class DivergenceTest {
 
     static double betaFor(Divergence d) {
         return switch (d) {
-            case JSD -> 0.3;
+            case JSD, GJSD -> 0.3;
             case SKL, SRKL -> 0.2;
             default -> 0;
         };
+    }
+
+    /**
+     * GKD's loss at and near the ends of β: exactly forward KL at β = 0 and reverse KL at β = 1 (value and
+     * gradient, to float rounding), and no jump: at β = 1e-4 and 1 − 1e-4 it is within 1e-3 of them.
+     */
+    @Test
+    void generalisedJsdRunsContinuouslyFromForwardToReverseKl() {
+        SplittableRandom random = new SplittableRandom(5);
+        double[] z = KdReference.random(random, ROWS * VOCAB, 3);
+        double[] y = KdReference.random(random, ROWS * VOCAB, 3);
+        for (double[] end : new double[][] {{0, 1e-4, Divergence.FKL.ordinal()}, {1, 1 - 1e-4, Divergence.RKL.ordinal()}}) {
+            Divergence kl = Divergence.values()[(int) end[2]];
+            Runs.Outcome expected = Runs.fromLogits(z, y, ROWS, VOCAB, TARGETS, new KdConfig(kl, 1.5, 1, 0, 0), 0, 0);
+            Runs.Outcome at = Runs.fromLogits(z, y, ROWS, VOCAB, TARGETS, new KdConfig(Divergence.GJSD, 1.5, 1, end[0], 0), 0, 0);
+            Runs.Outcome near = Runs.fromLogits(z, y, ROWS, VOCAB, TARGETS, new KdConfig(Divergence.GJSD, 1.5, 1, end[1], 0), 0, 0);
+            // (FKL and RKL take the SIMD row kernels in float, GJSD the scalar twin in double: equal to float rounding)
+            assertClose("gjsd at beta " + end[0] + " vs " + kl, expected.loss(), at.loss(), 1e-6);
+            assertClose("gjsd gradient at beta " + end[0] + " vs " + kl, expected.gradA(), at.gradA(), 1e-6);
+            assertClose("gjsd at beta " + end[1] + " vs " + kl, expected.loss(), near.loss(), 1e-3);
+            assertClose("gjsd gradient at beta " + end[1] + " vs " + kl, expected.gradA(), near.gradA(), 1e-3);
+        }
     }
 
     @ParameterizedTest(name = "{0} T={1} topK={2}")
@@ -116,7 +138,7 @@ class DivergenceTest {
         for (Divergence d : Divergence.values()) assertEquals(d, Divergence.parse(d.cliName()));
         assertEquals(Divergence.SRKL, Divergence.parse(" SRKL "));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Divergence.parse("kl"));
-        assertEquals("unknown divergence 'kl': expected one of fkl|rkl|jsd|skl|srkl|tvd", e.getMessage());
+        assertEquals("unknown divergence 'kl': expected one of fkl|rkl|jsd|gjsd|skl|srkl|tvd", e.getMessage());
     }
 
     @Test

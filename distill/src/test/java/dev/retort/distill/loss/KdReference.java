@@ -66,6 +66,12 @@ final class KdReference {
                 case SKL -> xlogy(pb, pb / (beta * pb + (1 - beta) * qb));
                 case SRKL -> xlogy(qb, qb / (beta * qb + (1 - beta) * pb));
                 case TVD -> 0.5 * Math.abs(pb - qb);
+                case GJSD -> {   // GKD's JSD(β) / (β(1−β)); its limits, FKL and RKL, at the ends
+                    if (beta == 0) yield xlogy(pb, pb / qb);
+                    if (beta == 1) yield xlogy(qb, qb / pb);
+                    double m = beta * pb + (1 - beta) * qb;
+                    yield (beta * xlogy(pb, pb / m) + (1 - beta) * xlogy(qb, qb / m)) / (beta * (1 - beta));
+                }
             };
         }
         return sum;

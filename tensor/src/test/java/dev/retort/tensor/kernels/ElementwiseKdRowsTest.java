@@ -89,6 +89,12 @@ class ElementwiseKdRowsTest {
                     f = (pj == 0 ? 0 : beta * pj * Math.log(pj / m)) + (qj == 0 ? 0 : (1 - beta) * qj * Math.log(qj / m));
                     g = (1 - beta) * Math.log(qj / m);
                 }
+                case GJSD -> {   // JSD(β) / (β(1−β)), 0 < β < 1
+                    double m = beta * pj + (1 - beta) * qj;
+                    f = ((pj == 0 ? 0 : beta * pj * Math.log(pj / m)) + (qj == 0 ? 0 : (1 - beta) * qj * Math.log(qj / m)))
+                            / (beta * (1 - beta));
+                    g = Math.log(qj / m) / beta;
+                }
                 case SKL -> {
                     double m = beta * pj + (1 - beta) * qj;
                     f = pj == 0 ? 0 : pj * Math.log(pj / m);
@@ -123,7 +129,7 @@ class ElementwiseKdRowsTest {
     void divergenceTermsMatchTheDefinitions(Kernels k) {
         SplittableRandom r = new SplittableRandom(2);
         for (KdTerm term : KdTerm.values()) {
-            double beta = term == KdTerm.JSD ? 0.3 : term == KdTerm.SKL || term == KdTerm.SRKL ? 0.1 : 0;
+            double beta = term == KdTerm.JSD || term == KdTerm.GJSD ? 0.3 : term == KdTerm.SKL || term == KdTerm.SRKL ? 0.1 : 0;
             for (int n : LENGTHS) {
                 for (double s : new double[] {1, 0.5}) {
                     float[] z = logits(r, n, 2, 5, false), y = new float[n];
