@@ -1,6 +1,7 @@
 package dev.retort.cli;
 
 import dev.retort.distill.DistillJob;
+import dev.retort.distill.method.Method;
 import dev.retort.distill.method.Methods;
 import dev.retort.distill.options.DistillOptions;
 import dev.retort.tensor.ThreadPool;
@@ -19,14 +20,14 @@ import picocli.CommandLine.Spec;
  * or YAML file with {@code --config}.
  */
 @Command(name = "distill", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Distil a teacher into a student (methods: sft, kd, neo, meta).")
+        description = "Distil a teacher into a student (methods: sft, kd, neo, meta, seqkd, gkd).")
 final class DistillCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
     @Option(names = "--config", description = "JSON or YAML file of options (keys are flag names without dashes, kebab-case or snake_case); flags given here win.")
     Path config;
-    @Option(names = "--method", defaultValue = "neo", description = "sft, kd, neo or meta (default ${DEFAULT-VALUE}).")
+    @Option(names = "--method", defaultValue = "neo", description = "sft, kd, neo, meta, seqkd or gkd (default ${DEFAULT-VALUE}).")
     String method;
     @Option(names = "--threads", description = "Threads (default: all processors).")
     Integer threads;
@@ -44,6 +45,8 @@ final class DistillCommand implements Callable<Integer> {
     @Mixin
     OptionGroups.Meta meta;
     @Mixin
+    OptionGroups.Gkd gkd;
+    @Mixin
     OptionGroups.Training training;
     @Mixin
     OptionGroups.Output output;
@@ -52,10 +55,10 @@ final class DistillCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ConfigFileDefaults.apply(spec, config);
         if (threads != null) ThreadPool.setSharedThreads(threads);
-        Methods.named(method);
-        DistillOptions options = new DistillOptions(method.toLowerCase(Locale.ROOT).trim(), models.options().requireStudent(),
-                data.options().requireData(), training.options(), lora.options(), kd.options(), features.options(),
-                meta.options(), output.options());
+        Method chosen = Methods.named(method);
+        DistillOptions options = new DistillOptions(chosen.name(), models.options().requireStudent(),
+                data.options().requireData(), training.options(), lora.options(), kd.options(chosen.kdDefaults()), features.options(),
+                meta.options(), gkd.options(), output.options());
         DistillJob.Outcome outcome = DistillJob.run(options);
         var eval = outcome.training().finalEval();
         if (eval != null) {

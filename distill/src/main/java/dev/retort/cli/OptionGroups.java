@@ -5,6 +5,7 @@ import dev.retort.distill.loss.KdConfig;
 import dev.retort.distill.meta.MetaOptions;
 import dev.retort.distill.options.DataOptions;
 import dev.retort.distill.options.FeatureOptions;
+import dev.retort.distill.options.GkdOptions;
 import dev.retort.distill.options.LoraOptions;
 import dev.retort.distill.options.ModelOptions;
 import dev.retort.distill.options.OutputOptions;
@@ -113,21 +114,30 @@ final class OptionGroups {
         }
     }
 
-    /** The distillation loss. */
+    /** The distillation loss; what is not given comes from the method's defaults ({@link dev.retort.distill.method.Method#kdDefaults}). */
     static final class Kd {
-        @Option(names = "--kd-loss", description = "fkl, rkl, jsd, skl, srkl or tvd (default ${DEFAULT-VALUE}).")
-        String kdLoss = KdConfig.DEFAULTS.divergence().cliName();
-        @Option(names = "--temperature", description = "Distillation temperature T (default ${DEFAULT-VALUE}).")
-        double temperature = KdConfig.DEFAULTS.temperature();
-        @Option(names = "--alpha", description = "Weight of KD: (1-α)·CE + α·T²·KD (default ${DEFAULT-VALUE}).")
-        double alpha = KdConfig.DEFAULTS.alpha();
-        @Option(names = "--beta", description = "JSD β, or the skew coefficient of skl/srkl (default ${DEFAULT-VALUE}).")
-        double beta = KdConfig.DEFAULTS.beta();
-        @Option(names = "--top-k", description = "Truncate the teacher to its top-k tokens; 0 = full vocabulary (default ${DEFAULT-VALUE}).")
-        int topK = KdConfig.DEFAULTS.topK();
+        @Option(names = "--kd-loss", description = "fkl, rkl, jsd, gjsd, skl, srkl or tvd (default fkl; gkd: gjsd).")
+        String kdLoss;
+        @Option(names = "--temperature", description = "Distillation temperature T (default 2; gkd: 1).")
+        Double temperature;
+        @Option(names = "--alpha", description = "Weight of KD: (1-α)·CE + α·T²·KD (default 0.5; seqkd: 0, gkd: 1).")
+        Double alpha;
+        @Option(names = "--beta", description = "β of jsd/gjsd (gjsd: 0 = forward KL, 1 = reverse KL), or the skew of skl/srkl (default 0.5).")
+        Double beta;
+        @Option(names = "--top-k", description = "Truncate the teacher to its top-k tokens; 0 = full vocabulary (default 0).")
+        Integer topK;
 
         KdConfig options() {
-            return new KdConfig(Divergence.parse(kdLoss), temperature, alpha, beta, topK);
+            return options(KdConfig.DEFAULTS);
+        }
+
+        /** The flags given, over {@code defaults}. */
+        KdConfig options(KdConfig defaults) {
+            return new KdConfig(kdLoss == null ? defaults.divergence() : Divergence.parse(kdLoss),
+                    temperature == null ? defaults.temperature() : temperature,
+                    alpha == null ? defaults.alpha() : alpha,
+                    beta == null ? defaults.beta() : beta,
+                    topK == null ? defaults.topK() : topK);
         }
     }
 
@@ -142,6 +152,22 @@ final class OptionGroups {
 
         FeatureOptions options() {
             return FeatureOptions.parse(layers, loss, weight);
+        }
+    }
+
+    /** On-policy distillation. */
+    static final class Gkd {
+        @Option(names = "--lambda", description = "gkd: probability that a micro-batch's responses are the student's own samples (default ${DEFAULT-VALUE}).")
+        double lambda = GkdOptions.DEFAULTS.lambda();
+        @Option(names = "--gen-temperature", description = "gkd: sampling temperature of the generated responses; 0 = greedy (default ${DEFAULT-VALUE}).")
+        double genTemperature = GkdOptions.DEFAULTS.genTemperature();
+        @Option(names = "--max-new-tokens", description = "gkd: most tokens of a generated response (default ${DEFAULT-VALUE}).")
+        int maxNewTokens = GkdOptions.DEFAULTS.maxNewTokens();
+        @Option(names = "--seq-kd", description = "gkd: off-policy micro-batches use the teacher's responses instead of the dataset's.")
+        boolean seqKd;
+
+        GkdOptions options() {
+            return new GkdOptions(lambda, genTemperature, maxNewTokens, seqKd);
         }
     }
 

@@ -1,7 +1,20 @@
 package dev.retort.distill.data;
 
-/** {@code batch} rows of {@code seq} tokens, flattened row-major: inputs[b·seq + t], targets[b·seq + t]. */
-public record Batch(int[] inputs, int[] targets, int batch, int seq, int[] rows) {
+/**
+ * {@code batch} rows of {@code seq} tokens, flattened row-major: inputs[b·seq + t], targets[b·seq + t].
+ * {@code source} says who wrote the responses of a generated batch ("student", "teacher") or "data"; it is null
+ * for plain data rows, and logged as metrics.jsonl's "source" otherwise.
+ */
+public record Batch(int[] inputs, int[] targets, int batch, int seq, int[] rows, String source) {
+
+    public Batch(int[] inputs, int[] targets, int batch, int seq, int[] rows) {
+        this(inputs, targets, batch, seq, rows, null);
+    }
+
+    /** This batch, labelled with who wrote its responses. */
+    public Batch from(String who) {
+        return new Batch(inputs, targets, batch, seq, rows, who);
+    }
 
     /** Gathers the given rows of {@code data}. */
     public static Batch of(PackedData data, int[] rows) {

@@ -9,6 +9,7 @@ import dev.retort.distill.method.Plan;
 import dev.retort.distill.options.DataOptions;
 import dev.retort.distill.options.DistillOptions;
 import dev.retort.distill.options.FeatureOptions;
+import dev.retort.distill.options.GkdOptions;
 import dev.retort.distill.options.LoraOptions;
 import dev.retort.distill.options.ModelOptions;
 import dev.retort.distill.options.OutputOptions;
@@ -116,7 +117,7 @@ public final class DemoRun {
                     TrainingConfig.DEFAULTS.withSteps(size.studentSteps(), size.batch(), 3e-3, 3e-4, size.studentSteps() / 20)
                             .withSeed(size.seed()).withEvaluation(Math.max(1, size.studentSteps() / 10), 8, 0),
                     LoraOptions.DEFAULTS.withRank(size.loraRank(), 2.0 * size.loraRank()), KdConfig.DEFAULTS.withAlpha(size.alpha()),
-                    FeatureOptions.DEFAULTS, MetaOptions.defaults(), new OutputOptions(work.resolve("student-" + method), false, true));
+                    FeatureOptions.DEFAULTS, MetaOptions.defaults(), GkdOptions.DEFAULTS, new OutputOptions(work.resolve("student-" + method), false, true));
             outcomes.put(method, DistillJob.run(o));
         }
 

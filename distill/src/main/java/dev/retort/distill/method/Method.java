@@ -1,5 +1,6 @@
 package dev.retort.distill.method;
 
+import dev.retort.distill.loss.KdConfig;
 import dev.retort.distill.options.DistillOptions;
 import java.io.IOException;
 
@@ -19,6 +20,11 @@ public interface Method {
      * the value and what was expected.
      */
     default void check(DistillOptions options) {}
+
+    /** The distillation loss settings where --kd-loss, --temperature, --alpha, --beta and --top-k are not given. */
+    default KdConfig kdDefaults() {
+        return KdConfig.DEFAULTS;
+    }
 
     /** Whether the run must load the student's weights as trainable F32 copies (false: frozen, in place). */
     boolean trainsStudentWeights(DistillOptions options);

@@ -11,7 +11,7 @@ public final class Methods {
 
     /** In the order --help lists them. */
     public static List<Method> all() {
-        return List.of(new SftMethod(), KdMethod.kd(), KdMethod.neo(), new MetaMethod());
+        return List.of(new SftMethod(), KdMethod.kd(), KdMethod.neo(), new MetaMethod(), new SeqKdMethod(), new GkdMethod());
     }
 
     /** The method called {@code name} (any case), or a one-line error listing the choices. */
@@ -22,7 +22,7 @@ public final class Methods {
         throw new IllegalArgumentException("--method must be " + names() + ", got '" + name + "'");
     }
 
-    /** "sft, kd, neo or meta". */
+    /** "sft, kd, neo, meta, seqkd or gkd". */
     public static String names() {
         List<String> names = all().stream().map(Method::name).toList();
         return names.subList(0, names.size() - 1).stream().collect(Collectors.joining(", ")) + " or " + names.getLast();

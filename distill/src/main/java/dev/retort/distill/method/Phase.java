@@ -38,7 +38,12 @@ public record Phase(String name, Objective objective, List<Parameter> trainable,
      */
     public static Phase standard(String name, Objective objective, List<Parameter> trainable, List<ParamGroup> groups,
                                  TrainingConfig config, PackedData rows) {
-        BatchSource batches = BatchSource.of(rows, config.batchSize(), config.seed());
+        return standard(name, objective, trainable, groups, config, BatchSource.of(rows, config.batchSize(), config.seed()));
+    }
+
+    /** As {@link #standard} over micro-batches from {@code batches} (generated ones, say). */
+    public static Phase standard(String name, Objective objective, List<Parameter> trainable, List<ParamGroup> groups,
+                                 TrainingConfig config, BatchSource batches) {
         long steps = config.totalSteps(batches.batchesPerEpoch());
         return new Phase(name, objective, trainable, groups, config::optimizer, batches, steps, config.schedule(steps));
     }

@@ -1,12 +1,7 @@
 package dev.retort.distill.method;
 
-import dev.retort.autograd.Parameter;
 import dev.retort.distill.options.DistillOptions;
-import dev.retort.distill.options.LoraOptions;
 import dev.retort.distill.train.SftObjective;
-import dev.retort.models.llama.LlamaModel;
-import dev.retort.models.lora.LoraModel;
-import java.util.List;
 
 /**
  * {@code sft}: supervised fine-tuning, the student's cross-entropy on the data, no teacher in the loss. Every
@@ -25,12 +20,6 @@ public final class SftMethod implements Method {
 
     @Override
     public Plan plan(Workspace run) {
-        LlamaModel student = run.student();
-        if (run.options().lora().rank() == null) {
-            List<Parameter> weights = student.trainableParameters();
-            return Plan.of(run.phase(name(), new SftObjective(student), weights, run.groups(weights), run.train()), null);
-        }
-        LoraModel adapters = run.attachStudentLora(LoraOptions.NEO_RANK);   // --lora-rank is given here, so not used
-        return Plan.of(run.phase(name(), new SftObjective(student), adapters.parameters(), run.groups(adapters), run.train()), adapters);
+        return run.studentPhase(name(), new SftObjective(run.student()), run.train());
     }
 }

@@ -108,7 +108,39 @@ public final class Workspace implements AutoCloseable {
 
     /** A data file read with the run's tokenizer and packed into rows of --seq-len tokens, as --data is. */
     public PackedData pack(Path file) throws IOException {
-        return PackedData.pack(CorpusReader.read(file, tokenizer), options.data().seqLen(), Math.max(0, tokenizer.eosId()));
+        return PackedData.pack(CorpusReader.read(file, tokenizer), options.data().seqLen(), padToken());
+    }
+
+    /** The token that pads rows past their end: EOS where the tokenizer has one, else 0. */
+    public int padToken() {
+        return Math.max(0, tokenizer.eosId());
+    }
+
+    /**
+     * The training examples of --data one per row, prompt first ({@link PackedData#perExample}), for methods that
+     * answer the prompts themselves; the held-out part is left out as for {@link #train}.
+     */
+    public PackedData examplesForTraining() throws IOException {
+        PackedData all = PackedData.perExample(CorpusReader.read(options.data().data(), tokenizer), options.data().seqLen(), padToken());
+        PackedData rows = options.data().evalData() != null ? all : all.split(options.data().heldOut())[0];
+        if (rows.rows() == 0) {
+            throw new IllegalArgumentException("--data " + options.data().data() + ": no prompt/response examples whose prompt fits in --seq-len "
+                    + options.data().seqLen() + " (expected JSONL lines {\"prompt\": …, \"response\": …})");
+        }
+        return rows;
+    }
+
+    /**
+     * The single phase of a method that trains the student on {@code objective} over {@code rows}: every weight, or
+     * LoRA adapters of a frozen student when --lora-rank is given.
+     */
+    public Plan studentPhase(String name, Objective objective, PackedData rows) {
+        if (options.lora().rank() == null) {
+            List<Parameter> weights = student.trainableParameters();
+            return Plan.of(phase(name, objective, weights, groups(weights), rows), null);
+        }
+        LoraModel adapters = attachStudentLora(dev.retort.distill.options.LoraOptions.NEO_RANK);   // --lora-rank is given, so unused
+        return Plan.of(phase(name, objective, adapters.parameters(), groups(adapters), rows), adapters);
     }
 
     /** LoRA adapters on the student, with --lora-* (rank {@code defaultRank} when --lora-rank is not given). */

@@ -11,7 +11,7 @@ import java.util.Map;
  * its validation, shared by the commands that take it (distill, cache-teacher, demo, bench train) and by
  * {@code --config} files.
  *
- * @param method   sft, kd, neo or meta ({@link dev.retort.distill.method.Methods})
+ * @param method   sft, kd, neo, meta, seqkd or gkd ({@link dev.retort.distill.method.Methods})
  * @param models   teacher (or its cache) and student
  * @param data     training and held-out text
  * @param training steps, batches, schedule, optimizer, seed, evaluation and checkpoints
@@ -19,11 +19,12 @@ import java.util.Map;
  * @param kd       the distillation loss (kd, neo, meta)
  * @param features feature KD (kd, neo)
  * @param meta     the teacher's meta-update (meta)
+ * @param gkd      on-policy sampling (gkd)
  * @param output   the output directory, resume, progress
  */
 public record DistillOptions(String method, ModelOptions models, DataOptions data, TrainingConfig training,
                              LoraOptions lora, KdConfig kd, FeatureOptions features, MetaOptions meta,
-                             OutputOptions output) {
+                             GkdOptions gkd, OutputOptions output) {
 
     /** Every setting, for the report. */
     public Map<String, String> settings() {
@@ -51,6 +52,7 @@ public record DistillOptions(String method, ModelOptions models, DataOptions dat
         m.put("feature-layers", features.describe());
         m.put("training", training.describeFixed());
         if ("meta".equals(method)) m.put("meta", meta.describe());
+        if ("gkd".equals(method)) m.put("gkd", gkd.describe());
         return m;
     }
 }

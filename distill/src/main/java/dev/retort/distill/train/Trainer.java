@@ -224,6 +224,9 @@ public final class Trainer {
                     row.put("ce", ce / Math.max(1, tokens));
                     if (kd != 0) row.put("kd", kd / Math.max(1, tokens));
                     if (agree != 0) row.put("agreement", (double) agree / Math.max(1, tokens));
+                    String sources = micro.stream().map(Batch::source).filter(java.util.Objects::nonNull).distinct()
+                            .collect(java.util.stream.Collectors.joining("+"));
+                    if (!sources.isEmpty()) row.put("source", sources);
                     row.put("lr", optimizer.learningRate());
                     row.put("grad_norm", gradNorm);
                     row.put("tokens_per_s", tokPerSec);
