@@ -1,11 +1,10 @@
 package dev.retort.cli;
 
 import dev.retort.models.Evaluation;
+import dev.retort.models.InputFiles;
 import dev.retort.models.Llm;
 import dev.retort.tensor.ThreadPool;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -38,8 +37,8 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         if (threads != null) ThreadPool.setSharedThreads(threads);
-        if (!Files.isRegularFile(data)) throw new IllegalArgumentException("--data " + data + ": no such file");
-        String text = Files.readString(data, StandardCharsets.UTF_8);
+        String text = InputFiles.readUtf8(data, InputFiles.DATA_BYTES,
+                (f, problem) -> new IllegalArgumentException("--data " + f + ": " + problem));
         try (Llm llm = Llm.open(model, adapter)) {
             int[] tokens = llm.tokenizer().encode(text);
             int context = llm.config().maxPositionEmbeddings();

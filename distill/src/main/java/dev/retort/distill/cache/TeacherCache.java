@@ -91,6 +91,7 @@ public final class TeacherCache implements AutoCloseable {
      *     format version
      */
     public static TeacherCache open(Path file) {
+        dev.retort.models.InputFiles.requireRegularFile(file, TeacherCacheException::new);
         Arena arena = Arena.ofShared();
         try {
             MemorySegment mapped;

@@ -211,7 +211,7 @@ class TeacherCacheErrorsTest {
     @Test
     void aMissingFileIsNamed() {
         Path file = dir.resolve("nowhere.rtkc");
-        assertOneLineAbout(file, "no such file", assertThrows(TeacherCacheException.class, () -> TeacherCache.open(file)));
+        assertOneLineAbout(file, "file not found", assertThrows(TeacherCacheException.class, () -> TeacherCache.open(file)));
     }
 
     private static void assertOneLineAbout(Path file, String problem, TeacherCacheException e) {

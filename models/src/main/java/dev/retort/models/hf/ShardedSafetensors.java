@@ -3,12 +3,11 @@ package dev.retort.models.hf;
 import static dev.retort.models.hf.JsonFields.quote;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.retort.models.InputFiles;
 import dev.retort.tensor.Tensor;
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -96,14 +95,7 @@ public final class ShardedSafetensors implements ModelWeights {
     }
 
     private static Map<String, String> readWeightMap(Path indexFile) {
-        String text;
-        try {
-            text = Files.readString(indexFile);
-        } catch (NoSuchFileException e) {
-            throw new ModelFileException(indexFile, "file not found", e);
-        } catch (IOException e) {
-            throw new ModelFileException(indexFile, "cannot read: " + e, e);
-        }
+        String text = InputFiles.readUtf8(indexFile, InputFiles.JSON_CONFIG_BYTES, ModelFileException::new);
         JsonNode root = JsonFields.parseObject(indexFile, text, "index");
         JsonNode map = JsonFields.objectValue(indexFile, "weight_map", JsonFields.required(indexFile, root, "weight_map"));
         Map<String, String> weightMap = new LinkedHashMap<>();
