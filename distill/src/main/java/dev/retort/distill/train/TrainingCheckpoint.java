@@ -2,6 +2,7 @@ package dev.retort.distill.train;
 
 import dev.retort.autograd.Parameter;
 import dev.retort.autograd.optim.Optimizer;
+import dev.retort.models.Crc32c;
 import dev.retort.models.hf.ModelWeights;
 import dev.retort.models.hf.SafetensorsFile;
 import dev.retort.models.hf.SafetensorsWriter;
@@ -11,7 +12,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.zip.CRC32C;
 
 /**
  * A training checkpoint: one safetensors file holding the trainable parameters ({@code param/<name>}) and the
@@ -92,14 +92,12 @@ public final class TrainingCheckpoint {
 
     /** CRC-32C over the tensors' names and bytes, in name order (the file's own order does not matter). */
     static long checksum(Map<String, Tensor> tensors) {
-        CRC32C crc = new CRC32C();
+        Crc32c crc = new Crc32c();
         for (String name : new java.util.TreeSet<>(tensors.keySet())) {
             Tensor t = tensors.get(name);
-            crc.update(name.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            long bytes = t.size() * t.dtype().bytes;
-            crc.update(t.segment().asSlice(t.byteOffset(), bytes).asByteBuffer());
+            crc.update(name).update(t.segment().asSlice(t.byteOffset(), t.size() * t.dtype().bytes));
         }
-        return crc.getValue();
+        return crc.value();
     }
 
     private static long number(Path file, Map<String, String> meta, String key) {
