@@ -3,6 +3,7 @@ package dev.retort.distill.train;
 import dev.retort.autograd.Parameter;
 import dev.retort.autograd.optim.Optimizer;
 import dev.retort.models.Crc32c;
+import dev.retort.models.hf.ModelFileException;
 import dev.retort.models.hf.ModelWeights;
 import dev.retort.models.hf.SafetensorsFile;
 import dev.retort.models.hf.SafetensorsWriter;
@@ -53,9 +54,20 @@ public final class TrainingCheckpoint {
     /**
      * Restores the parameters from {@code file} and returns the step to continue from with the optimizer state
      * of the phase it was in. Refuses a checkpoint from a run with other settings (its fingerprint differs).
+     *
+     * @throws IllegalArgumentException, in one line naming the file, for a checkpoint that is missing, damaged
+     *     or from another run
      */
     public static Restored restore(Path file, String fingerprint, List<Parameter> params) {
         if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + ": no checkpoint to resume from");
+        try {
+            return read(file, fingerprint, params);
+        } catch (ModelFileException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+    }
+
+    private static Restored read(Path file, String fingerprint, List<Parameter> params) {
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             Map<String, String> meta = f.metadata();
             String saved = meta.getOrDefault("fingerprint", "");

@@ -12,11 +12,11 @@ import java.util.zip.CRC32C;
  * the reader: tests that damage a cache on purpose to reach the reader's structural checks re-seal it first,
  * or the checksum would catch the damage before those checks run.
  */
-final class CacheChecksums {
+public final class CacheChecksums {
     private CacheChecksums() {}
 
     /** CRC-32C of [12 + M padded to 8, index) then [0, 12 + M padded to 8). */
-    static long compute(ByteBuffer b) {
+    public static long compute(ByteBuffer b) {
         long dataStart = (12 + Integer.toUnsignedLong(b.getInt(8)) + 7) & -8;
         long indexOffset = b.getLong(b.limit() - 12);
         CRC32C crc = new CRC32C();
@@ -29,7 +29,7 @@ final class CacheChecksums {
      * Writes the checksum of the bytes as they are now into the index's checksum field (id 2), when the header
      * and trailer still locate the index and the field; otherwise leaves the bytes alone.
      */
-    static void reseal(ByteBuffer b) {
+    public static void reseal(ByteBuffer b) {
         try {
             long indexOffset = b.getLong(b.limit() - 12);
             long dataStart = (12 + Integer.toUnsignedLong(b.getInt(8)) + 7) & -8;
@@ -47,7 +47,7 @@ final class CacheChecksums {
         }
     }
 
-    static void reseal(Path file) throws IOException {
+    public static void reseal(Path file) throws IOException {
         ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
         reseal(b);
         Files.write(file, b.array());

@@ -103,13 +103,23 @@ public final class ShardedSafetensors implements ModelWeights {
             String field = "weight_map entry " + quote(entry.getKey());
             String shard = JsonFields.stringValue(indexFile, field, entry.getValue());
             if (shard.isEmpty() || shard.equals(".") || shard.equals("..") || shard.contains("/") || shard.contains("\\")
-                    || shard.indexOf('\0') >= 0) {
+                    || shard.indexOf('\0') >= 0 || !isFileName(shard)) {
                 throw new ModelFileException(indexFile, field + " names shard " + quote(shard)
                         + ", which is not a plain file name in the index's directory");
             }
             weightMap.put(entry.getKey(), shard);
         }
         return weightMap;
+    }
+
+    /** Whether the file system can name a file so (a lone UTF-16 surrogate, for one, it cannot). */
+    private static boolean isFileName(String name) {
+        try {
+            Path.of(name);
+            return true;
+        } catch (java.nio.file.InvalidPathException e) {
+            return false;
+        }
     }
 
     /** The shard files, each mapped once. */

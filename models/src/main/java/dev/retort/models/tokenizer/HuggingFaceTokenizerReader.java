@@ -131,6 +131,7 @@ final class HuggingFaceTokenizerReader {
         // Ids index arrays sized by the largest one, so they must be dense: [0, entries), whole numbers.
         int entries = vocabJson.size();
         Map<String, Integer> vocab = new HashMap<>(entries * 2);
+        java.util.BitSet ids = new java.util.BitSet(entries);
         for (Map.Entry<String, JsonNode> entry : vocabJson.properties()) {
             JsonNode id = entry.getValue();
             if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0 || id.asInt() >= entries) {
@@ -138,7 +139,12 @@ final class HuggingFaceTokenizerReader {
                         + (id.toString().length() > 40 ? id.toString().substring(0, 40) + "…" : id)
                         + "; expected a whole number in [0, " + entries + ") (the vocab's size)");
             }
-            vocab.put(entry.getKey(), entry.getValue().asInt());
+            if (ids.get(id.asInt())) {
+                throw new TokenizerFileException(file, "vocab entry '" + entry.getKey() + "' has id " + id.asInt()
+                        + ", which another entry has too; expected each id once");
+            }
+            ids.set(id.asInt());
+            vocab.put(entry.getKey(), id.asInt());
         }
         return vocab;
     }
