@@ -151,7 +151,7 @@ class HostileInputFuzzTest {
             FuzzLoop.run("checkpoint.safetensors", 16_06L, FuzzLoop.iterations(3000), valid, dir,
                     IllegalArgumentException.class, HostileInputFuzzTest::mutateFramedHeader, file -> {
                         TrainingCheckpoint.Restored r = TrainingCheckpoint.restore(file, "fp", params);
-                        new AdamW(List.of(ParamGroup.of(params, 0.0)), 1e-3).loadState(r.optimizerState(), r.optimizerSteps());
+                        r.loadInto(new AdamW(List.of(ParamGroup.of(params, 0.0)), 1e-3));
                     });
         }
     }

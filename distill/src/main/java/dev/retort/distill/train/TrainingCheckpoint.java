@@ -28,8 +28,21 @@ public final class TrainingCheckpoint {
     private TrainingCheckpoint() {}
 
     /** What a checkpoint gives back besides the parameters it restored in place. */
-    public record Restored(long step, int phase, Map<String, Tensor> optimizerState, long optimizerSteps,
-                           Map<String, Long> randomState, String adjustable) {}
+    public record Restored(Path file, long step, int phase, Map<String, Tensor> optimizerState, long optimizerSteps,
+                           Map<String, Long> randomState, String adjustable) {
+        /**
+         * Loads the saved optimizer state into {@code optimizer} (of the phase the checkpoint was in).
+         *
+         * @throws IllegalArgumentException naming the file when the state does not fit the optimizer
+         */
+        public void loadInto(Optimizer optimizer) {
+            try {
+                optimizer.loadState(optimizerState, optimizerSteps);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+            }
+        }
+    }
 
     /**
      * Writes the parameters, the optimizer state of phase {@code phase} (the phase that took step {@code step})
@@ -55,7 +68,7 @@ public final class TrainingCheckpoint {
      * Restores the parameters from {@code file} and returns the step to continue from with the optimizer state
      * of the phase it was in. Refuses a checkpoint from a run with other settings (its fingerprint differs).
      *
-     * @throws IllegalArgumentException, in one line naming the file, for a checkpoint that is missing, damaged
+     * @throws IllegalArgumentException in one line naming the file, for a checkpoint that is missing, damaged
      *     or from another run
      */
     public static Restored restore(Path file, String fingerprint, List<Parameter> params) {
@@ -97,7 +110,7 @@ public final class TrainingCheckpoint {
             for (String key : meta.keySet()) {
                 if (key.startsWith("random/")) random.put(key.substring("random/".length()), number(file, meta, key));
             }
-            return new Restored(number(file, meta, "step"), (int) number(file, meta, "phase"), state,
+            return new Restored(file, number(file, meta, "step"), (int) number(file, meta, "phase"), state,
                     number(file, meta, "optimizer_steps"), random, meta.getOrDefault("adjustable", ""));
         }
     }
