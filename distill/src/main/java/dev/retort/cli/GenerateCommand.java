@@ -46,6 +46,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "Threads (default: all processors).")
     Integer threads;
 
+    @Option(names = "--memory-limit", description = "Refuse a run planned above this much memory, e.g. 8g (default: the memory available now).")
+    String memoryLimit;
+
     @Option(names = "--stats", description = "Print tokens/s to standard error at the end.")
     boolean stats;
 
@@ -55,6 +58,9 @@ final class GenerateCommand implements Callable<Integer> {
         if (threads != null) ThreadPool.setSharedThreads(threads);
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         Sampling sampling = new Sampling(maxTokens, temperature, topK, topP, seed);
+        long promptTokens = prompt.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 2L;   // ≥ 1 byte a token, + BOS, EOS
+        dev.retort.distill.MemoryPlan.inference(model, promptTokens, promptTokens + maxTokens, 1)
+                .requireWithin(dev.retort.distill.MemoryPlan.limit(memoryLimit), "lower --max-tokens or raise --memory-limit");
         try (Llm llm = Llm.open(model, adapter)) {
             Generator.Result result = llm.generate(prompt, sampling, piece -> {
                 out.print(piece);

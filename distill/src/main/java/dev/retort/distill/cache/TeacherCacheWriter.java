@@ -104,6 +104,25 @@ public final class TeacherCacheWriter implements AutoCloseable {
         }
     }
 
+    /**
+     * Refuses, before any work, a {@code target} that a writer could not create: a directory, a path whose
+     * directory is missing, or a directory this process cannot write in (tried by creating and deleting a
+     * temporary file there, as the writer would). A teacher pass takes hours; its output must not be the first
+     * thing to fail.
+     *
+     * @throws TeacherCacheException naming the target and why
+     */
+    public static void requireWritable(Path target) {
+        if (Files.isDirectory(target)) throw new TeacherCacheException(target, "is a directory; expected the cache file's path");
+        Path dir = target.toAbsolutePath().getParent();
+        if (!Files.isDirectory(dir)) throw new TeacherCacheException(target, "its directory " + dir + " does not exist");
+        try {
+            Files.delete(Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp"));
+        } catch (IOException e) {
+            throw new TeacherCacheException(target, "cannot write in " + dir + " (" + e + ")", e);
+        }
+    }
+
     /** A writer to {@code target} with single-threaded top-k and blocks of {@link #DEFAULT_BLOCK_BYTES}. */
     public static TeacherCacheWriter create(Path target, CacheDescription description) {
         return create(target, description, new ThreadPool(1), DEFAULT_BLOCK_BYTES);
