@@ -1,6 +1,8 @@
 package dev.retort.cli;
 
+import dev.retort.distill.MemoryPlan;
 import dev.retort.distill.cache.TeacherCacheJob;
+import dev.retort.distill.cache.TeacherCacheWriter;
 import dev.retort.tensor.ThreadPool;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -30,10 +32,16 @@ final class CacheTeacherCommand implements Callable<Integer> {
     int batchSize = dev.retort.distill.train.TrainingConfig.DEFAULTS.batchSize();
     @Option(names = "--threads", description = "Threads (default: all processors).")
     Integer threads;
+    @Option(names = "--memory-limit", description = "Refuse a run planned above this much memory, e.g. 8g (default: the memory available now).")
+    String memoryLimit;
 
     @Override
     public Integer call() throws Exception {
         if (threads != null) ThreadPool.setSharedThreads(threads);
+        TeacherCacheWriter.requireWritable(out);   // first: the teacher pass can take hours
+        long tokens = (long) Math.max(1, batchSize) * Math.max(1, seqLen);   // one pass's logits are [batch × seq × V]
+        MemoryPlan.inference(teacher, tokens, 0, tokens).requireWithin(MemoryPlan.limit(memoryLimit),
+                "lower --batch-size or --seq-len, or raise --memory-limit");
         TeacherCacheJob.Result r = TeacherCacheJob.run(
                 new TeacherCacheJob.Options(teacher, data, seqLen, topK, temperature, batchSize, out), System.err);
         System.out.printf(Locale.ROOT, "cached %d sequences (%d tokens, top-%d at T=%.2f) in %.1f s: %s%n",

@@ -42,9 +42,11 @@ final class ConfigFileDefaults {
         if (file == null) return;
         String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
         boolean yaml = name.endsWith(".yaml") || name.endsWith(".yml");
+        String source = dev.retort.models.InputFiles.readUtf8(file, dev.retort.models.InputFiles.JSON_CONFIG_BYTES,
+                (f, problem) -> new IllegalArgumentException("--config " + f + ": " + problem));
         JsonNode root;
         try {
-            root = (yaml ? new ObjectMapper(new YAMLFactory()) : new ObjectMapper()).readTree(Files.readString(file));
+            root = (yaml ? new ObjectMapper(new YAMLFactory()) : new ObjectMapper()).readTree(source);
         } catch (IOException e) {
             throw new IllegalArgumentException("--config " + file + ": " + e.getMessage().lines().findFirst().orElse("unreadable"));
         }

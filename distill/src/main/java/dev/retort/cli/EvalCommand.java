@@ -1,11 +1,11 @@
 package dev.retort.cli;
 
+import dev.retort.distill.MemoryPlan;
 import dev.retort.models.Evaluation;
+import dev.retort.models.InputFiles;
 import dev.retort.models.Llm;
 import dev.retort.tensor.ThreadPool;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -35,11 +35,17 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "Threads (default: all processors).")
     Integer threads;
 
+    @Option(names = "--memory-limit", description = "Refuse a run planned above this much memory, e.g. 8g (default: the memory available now).")
+    String memoryLimit;
+
     @Override
     public Integer call() throws IOException {
         if (threads != null) ThreadPool.setSharedThreads(threads);
-        if (!Files.isRegularFile(data)) throw new IllegalArgumentException("--data " + data + ": no such file");
-        String text = Files.readString(data, StandardCharsets.UTF_8);
+        String text = InputFiles.readUtf8(data, InputFiles.DATA_BYTES,
+                (f, problem) -> new IllegalArgumentException("--data " + f + ": " + problem));
+        long rows = seqLen != null ? seqLen : dev.retort.models.hf.LlamaConfig.read(model).maxPositionEmbeddings();
+        MemoryPlan.inference(model, rows, 0, rows).requireWithin(MemoryPlan.limit(memoryLimit),
+                "give a smaller --seq-len or raise --memory-limit");
         try (Llm llm = Llm.open(model, adapter)) {
             int[] tokens = llm.tokenizer().encode(text);
             int context = llm.config().maxPositionEmbeddings();

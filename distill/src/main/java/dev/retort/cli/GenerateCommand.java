@@ -49,6 +49,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "Threads (default: all processors).")
     Integer threads;
 
+    @Option(names = "--memory-limit", description = "Refuse a run planned above this much memory, e.g. 8g (default: the memory available now).")
+    String memoryLimit;
+
     @Option(names = "--stats", description = "Print tokens/s to standard error at the end.")
     boolean stats;
 
@@ -62,6 +65,11 @@ final class GenerateCommand implements Callable<Integer> {
             texts.add(p.equals("-") ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8) : p);
         }
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
+        // the plan: the largest prompt (at least a token a byte, + BOS, EOS) in each of the sequences run together
+        long promptBound = texts.stream().mapToLong(t -> t.getBytes(StandardCharsets.UTF_8).length + 2L).max().orElse(2);
+        long together = Math.min(batch, texts.size());
+        dev.retort.distill.MemoryPlan.inference(model, Math.max(promptBound, together), together * (promptBound + settings.maxTokens()), together)
+                .requireWithin(dev.retort.distill.MemoryPlan.limit(memoryLimit), "lower --max-tokens or --batch, or raise --memory-limit");
         long start = System.nanoTime();
         List<Generator.Result> results;
         try (Llm llm = Llm.open(model, adapter)) {

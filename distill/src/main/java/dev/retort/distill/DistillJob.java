@@ -40,8 +40,7 @@ public final class DistillJob {
         method.check(o);
         OutputDirectory.check(o.output(), o.models());
         MemoryPlan memory = MemoryPlan.of(o, method);
-        long limit = o.output().memoryLimit() > 0 ? o.output().memoryLimit() : MemoryPlan.availableBytes();
-        memory.requireWithin(limit, o.output().memoryLimit() > 0 ? "--memory-limit" : "the memory available now (MemAvailable)");
+        memory.requireWithin(o.output().memoryLimit(), MemoryPlan.DISTILL_ADVICE);
         if (o.output().progress()) System.err.println("memory plan: " + memory.describe());
         Path out = o.output().out();
         Files.createDirectories(out);

@@ -25,7 +25,10 @@ import java.util.stream.Stream;
  *       own weights for kd and meta, LoRA matrices for neo, the teacher's weights for a full meta-update);
  *   <li>activations kept for backward, per token and student layer about 14·C + 6·H floats (C hidden width, H
  *       MLP width), plus the LM-head loss's chunk buffers (three of chunk × V floats) and a live teacher's
- *       forward pass.
+ *       forward pass;
+ *   <li>for a model run without training ({@code eval}, {@code generate}, {@code cache-teacher}:
+ *       {@link #inference}), the weights as stored, the RoPE tables, a decoder's F32 KV cache and one forward
+ *       pass's activations and logits.
  * </ul>
  * It is an estimate — the buffer pool's measured peaks (bench/RESULTS.md) are within a factor of about 1.5 of
  * it — and errs on the side of refusing less: only a run estimated above the limit is refused.
@@ -58,23 +61,58 @@ public record MemoryPlan(long weights, long trainable, long activations) {
                 + 4 * 3 * Math.min(LlamaModel.LOSS_CHUNK_ROWS, tokens) * v
                 + 4 * v * c;                                                  // the head's gradient
         if (o.models().teacherCache() == null) {
-            activations += 4 * tokens * (6L * teacher.hiddenSize() + 3L * teacher.intermediateSize());
+            activations += 4 * tokens * (6L * teacher.hiddenSize() + 3L * teacher.intermediateSize()) + ropeBytes(teacher);
         }
+        activations += ropeBytes(student);
         return new MemoryPlan(weights, trainable, activations);
     }
 
-    /** Refuses a plan above {@code limitBytes} (≤ 0: no limit) in one line saying what to change. */
-    public void requireWithin(long limitBytes, String limitSource) {
+    /** What a distill run can change to need less. */
+    public static final String DISTILL_ADVICE = "lower --batch-size or --seq-len, use --teacher-cache or a smaller student, "
+            + "or raise --memory-limit";
+
+    /**
+     * The plan of running the model in {@code modelDir} without training: its weights as stored, its RoPE tables,
+     * and, all in F32,
+     *
+     * @param tokens the tokens of the largest forward pass (a batch × its sequence, or a prompt)
+     * @param cachePositions positions of a decoder's KV cache, [layers × positions × kv heads × head dim] for keys
+     *     and again for values (0: no cache)
+     * @param logitRows rows of logits held at once, [rows × V]
+     */
+    public static MemoryPlan inference(Path modelDir, long tokens, long cachePositions, long logitRows) {
+        dev.retort.models.Llm.requireModelDirectory(modelDir);
+        LlamaConfig c = LlamaConfig.read(modelDir);
+        long positions = Math.min(cachePositions, c.maxPositionEmbeddings());   // a decoder's cache stops at the context
+        long kvCache = 2 * 4 * c.numHiddenLayers() * positions * c.numKeyValueHeads() * (long) c.headDim();
+        long activations = 4 * tokens * (6L * c.hiddenSize() + 3L * c.intermediateSize()) + 4 * logitRows * c.vocabSize();
+        return new MemoryPlan(fileBytes(modelDir), 0, ropeBytes(c) + kvCache + activations);
+    }
+
+    /** {@code --memory-limit} as given (null: none) in bytes, ≤ 0 for none, as {@link #requireWithin(long, String)} takes it. */
+    public static long limit(String memoryLimit) {
+        return memoryLimit == null ? 0 : parseBytes(memoryLimit);
+    }
+
+    /**
+     * Refuses a plan above {@code memoryLimit} (--memory-limit in bytes; ≤ 0: the memory available now) in one
+     * line naming the estimate, the limit and {@code advice}, what to change.
+     */
+    public void requireWithin(long memoryLimit, String advice) {
+        if (memoryLimit > 0) requireWithin(memoryLimit, "--memory-limit", advice);
+        else requireWithin(availableBytes(), "the memory available now (MemAvailable)", advice);
+    }
+
+    private void requireWithin(long limitBytes, String limitSource, String advice) {
         if (limitBytes <= 0 || total() <= limitBytes) return;
         throw new IllegalArgumentException(String.format(Locale.ROOT, "this run needs about %s (weights %s, trainable "
-                        + "copies with gradients and optimizer state %s, activations %s) but %s is %s; lower --batch-size or "
-                        + "--seq-len, use --teacher-cache or a smaller student, or raise --memory-limit",
-                gb(total()), gb(weights), gb(trainable), gb(activations), limitSource, gb(limitBytes)));
+                        + "copies with gradients and optimizer state %s, activations and caches %s) but %s is %s; %s",
+                gb(total()), gb(weights), gb(trainable), gb(activations), limitSource, gb(limitBytes), advice));
     }
 
     /** One line for the log. */
     public String describe() {
-        return String.format(Locale.ROOT, "about %s (weights %s, trainable state %s, activations %s)",
+        return String.format(Locale.ROOT, "about %s (weights %s, trainable state %s, activations and caches %s)",
                 gb(total()), gb(weights), gb(trainable), gb(activations));
     }
 
@@ -98,6 +136,11 @@ public record MemoryPlan(long weights, long trainable, long activations) {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("--memory-limit must be a size such as 8g, 512m or a number of bytes, got '" + text + "'");
         }
+    }
+
+    /** The RoPE tables, cos and sin F32 [max positions × head dim / 2] each. */
+    static long ropeBytes(LlamaConfig c) {
+        return 4L * c.maxPositionEmbeddings() * c.headDim();
     }
 
     /** Parameters of a Llama of this shape. */

@@ -98,6 +98,34 @@ class DistillCliTest {
         assertTrue(losses.get(losses.size() - 1) < losses.get(0), "loss " + losses);
     }
 
+    /** --out is checked first: with a teacher that does not exist, the error is still --out's, one line, exit 2. */
+    @Test
+    void cacheTeacherRefusesAnOutItCannotWriteBeforeAnythingElse(@TempDir Path tmp) {
+        Path out = tmp.resolve("no-such-dir/teacher.rtkc");
+        CliTest.Run r = run("cache-teacher", "--teacher", tmp.resolve("no-teacher").toString(), "--data", data.toString(),
+                "--top-k", "8", "--out", out.toString());
+        assertEquals(2, r.exit(), r.err());
+        assertEquals("retort cache-teacher: " + out + ": its directory " + out.getParent() + " does not exist", r.err().strip());
+        CliTest.Run dir = run("cache-teacher", "--teacher", tmp.resolve("no-teacher").toString(), "--data", data.toString(),
+                "--top-k", "8", "--out", tmp.toString());
+        assertEquals("retort cache-teacher: " + tmp + ": is a directory; expected the cache file's path", dir.err().strip());
+    }
+
+    /** eval, generate and cache-teacher plan their memory before loading, and refuse above --memory-limit. */
+    @Test
+    void inferenceCommandsRefuseAPlanAboveTheMemoryLimit(@TempDir Path tmp) {
+        for (String[] args : new String[][] {
+                {"eval", "--model", STORIES.toString(), "--data", data.toString(), "--memory-limit", "1m"},
+                {"generate", "--model", STORIES.toString(), "--prompt", "Once", "--memory-limit", "1m"},
+                {"cache-teacher", "--teacher", STORIES.toString(), "--data", data.toString(), "--top-k", "8",
+                        "--out", tmp.resolve("c.rtkc").toString(), "--memory-limit", "1m"}}) {
+            CliTest.Run r = run(args);
+            assertEquals(2, r.exit(), args[0] + ": " + r.err());
+            assertTrue(r.err().contains("this run needs about") && r.err().contains("--memory-limit is 1 MB"), r.err());
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+        }
+    }
+
     @Test
     void trainingFromACacheEqualsTheLiveTeacherTruncatedToTheSameTopK(@TempDir Path live, @TempDir Path cached) {
         Path cache = cached.resolve("teacher.rtkc");

@@ -25,6 +25,23 @@ class MemoryPlanTest {
         assertEquals(inFile, MemoryPlan.parameters(LlamaConfig.read(STORIES)));
     }
 
+    /** Inference: weights as stored, RoPE tables, an F32 KV cache [2 × L × positions × kv heads × head dim], activations. */
+    @Test
+    void anInferencePlanCountsTheKvCacheAndTheRopeTables() {
+        Assumptions.assumeTrue(Files.isDirectory(STORIES), "shared assets not found at " + STORIES + ": skipped");
+        LlamaConfig c = LlamaConfig.read(STORIES);   // 5 layers, 4 kv heads of 8, 512 positions
+        MemoryPlan none = MemoryPlan.inference(STORIES, 0, 0, 0);
+        MemoryPlan decoding = MemoryPlan.inference(STORIES, 0, 100, 0);
+        assertEquals(4L * 512 * 8, none.activations(), "RoPE tables alone");
+        assertEquals(2L * 4 * 5 * 100 * 4 * 8, decoding.activations() - none.activations(), "KV cache of 100 positions");
+        assertEquals(4L * c.vocabSize(), MemoryPlan.inference(STORIES, 0, 0, 1).activations() - none.activations(), "one row of logits");
+        assertTrue(none.weights() > 900_000, "the weights file: " + none.weights());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> decoding.requireWithin(1L << 20, "give a smaller --max-tokens"));
+        assertTrue(e.getMessage().contains("--memory-limit is 1 MB") && e.getMessage().endsWith("give a smaller --max-tokens"),
+                e.getMessage());
+    }
+
     @Test
     void sizesParseAndTheRefusalIsOneLineSayingWhatToChange() {
         assertEquals(8L << 30, MemoryPlan.parseBytes("8g"));
@@ -34,8 +51,9 @@ class MemoryPlanTest {
         assertTrue(bad.getMessage().contains("--memory-limit") && bad.getMessage().contains("lots"), bad.getMessage());
 
         MemoryPlan plan = new MemoryPlan(3L << 30, 1L << 30, 2L << 30);
-        plan.requireWithin(7L << 30, "--memory-limit");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> plan.requireWithin(4L << 30, "--memory-limit"));
+        plan.requireWithin(7L << 30, MemoryPlan.DISTILL_ADVICE);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> plan.requireWithin(4L << 30, MemoryPlan.DISTILL_ADVICE));
+        assertTrue(e.getMessage().contains("--memory-limit is 4.0 GB"), e.getMessage());
         assertTrue(e.getMessage().contains("6.0 GB") && e.getMessage().contains("4.0 GB") && e.getMessage().contains("--batch-size"), e.getMessage());
         assertTrue(!e.getMessage().contains("\n"));
     }

@@ -84,8 +84,7 @@ public final class Llm implements AutoCloseable {
      * starts with the file at fault.
      */
     public static Llm open(Path modelDir, Path adapterDirOrNull) {
-        requireDirectory(modelDir, "a Hugging Face model directory (config.json, model.safetensors or "
-                + ModelWeights.INDEX_FILE + ", tokenizer.json or tokenizer.model)");
+        requireModelDirectory(modelDir);
         if (adapterDirOrNull != null) {
             requireDirectory(adapterDirOrNull, "a PEFT adapter directory (" + PeftAdapter.CONFIG_FILE + ", "
                     + PeftAdapter.WEIGHTS_FILE + ")");
@@ -123,6 +122,12 @@ public final class Llm implements AutoCloseable {
         }
         Map<String, Parameter> parameters = model.namedParameters();
         for (Map.Entry<String, Tensor> e : merged.entrySet()) parameters.get(e.getKey() + ".weight").setValue(e.getValue());
+    }
+
+    /** Refuses a path that is not a directory, in the words {@link #open} uses (a memory plan checks it first). */
+    public static void requireModelDirectory(Path modelDir) {
+        requireDirectory(modelDir, "a Hugging Face model directory (config.json, model.safetensors or "
+                + ModelWeights.INDEX_FILE + ", tokenizer.json or tokenizer.model)");
     }
 
     private static void requireDirectory(Path dir, String expected) {

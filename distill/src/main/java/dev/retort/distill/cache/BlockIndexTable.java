@@ -7,19 +7,23 @@ import java.nio.file.Path;
 
 /**
  * The {@code BlockIndex} table of teacher_cache.fbs: where each block starts in the file and which sequence it
- * starts with. Small (two numbers per block), so the reader copies it into arrays when it opens the file.
+ * starts with, and the checksum of everything before the index. Small (two numbers per block), so the reader
+ * copies it into arrays when it opens the file.
  *
  * @param blockOffsets [b]: file offset of each block's size prefix
  * @param firstSequences [b]: each block's first sequence
+ * @param checksum the CRC-32C of {@link CacheFileLayout#checksum}, or {@link #NO_CHECKSUM} (a version 1 file)
  */
-record BlockIndexTable(long[] blockOffsets, int[] firstSequences) {
+record BlockIndexTable(long[] blockOffsets, int[] firstSequences, long checksum) {
+    static final long NO_CHECKSUM = -1;
     // Field ids, as in the schema.
     private static final int BLOCK_OFFSETS = 0;
     private static final int FIRST_SEQUENCES = 1;
-    private static final int FIELDS = 2;
+    private static final int CHECKSUM = 2;
+    private static final int FIELDS = 3;
 
     /** The index of the first {@code blocks} entries as a size-prefixed FlatBuffer, ready to write. */
-    static ByteBuffer build(long[] blockOffsets, int[] firstSequences, int blocks) {
+    static ByteBuffer build(long[] blockOffsets, int[] firstSequences, int blocks, long checksum) {
         FlatBufferBuilder b = new FlatBufferBuilder(12 * blocks + 128).forceDefaults(true);
         b.createUnintializedVector(4, blocks, 4).order(ByteOrder.LITTLE_ENDIAN).asIntBuffer()
                 .put(firstSequences, 0, blocks);
@@ -30,6 +34,7 @@ record BlockIndexTable(long[] blockOffsets, int[] firstSequences) {
         b.startTable(FIELDS);
         b.addOffset(BLOCK_OFFSETS, offsets, 0);
         b.addOffset(FIRST_SEQUENCES, firsts, 0);
+        b.addLong(CHECKSUM, checksum, NO_CHECKSUM);
         b.finishSizePrefixed(b.endTable());
         return b.dataBuffer();
     }
@@ -50,6 +55,6 @@ record BlockIndexTable(long[] blockOffsets, int[] firstSequences) {
             buffer.slice(offsets.position(), 8 * blocks).order(ByteOrder.LITTLE_ENDIAN).asLongBuffer().get(blockOffsets);
             buffer.slice(firsts.position(), 4 * blocks).order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(firstSequences);
         }
-        return new BlockIndexTable(blockOffsets, firstSequences);
+        return new BlockIndexTable(blockOffsets, firstSequences, t.getLong(CHECKSUM, NO_CHECKSUM));
     }
 }

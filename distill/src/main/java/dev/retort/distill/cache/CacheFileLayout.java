@@ -14,13 +14,20 @@ package dev.retort.distill.cache;
  *   end - 12   uint64 index offset
  *   end - 4    "RTKE"                      end marker
  * </pre>
+ *
+ * <p>Version 2 adds the block index's {@code checksum}: the CRC-32C of the blocks, [header + metadata, index),
+ * followed by the header and metadata, [0, header + metadata) — blocks first, because the writer sums each
+ * block as it writes it and knows the final metadata (the counts) only at the end. Padding counts as the zeros
+ * it reads as. Version 1 files, which have no checksum, are still read.
  */
 final class CacheFileLayout {
     /** "RTKC" read as a little-endian int. */
     static final int MAGIC = 'R' | 'T' << 8 | 'K' << 16 | 'C' << 24;
     /** "RTKE" read as a little-endian int: the file's last four bytes once it is complete. */
     static final int END_MARKER = 'R' | 'T' << 8 | 'K' << 16 | 'E' << 24;
-    static final int VERSION = 1;
+    static final int VERSION = 2;
+    /** The last version without a checksum. */
+    static final int VERSION_WITHOUT_CHECKSUM = 1;
     /** Magic, version and metadata length. */
     static final int HEADER_BYTES = 12;
     /** Index offset and end marker. */
@@ -29,6 +36,12 @@ final class CacheFileLayout {
     static final int ALIGNMENT = 8;
 
     private CacheFileLayout() {}
+
+    /** The file's checksum as defined above, for a file whose blocks span [dataStart, indexOffset). */
+    static long checksum(java.lang.foreign.MemorySegment file, long dataStart, long indexOffset) {
+        return new dev.retort.models.Crc32c().update(file.asSlice(dataStart, indexOffset - dataStart))
+                .update(file.asSlice(0, dataStart)).value();
+    }
 
     static long align(long position) {
         return (position + ALIGNMENT - 1) & -ALIGNMENT;

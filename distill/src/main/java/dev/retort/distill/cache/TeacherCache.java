@@ -16,10 +16,12 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * Reads a teacher cache written by {@link TeacherCacheWriter}: the metadata, and per sequence its token ids and
  * its tokens' top-k ids, logits and rest log-sum-exps.
  *
- * <p>The file is memory-mapped, never read whole. Opening reads the header, the metadata, the trailer and the
- * block index; a block is looked at only when one of its sequences is asked for, and then only its table,
- * its vector lengths, its sequence starts and the asked-for sequence's data. Every offset is checked before
- * use: a damaged or truncated file gives a {@link TeacherCacheException} whose one-line message names the file.
+ * <p>The file is memory-mapped, never copied onto the heap. Opening reads the header, the metadata, the trailer
+ * and the block index, and sums every byte before the index against the recorded CRC-32C (a version 2 file),
+ * so a damaged cache is refused before training starts; a block is parsed only when one of its sequences is
+ * asked for, and then only its table, its vector lengths, its sequence starts and the asked-for sequence's
+ * data. Every offset is checked before use: a damaged or truncated file gives a {@link TeacherCacheException}
+ * whose one-line message names the file.
  *
  * <p>Safe to use from several threads at once (reads are absolute; the per-block views are immutable).
  * Closing unmaps the file; using the cache afterwards throws {@link IllegalStateException}.
@@ -49,9 +51,9 @@ public final class TeacherCache implements AutoCloseable {
         }
         if (size < CacheFileLayout.HEADER_BYTES) throw error("truncated: " + size + " bytes, shorter than the header");
         int version = mapped.get(INT, 4);
-        if (version != CacheFileLayout.VERSION) {
-            throw error("format version " + Integer.toUnsignedString(version) + "; this Retort reads version "
-                    + CacheFileLayout.VERSION);
+        if (version != CacheFileLayout.VERSION && version != CacheFileLayout.VERSION_WITHOUT_CHECKSUM) {
+            throw error("format version " + Integer.toUnsignedString(version) + "; this Retort reads versions "
+                    + CacheFileLayout.VERSION_WITHOUT_CHECKSUM + " and " + CacheFileLayout.VERSION);
         }
         long metadataLength = Integer.toUnsignedLong(mapped.get(INT, 8));
         long dataStart = CacheFileLayout.align(CacheFileLayout.HEADER_BYTES + metadataLength);
@@ -78,10 +80,24 @@ public final class TeacherCache implements AutoCloseable {
             throw error("the block index of " + indexLength + " bytes at " + indexOffset + " runs into the trailer");
         }
         BlockIndexTable index = BlockIndexTable.read(slice(indexOffset + 4, indexLength), file);
+        if (version != CacheFileLayout.VERSION_WITHOUT_CHECKSUM) checkChecksum(index.checksum(), dataStart, indexOffset);
         this.blockOffsets = index.blockOffsets();
         this.blockFirstSequences = index.firstSequences();
         this.blockEnds = checkIndex(dataStart, indexOffset);
         this.openedBlocks = new AtomicReferenceArray<>(blockOffsets.length);
+    }
+
+    /** Refuses a file whose bytes before the index are not those the writer summed (a flipped bit anywhere). */
+    private void checkChecksum(long recorded, long dataStart, long indexOffset) {
+        if (recorded == BlockIndexTable.NO_CHECKSUM) {
+            throw error("has no checksum in its block index, which version " + CacheFileLayout.VERSION
+                    + " requires; re-run cache-teacher to make it again");
+        }
+        long actual = CacheFileLayout.checksum(mapped, dataStart, indexOffset);
+        if (actual != recorded) {
+            throw error(String.format("its contents do not match its checksum (CRC-32C %08x, recorded %08x): damaged "
+                    + "on disk or in a copy; re-run cache-teacher or use an intact copy", actual, recorded));
+        }
     }
 
     /**
@@ -91,6 +107,7 @@ public final class TeacherCache implements AutoCloseable {
      *     format version
      */
     public static TeacherCache open(Path file) {
+        dev.retort.models.InputFiles.requireRegularFile(file, TeacherCacheException::new);
         Arena arena = Arena.ofShared();
         try {
             MemorySegment mapped;

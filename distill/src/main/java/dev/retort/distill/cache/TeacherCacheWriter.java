@@ -1,6 +1,7 @@
 package dev.retort.distill.cache;
 
 import dev.retort.distill.loss.TopK;
+import dev.retort.models.Crc32c;
 import dev.retort.tensor.ThreadPool;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -66,6 +67,7 @@ public final class TeacherCacheWriter implements AutoCloseable {
     private int[] blockFirstSequences = new int[16];
     private int blocks;
 
+    private final Crc32c blocksChecksum = new Crc32c();   // the blocks written so far, padding included
     private long sequenceCount;
     private long tokenCount;
     private boolean finished;
@@ -93,14 +95,31 @@ public final class TeacherCacheWriter implements AutoCloseable {
         this.metadataLength = metadata.length;
         this.channel = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         try {
-            ByteBuffer header = ByteBuffer.allocate(Math.toIntExact(CacheFileLayout.align(
-                    CacheFileLayout.HEADER_BYTES + metadataLength))).order(ByteOrder.LITTLE_ENDIAN);
-            header.putInt(CacheFileLayout.MAGIC).putInt(CacheFileLayout.VERSION).putInt(metadataLength).put(metadata);
-            writeAt(header.clear(), 0);
+            ByteBuffer header = header(metadata);
+            writeAt(header, 0);
             this.position = header.capacity();
         } catch (IOException | RuntimeException e) {
             close();
             throw e;
+        }
+    }
+
+    /**
+     * Refuses, before any work, a {@code target} that a writer could not create: a directory, a path whose
+     * directory is missing, or a directory this process cannot write in (tried by creating and deleting a
+     * temporary file there, as the writer would). A teacher pass takes hours; its output must not be the first
+     * thing to fail.
+     *
+     * @throws TeacherCacheException naming the target and why
+     */
+    public static void requireWritable(Path target) {
+        if (Files.isDirectory(target)) throw new TeacherCacheException(target, "is a directory; expected the cache file's path");
+        Path dir = target.toAbsolutePath().getParent();
+        if (!Files.isDirectory(dir)) throw new TeacherCacheException(target, "its directory " + dir + " does not exist");
+        try {
+            Files.delete(Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp"));
+        } catch (IOException e) {
+            throw new TeacherCacheException(target, "cannot write in " + dir + " (" + e + ")", e);
         }
     }
 
@@ -219,19 +238,21 @@ public final class TeacherCacheWriter implements AutoCloseable {
         if (broken) throw new IllegalStateException(target + ": an earlier write failed; the cache cannot be finished");
         try {
             if (blockSequences > 0) writeBlock();
-            long indexOffset = position;
-            ByteBuffer index = BlockIndexTable.build(blockOffsets, blockFirstSequences, blocks);
-            position = CacheFileLayout.align(position + writeAt(index, position));
-            ByteBuffer trailer = ByteBuffer.allocate(CacheFileLayout.TRAILER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-            trailer.putLong(indexOffset).putInt(CacheFileLayout.END_MARKER);
-            writeAt(trailer.flip(), position);
-
             byte[] metadata = CacheMetadataTable.build(description, sequenceCount, tokenCount);
             if (metadata.length != metadataLength) {
                 throw new IllegalStateException("metadata changed length from " + metadataLength + " to "
                         + metadata.length + " bytes; it is rewritten in place and must not");
             }
-            writeAt(ByteBuffer.wrap(metadata), CacheFileLayout.HEADER_BYTES);
+            ByteBuffer header = header(metadata);
+            long checksum = blocksChecksum.update(header).value();   // blocks, then header: CacheFileLayout
+            writeAt(header, 0);
+
+            long indexOffset = position;
+            ByteBuffer index = BlockIndexTable.build(blockOffsets, blockFirstSequences, blocks, checksum);
+            position = CacheFileLayout.align(position + writeAt(index, position));
+            ByteBuffer trailer = ByteBuffer.allocate(CacheFileLayout.TRAILER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+            trailer.putLong(indexOffset).putInt(CacheFileLayout.END_MARKER);
+            writeAt(trailer.flip(), position);
             channel.force(true);
             channel.close();
             Path dir = target.toAbsolutePath().getParent();
@@ -333,9 +354,20 @@ public final class TeacherCacheWriter implements AutoCloseable {
         blockOffsets[blocks] = position;
         blockFirstSequences[blocks] = blockFirstSequence;
         blocks++;
-        position = CacheFileLayout.align(position + writeAt(block, position));
+        blocksChecksum.update(block);
+        long end = position + writeAt(block, position);
+        position = CacheFileLayout.align(end);
+        blocksChecksum.updateZeros(position - end);
         blockFirstSequence += blockSequences;
         blockSequences = 0;
+    }
+
+    /** Magic, version, metadata length and metadata, zero padded to where the blocks start. */
+    private static ByteBuffer header(byte[] metadata) {
+        ByteBuffer header = ByteBuffer.allocate(Math.toIntExact(CacheFileLayout.align(
+                CacheFileLayout.HEADER_BYTES + metadata.length))).order(ByteOrder.LITTLE_ENDIAN);
+        header.putInt(CacheFileLayout.MAGIC).putInt(CacheFileLayout.VERSION).putInt(metadata.length).put(metadata);
+        return header.clear();
     }
 
     /** Writes all of {@code data} at {@code at}; returns the bytes written. */

@@ -3,10 +3,9 @@ package dev.retort.distill.data;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.retort.models.InputFiles;
 import dev.retort.models.tokenizer.Tokenizer;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,23 +23,15 @@ public final class CorpusReader {
     private CorpusReader() {}
 
     public static List<Example> read(Path file, Tokenizer tokenizer) throws IOException {
-        if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + ": no such data file");
-        try {
-            return readUtf8(file, tokenizer);
-        } catch (java.nio.charset.CharacterCodingException e) {
-            throw new IllegalArgumentException(file + ": not UTF-8 text (" + e.getMessage() + "); convert it to UTF-8 first");
-        }
-    }
-
-    private static List<Example> readUtf8(Path file, Tokenizer tokenizer) throws IOException {
+        String text = InputFiles.readUtf8(file, InputFiles.DATA_BYTES, (f, problem) -> new IllegalArgumentException(f + ": " + problem));
         String name = file.getFileName().toString();
-        List<Example> examples = name.endsWith(".jsonl") ? readJsonl(file, tokenizer) : readText(file, tokenizer);
+        List<Example> examples = name.endsWith(".jsonl") ? readJsonl(file, text, tokenizer) : readText(text, tokenizer);
         if (examples.isEmpty()) throw new IllegalArgumentException(file + ": no examples (the file is empty)");
         return examples;
     }
 
-    private static List<Example> readText(Path file, Tokenizer tokenizer) throws IOException {
-        String text = Files.readString(file, StandardCharsets.UTF_8).replace("\r\n", "\n");
+    private static List<Example> readText(String text, Tokenizer tokenizer) {
+        text = text.replace("\r\n", "\n");
         List<Example> examples = new ArrayList<>();
         for (String paragraph : text.split("\n\\s*\n")) {
             String p = paragraph.strip();
@@ -49,10 +40,10 @@ public final class CorpusReader {
         return examples;
     }
 
-    private static List<Example> readJsonl(Path file, Tokenizer tokenizer) throws IOException {
+    private static List<Example> readJsonl(Path file, String text, Tokenizer tokenizer) {
         ObjectMapper json = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
         List<Example> examples = new ArrayList<>();
-        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        List<String> lines = text.lines().toList();
         for (int i = 0; i < lines.size(); i++) {
             String line = lines.get(i).strip();
             if (line.isEmpty()) continue;

@@ -156,7 +156,7 @@ public final class Trainer {
                 plan.enterPhase(index);
                 Optimizer optimizer = phase.optimizer().apply(phase.groups());
                 if (restored != null && restored.phase() == index) {
-                    optimizer.loadState(restored.optimizerState(), restored.optimizerSteps());
+                    restored.loadInto(optimizer);
                 }
                 while (step < phaseEnd) {
                     if (stopRequested) {

@@ -2,6 +2,8 @@ package dev.retort.distill.train;
 
 import dev.retort.autograd.Parameter;
 import dev.retort.autograd.optim.Optimizer;
+import dev.retort.models.Crc32c;
+import dev.retort.models.hf.ModelFileException;
 import dev.retort.models.hf.ModelWeights;
 import dev.retort.models.hf.SafetensorsFile;
 import dev.retort.models.hf.SafetensorsWriter;
@@ -11,7 +13,6 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.zip.CRC32C;
 
 /**
  * A training checkpoint: one safetensors file holding the trainable parameters ({@code param/<name>}) and the
@@ -27,8 +28,21 @@ public final class TrainingCheckpoint {
     private TrainingCheckpoint() {}
 
     /** What a checkpoint gives back besides the parameters it restored in place. */
-    public record Restored(long step, int phase, Map<String, Tensor> optimizerState, long optimizerSteps,
-                           Map<String, Long> randomState, String adjustable) {}
+    public record Restored(Path file, long step, int phase, Map<String, Tensor> optimizerState, long optimizerSteps,
+                           Map<String, Long> randomState, String adjustable) {
+        /**
+         * Loads the saved optimizer state into {@code optimizer} (of the phase the checkpoint was in).
+         *
+         * @throws IllegalArgumentException naming the file when the state does not fit the optimizer
+         */
+        public void loadInto(Optimizer optimizer) {
+            try {
+                optimizer.loadState(optimizerState, optimizerSteps);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+            }
+        }
+    }
 
     /**
      * Writes the parameters, the optimizer state of phase {@code phase} (the phase that took step {@code step})
@@ -53,9 +67,20 @@ public final class TrainingCheckpoint {
     /**
      * Restores the parameters from {@code file} and returns the step to continue from with the optimizer state
      * of the phase it was in. Refuses a checkpoint from a run with other settings (its fingerprint differs).
+     *
+     * @throws IllegalArgumentException in one line naming the file, for a checkpoint that is missing, damaged
+     *     or from another run
      */
     public static Restored restore(Path file, String fingerprint, List<Parameter> params) {
         if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + ": no checkpoint to resume from");
+        try {
+            return read(file, fingerprint, params);
+        } catch (ModelFileException e) {
+            throw new IllegalArgumentException(e.getMessage(), e);
+        }
+    }
+
+    private static Restored read(Path file, String fingerprint, List<Parameter> params) {
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             Map<String, String> meta = f.metadata();
             String saved = meta.getOrDefault("fingerprint", "");
@@ -85,21 +110,19 @@ public final class TrainingCheckpoint {
             for (String key : meta.keySet()) {
                 if (key.startsWith("random/")) random.put(key.substring("random/".length()), number(file, meta, key));
             }
-            return new Restored(number(file, meta, "step"), (int) number(file, meta, "phase"), state,
+            return new Restored(file, number(file, meta, "step"), (int) number(file, meta, "phase"), state,
                     number(file, meta, "optimizer_steps"), random, meta.getOrDefault("adjustable", ""));
         }
     }
 
     /** CRC-32C over the tensors' names and bytes, in name order (the file's own order does not matter). */
     static long checksum(Map<String, Tensor> tensors) {
-        CRC32C crc = new CRC32C();
+        Crc32c crc = new Crc32c();
         for (String name : new java.util.TreeSet<>(tensors.keySet())) {
             Tensor t = tensors.get(name);
-            crc.update(name.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            long bytes = t.size() * t.dtype().bytes;
-            crc.update(t.segment().asSlice(t.byteOffset(), bytes).asByteBuffer());
+            crc.update(name).update(t.segment().asSlice(t.byteOffset(), t.size() * t.dtype().bytes));
         }
-        return crc.getValue();
+        return crc.value();
     }
 
     private static long number(Path file, Map<String, String> meta, String key) {

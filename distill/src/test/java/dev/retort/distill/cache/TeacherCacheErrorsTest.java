@@ -101,7 +101,7 @@ class TeacherCacheErrorsTest {
                         "not a teacher cache: starts with \"GGUF\" instead of \"RTKC\""),
                 new Damage("binary magic", b -> b.putInt(0, 0x04030201), true,
                         "not a teacher cache: starts with 0x01020304 instead of \"RTKC\""),
-                new Damage("newer version", b -> b.putInt(4, 2), true, "format version 2; this Retort reads version 1"),
+                new Damage("newer version", b -> b.putInt(4, 3), true, "format version 3; this Retort reads versions 1 and 2"),
                 new Damage("no end marker", b -> b.putInt(b.limit() - 4, 0), true,
                         "truncated or unfinished: the last 4 bytes are 0x00000000, not the end marker \"RTKE\""),
                 new Damage("metadata longer than the file", b -> b.putInt(8, 0x7fff_fff0), true,
@@ -153,6 +153,7 @@ class TeacherCacheErrorsTest {
         Path file = validCache();
         ByteBuffer bytes = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
         damage.damage().accept(bytes);
+        CacheChecksums.reseal(bytes);  // so that the reader's structural checks, not the checksum, meet the damage
         Files.write(file, bytes.array());
         TeacherCacheException e = assertThrows(TeacherCacheException.class, () -> {
             if (damage.atOpen()) {
@@ -167,6 +168,65 @@ class TeacherCacheErrorsTest {
             }
         }, damage.name());
         assertOneLineAbout(file, damage.problem(), e);
+    }
+
+    /** The writer's checksum is the one teacher_cache.fbs defines. */
+    @Test
+    void theRecordedChecksumIsTheDocumentedCrc() throws IOException {
+        Path file = validCache();
+        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
+        long recorded = b.getLong((int) field(b, indexStart(b), 2));
+        assertEquals(CacheChecksums.compute(b), recorded);
+    }
+
+    /**
+     * One flipped bit anywhere before the index — header, metadata, token ids, top-k ids, logits, padding — is
+     * refused at open, where without the checksum a flipped logit or id inside the vocabulary read as valid.
+     */
+    @Test
+    void everySingleBitFlipBeforeTheIndexIsRefusedAtOpen() throws IOException {
+        Path file = validCache();
+        byte[] whole = Files.readAllBytes(file);
+        int indexOffset = (int) ByteBuffer.wrap(whole).order(ByteOrder.LITTLE_ENDIAN).getLong(whole.length - 12);
+        for (int at = 0; at < indexOffset; at++) {
+            byte[] damaged = whole.clone();
+            damaged[at] ^= (byte) (1 << (at % 8));
+            Files.write(file, damaged);
+            int position = at;
+            TeacherCacheException e = assertThrows(TeacherCacheException.class, () -> TeacherCache.open(file).close(),
+                    "bit " + (at % 8) + " of byte " + at + " flipped");
+            assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage() + " at " + position);
+        }
+    }
+
+    @Test
+    void aDamagedBlockIsRefusedByTheChecksumWithAdvice() throws IOException {
+        Path file = validCache();
+        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
+        int logit = (int) vector(b, block(b, 5), 4) + 4;
+        b.putFloat(logit, b.getFloat(logit) + 1);   // a plausible logit: no structural check could notice
+        Files.write(file, b.array());
+        assertOneLineAbout(file, "its contents do not match its checksum",
+                assertThrows(TeacherCacheException.class, () -> TeacherCache.open(file)));
+        assertOneLineAbout(file, "re-run cache-teacher", assertThrows(TeacherCacheException.class, () -> TeacherCache.open(file)));
+    }
+
+    @Test
+    void aVersion1CacheWithoutChecksumIsStillReadAndAVersion2OneWithoutIsRefused() throws IOException {
+        Path file = validCache();
+        ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
+        long root = indexStart(b) + u32(b, indexStart(b));
+        long vtable = root - u32(b, root);
+        b.putShort((int) (vtable + 4 + 2 * 2), (short) 0);   // the index loses its checksum field
+        Files.write(file, b.array());
+        assertOneLineAbout(file, "has no checksum in its block index, which version 2 requires; re-run cache-teacher",
+                assertThrows(TeacherCacheException.class, () -> TeacherCache.open(file)));
+        b.putInt(4, 1);
+        Files.write(file, b.array());
+        try (TeacherCache cache = TeacherCache.open(file)) {
+            assertEquals(SEQUENCES, cache.sequenceCount());
+            for (int s = 0; s < SEQUENCES; s++) cache.topK(s);
+        }
     }
 
     @Test
@@ -211,7 +271,7 @@ class TeacherCacheErrorsTest {
     @Test
     void aMissingFileIsNamed() {
         Path file = dir.resolve("nowhere.rtkc");
-        assertOneLineAbout(file, "no such file", assertThrows(TeacherCacheException.class, () -> TeacherCache.open(file)));
+        assertOneLineAbout(file, "file not found", assertThrows(TeacherCacheException.class, () -> TeacherCache.open(file)));
     }
 
     private static void assertOneLineAbout(Path file, String problem, TeacherCacheException e) {

@@ -6,11 +6,11 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.util.DefaultPrettyPrinter;
 import com.fasterxml.jackson.core.util.Separators;
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.retort.models.InputFiles;
 import dev.retort.tensor.DType;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
@@ -95,18 +95,25 @@ public record LlamaConfig(
         eosTokenIds = List.copyOf(eosTokenIds);
     }
 
+    /*
+     * Upper bounds on the sizes a config.json may give, each far above any released Llama-family model (Llama 3.1
+     * 405B: hidden 16384, intermediate 53248, 126 layers, 128 heads of 128, vocabulary 128256, context 131072).
+     * They keep every size derived from them (a weight's elements, the RoPE tables, a KV cache) inside checked
+     * long arithmetic, so that a damaged or hostile file is one line here rather than an overflow or an
+     * allocation that cannot succeed; whether a legal size fits this machine is the memory plan's question.
+     */
+    static final int MAX_HIDDEN_SIZE = 1 << 16;
+    static final int MAX_INTERMEDIATE_SIZE = 1 << 18;
+    static final int MAX_LAYERS = 1 << 10;
+    static final int MAX_HEADS = 1 << 10;
+    static final int MAX_HEAD_DIM = 1 << 12;
+    static final int MAX_VOCAB_SIZE = 1 << 22;
+    static final int MAX_POSITIONS = 1 << 22;
+
     /** Reads {@code config.json} from a model directory, or the given file. */
     public static LlamaConfig read(Path dirOrFile) {
         Path file = Files.isDirectory(dirOrFile) ? dirOrFile.resolve(FILE_NAME) : dirOrFile;
-        String text;
-        try {
-            text = Files.readString(file);
-        } catch (NoSuchFileException e) {
-            throw new ModelFileException(file, "file not found", e);
-        } catch (IOException e) {
-            throw new ModelFileException(file, "cannot read: " + e, e);
-        }
-        return parse(file, text);
+        return parse(file, InputFiles.readUtf8(file, InputFiles.JSON_CONFIG_BYTES, ModelFileException::new));
     }
 
     /** Parses the text of a config.json; {@code file} is only used to name it in errors. */
@@ -118,26 +125,29 @@ public record LlamaConfig(
     private record Parser(Path file, JsonNode root) {
         LlamaConfig config() {
             boolean mistral = family();
-            int hiddenSize = positiveInt("hidden_size");
-            int intermediateSize = positiveInt("intermediate_size");
-            int layers = positiveInt("num_hidden_layers");
-            int heads = positiveInt("num_attention_heads");
-            int vocabSize = positiveInt("vocab_size");
-            int maxPositions = positiveInt("max_position_embeddings");
+            int hiddenSize = size("hidden_size", MAX_HIDDEN_SIZE);
+            int intermediateSize = size("intermediate_size", MAX_INTERMEDIATE_SIZE);
+            int layers = size("num_hidden_layers", MAX_LAYERS);
+            int heads = size("num_attention_heads", MAX_HEADS);
+            int vocabSize = size("vocab_size", MAX_VOCAB_SIZE);
+            int maxPositions = size("max_position_embeddings", MAX_POSITIONS);
             double eps = JsonFields.doubleValue(file, "rms_norm_eps", JsonFields.required(file, root, "rms_norm_eps"));
             if (!(eps > 0)) throw error("rms_norm_eps must be positive but is " + eps);
 
-            Integer kvHeadsField = optionalPositiveInt("num_key_value_heads");
+            Integer kvHeadsField = present("num_key_value_heads") ? size("num_key_value_heads", MAX_HEADS) : null;
             int kvHeads = kvHeadsField == null ? heads : kvHeadsField;
             if (heads % kvHeads != 0) {
                 throw error("num_attention_heads (" + heads + ") is not a multiple of num_key_value_heads (" + kvHeads + ")");
             }
-            Integer headDimField = optionalPositiveInt("head_dim");
+            Integer headDimField = present("head_dim") ? size("head_dim", MAX_HEAD_DIM) : null;
             if (headDimField == null && hiddenSize % heads != 0) {
                 throw error("hidden_size (" + hiddenSize + ") is not a multiple of num_attention_heads (" + heads
                         + ") and there is no head_dim");
             }
             int headDim = headDimField == null ? hiddenSize / heads : headDimField;
+            if (headDimField == null && headDim > MAX_HEAD_DIM) {
+                throw error("hidden_size / num_attention_heads is " + headDim + "; expected a head dimension of at most " + MAX_HEAD_DIM);
+            }
 
             String act = present("hidden_act") ? JsonFields.stringValue(file, "hidden_act", root.get("hidden_act")) : "silu";
             if (!act.equals("silu")) throw error("hidden_act is " + quote(act) + " but Llama models use silu");
@@ -158,7 +168,7 @@ public record LlamaConfig(
             }
 
             return new LlamaConfig(hiddenSize, intermediateSize, layers, heads, kvHeads, headDim, vocabSize, maxPositions,
-                    eps, ropeTheta, scaling, bool("tie_word_embeddings"), bosTokenId(), eosTokenIds(),
+                    eps, ropeTheta, scaling, bool("tie_word_embeddings"), bosTokenId(vocabSize), eosTokenIds(vocabSize),
                     !mistral && bool("attention_bias"), !mistral && bool("mlp_bias"), dtype());
         }
 
@@ -213,20 +223,29 @@ public record LlamaConfig(
             };
         }
 
-        private Integer bosTokenId() {
+        private Integer bosTokenId(int vocabSize) {
             if (!root.has("bos_token_id")) return 1;
             JsonNode node = root.get("bos_token_id");
-            return node.isNull() ? null : JsonFields.intValue(file, "bos_token_id", node);
+            return node.isNull() ? null : tokenId("bos_token_id", node, vocabSize);
         }
 
-        private List<Integer> eosTokenIds() {
+        private List<Integer> eosTokenIds(int vocabSize) {
             if (!root.has("eos_token_id")) return List.of(2);
             JsonNode node = root.get("eos_token_id");
             if (node.isNull()) return List.of();
-            if (!node.isArray()) return List.of(JsonFields.intValue(file, "eos_token_id", node));
+            if (!node.isArray()) return List.of(tokenId("eos_token_id", node, vocabSize));
             List<Integer> ids = new ArrayList<>();
-            for (JsonNode id : node) ids.add(JsonFields.intValue(file, "eos_token_id", id));
+            for (JsonNode id : node) ids.add(tokenId("eos_token_id", id, vocabSize));
             return ids;
+        }
+
+        /** A token id the config names: an integer in [0, vocab_size). */
+        private int tokenId(String field, JsonNode node, int vocabSize) {
+            int id = JsonFields.intValue(file, field, node);
+            if (id < 0 || id >= vocabSize) {
+                throw error(field + " is " + id + "; expected a token id in [0, " + vocabSize + ") (vocab_size " + vocabSize + ")");
+            }
+            return id;
         }
 
         private DType dtype() {
@@ -250,10 +269,6 @@ public record LlamaConfig(
             return present(field) && JsonFields.booleanValue(file, field, root.get(field));
         }
 
-        private int positiveInt(String field) {
-            return positiveInt(root, field, field);
-        }
-
         private int positiveInt(JsonNode owner, String path, String field) {
             JsonNode node = owner.get(field);
             if (node == null || node.isNull()) throw error("missing required field " + path);
@@ -262,8 +277,16 @@ public record LlamaConfig(
             return value;
         }
 
-        private Integer optionalPositiveInt(String field) {
-            return present(field) ? positiveInt(field) : null;
+        /** A required size in [1, max]. */
+        private int size(String field, int max) {
+            JsonNode node = root.get(field);
+            if (node == null || node.isNull()) throw error("missing required field " + field);
+            if (node.isIntegralNumber() && !node.canConvertToInt()) {
+                throw error(field + " is " + JsonFields.kind(node) + "; expected 1 to " + max);
+            }
+            int value = JsonFields.intValue(file, field, node);
+            if (value < 1 || value > max) throw error(field + " is " + value + "; expected 1 to " + max);
+            return value;
         }
 
         private double positiveNumber(JsonNode owner, String path, String field) {

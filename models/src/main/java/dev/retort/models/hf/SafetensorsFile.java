@@ -62,6 +62,7 @@ public final class SafetensorsFile implements ModelWeights {
         if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
             throw new ModelFileException(path, "safetensors data is little-endian and this machine is not");
         }
+        dev.retort.models.InputFiles.requireRegularFile(path, ModelFileException::new);
         try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
             long fileSize = channel.size();
             if (fileSize < 8) {

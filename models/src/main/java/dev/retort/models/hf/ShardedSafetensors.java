@@ -3,12 +3,11 @@ package dev.retort.models.hf;
 import static dev.retort.models.hf.JsonFields.quote;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.retort.models.InputFiles;
 import dev.retort.tensor.Tensor;
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -96,14 +95,7 @@ public final class ShardedSafetensors implements ModelWeights {
     }
 
     private static Map<String, String> readWeightMap(Path indexFile) {
-        String text;
-        try {
-            text = Files.readString(indexFile);
-        } catch (NoSuchFileException e) {
-            throw new ModelFileException(indexFile, "file not found", e);
-        } catch (IOException e) {
-            throw new ModelFileException(indexFile, "cannot read: " + e, e);
-        }
+        String text = InputFiles.readUtf8(indexFile, InputFiles.JSON_CONFIG_BYTES, ModelFileException::new);
         JsonNode root = JsonFields.parseObject(indexFile, text, "index");
         JsonNode map = JsonFields.objectValue(indexFile, "weight_map", JsonFields.required(indexFile, root, "weight_map"));
         Map<String, String> weightMap = new LinkedHashMap<>();
@@ -111,13 +103,23 @@ public final class ShardedSafetensors implements ModelWeights {
             String field = "weight_map entry " + quote(entry.getKey());
             String shard = JsonFields.stringValue(indexFile, field, entry.getValue());
             if (shard.isEmpty() || shard.equals(".") || shard.equals("..") || shard.contains("/") || shard.contains("\\")
-                    || shard.indexOf('\0') >= 0) {
+                    || shard.indexOf('\0') >= 0 || !isFileName(shard)) {
                 throw new ModelFileException(indexFile, field + " names shard " + quote(shard)
                         + ", which is not a plain file name in the index's directory");
             }
             weightMap.put(entry.getKey(), shard);
         }
         return weightMap;
+    }
+
+    /** Whether the file system can name a file so (a lone UTF-16 surrogate, for one, it cannot). */
+    private static boolean isFileName(String name) {
+        try {
+            Path.of(name);
+            return true;
+        } catch (java.nio.file.InvalidPathException e) {
+            return false;
+        }
     }
 
     /** The shard files, each mapped once. */

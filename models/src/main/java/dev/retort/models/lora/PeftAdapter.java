@@ -227,14 +227,8 @@ public final class PeftAdapter {
 
     /** The LoRA settings of a PEFT {@code adapter_config.json}, for a model with {@code layerCount} layers. */
     public static LoraConfig readConfig(Path file, int layerCount, long seed) {
-        String text;
-        try {
-            text = Files.readString(file);
-        } catch (java.nio.file.NoSuchFileException e) {
-            throw new ModelFileException(file, "file not found", e);
-        } catch (IOException e) {
-            throw new ModelFileException(file, "cannot read: " + e, e);
-        }
+        String text = dev.retort.models.InputFiles.readUtf8(file, dev.retort.models.InputFiles.JSON_CONFIG_BYTES,
+                ModelFileException::new);
         JsonNode root;
         try {
             root = MAPPER.readTree(text);

@@ -90,6 +90,10 @@ final class HuggingFaceTokenizerReader {
         }
 
         Template template = readTemplate(root.get("post_processor"), file);
+        if (Math.max(template.prefixId(), template.suffixId()) >= size) {
+            throw new TokenizerFileException(file, "post_processor adds token id "
+                    + Math.max(template.prefixId(), template.suffixId()) + "; expected an id in [0, " + size + ")");
+        }
         int bosId = config.bosToken() != null ? idOf(config.bosToken(), idByToken, "bos_token", tokenizerConfigJson)
                 : template.prefixId();
         int eosId = config.eosToken() != null ? idOf(config.eosToken(), idByToken, "eos_token", tokenizerConfigJson)
@@ -124,13 +128,23 @@ final class HuggingFaceTokenizerReader {
         if (vocabJson == null || !vocabJson.isObject()) {
             throw new TokenizerFileException(file, "model has no \"vocab\" object");
         }
-        Map<String, Integer> vocab = new HashMap<>(vocabJson.size() * 2);
+        // Ids index arrays sized by the largest one, so they must be dense: [0, entries), whole numbers.
+        int entries = vocabJson.size();
+        Map<String, Integer> vocab = new HashMap<>(entries * 2);
+        java.util.BitSet ids = new java.util.BitSet(entries);
         for (Map.Entry<String, JsonNode> entry : vocabJson.properties()) {
-            if (!entry.getValue().canConvertToInt() || entry.getValue().asInt() < 0) {
+            JsonNode id = entry.getValue();
+            if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0 || id.asInt() >= entries) {
                 throw new TokenizerFileException(file, "vocab entry '" + entry.getKey() + "' has id "
-                        + entry.getValue() + ", not a non-negative integer");
+                        + (id.toString().length() > 40 ? id.toString().substring(0, 40) + "…" : id)
+                        + "; expected a whole number in [0, " + entries + ") (the vocab's size)");
             }
-            vocab.put(entry.getKey(), entry.getValue().asInt());
+            if (ids.get(id.asInt())) {
+                throw new TokenizerFileException(file, "vocab entry '" + entry.getKey() + "' has id " + id.asInt()
+                        + ", which another entry has too; expected each id once");
+            }
+            ids.set(id.asInt());
+            vocab.put(entry.getKey(), id.asInt());
         }
         return vocab;
     }
@@ -247,6 +261,10 @@ final class HuggingFaceTokenizerReader {
                                 + " names no special token with ids");
                     }
                     for (JsonNode id : ids) {
+                        if (!id.isIntegralNumber() || !id.canConvertToInt() || id.asInt() < 0) {
+                            throw new TokenizerFileException(file, "post_processor special token " + name + " has id "
+                                    + id + "; expected a token id");
+                        }
                         (seenSequence ? after : before).add(id.asInt());
                     }
                 }

@@ -4,10 +4,8 @@ import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.retort.models.InputFiles;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 /** Reads a JSON file into a tree, turning parse errors into one line that names the file and position. */
@@ -18,14 +16,13 @@ final class Json {
     private Json() {}
 
     static JsonNode read(Path file) throws IOException {
-        try (InputStream in = Files.newInputStream(file)) {
-            JsonNode tree = MAPPER.readTree(in);
+        byte[] bytes = InputFiles.readBytes(file, InputFiles.TOKENIZER_BYTES, TokenizerFileException::new);
+        try {
+            JsonNode tree = MAPPER.readTree(bytes);
             if (tree == null || tree.isMissingNode()) {
                 throw new TokenizerFileException(file, "is empty, expected JSON");
             }
             return tree;
-        } catch (NoSuchFileException e) {
-            throw new TokenizerFileException(file, "does not exist");
         } catch (JsonProcessingException e) {
             JsonLocation where = e.getLocation();
             String position = where == null ? "" : " at line " + where.getLineNr() + " column " + where.getColumnNr();

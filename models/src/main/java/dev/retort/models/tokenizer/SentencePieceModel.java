@@ -1,8 +1,7 @@
 package dev.retort.models.tokenizer;
 
+import dev.retort.models.InputFiles;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -32,12 +31,7 @@ record SentencePieceModel(List<Piece> pieces, int modelType, boolean byteFallbac
     record Piece(String text, float score, int type) {}
 
     static SentencePieceModel read(Path file) throws IOException {
-        byte[] bytes;
-        try {
-            bytes = Files.readAllBytes(file);
-        } catch (NoSuchFileException e) {
-            throw new TokenizerFileException(file, "does not exist");
-        }
+        byte[] bytes = InputFiles.readBytes(file, InputFiles.TOKENIZER_BYTES, TokenizerFileException::new);
         try {
             return parse(bytes);
         } catch (IllegalStateException e) {

@@ -201,12 +201,48 @@ class LlamaConfigTest {
                 "config-tinyllama", root -> root.put("num_attention_heads", 30).put("num_key_value_heads", 5));
         assertError("hidden_size must be an integer that fits in 32 bits but is the string \"2048\"", "config-tinyllama",
                 root -> root.put("hidden_size", "2048"));
-        assertError("num_hidden_layers must be positive but is 0", "config-tinyllama", root -> root.put("num_hidden_layers", 0));
+        assertError("num_hidden_layers is 0; expected 1 to 1024", "config-tinyllama", root -> root.put("num_hidden_layers", 0));
         assertError("rms_norm_eps must be positive but is -1.0E-5", "config-tinyllama", root -> root.put("rms_norm_eps", -1e-5));
         assertError("eos_token_id must be an integer that fits in 32 bits but is the string \"</s>\"", "config-tinyllama",
                 root -> root.put("eos_token_id", "</s>"));
         assertError("tie_word_embeddings must be true or false but is the string \"yes\"", "config-tinyllama",
                 root -> root.put("tie_word_embeddings", "yes"));
+    }
+
+    /** Sizes that would overflow what is computed from them, or ask for terabytes, are refused by name. */
+    @Test
+    void hugeSizesAreOneLineNamingFieldValueAndBound() {
+        assertError("max_position_embeddings is 2147483647; expected 1 to 4194304", "config-tinyllama",
+                root -> root.put("max_position_embeddings", 2147483647));
+        assertError("vocab_size is 2147483647; expected 1 to 4194304", "config-tinyllama",
+                root -> root.put("vocab_size", 2147483647));
+        assertError("hidden_size is 1073741824; expected 1 to 65536", "config-tinyllama",
+                root -> root.put("hidden_size", 1 << 30));
+        assertError("num_hidden_layers is 100000; expected 1 to 1024", "config-tinyllama",
+                root -> root.put("num_hidden_layers", 100_000));
+        assertError("intermediate_size is the number 9223372036854775807; expected 1 to 262144", "config-tinyllama",
+                root -> root.put("intermediate_size", Long.MAX_VALUE));
+        assertError("head_dim is 2147483647; expected 1 to 4096", "config-tinyllama",
+                root -> root.put("head_dim", Integer.MAX_VALUE));
+    }
+
+    @Test
+    void tokenIdsOutsideTheVocabularyAreRefused() {
+        assertError("bos_token_id is 2147483647; expected a token id in [0, 32000) (vocab_size 32000)", "config-tinyllama",
+                root -> root.put("bos_token_id", Integer.MAX_VALUE));
+        assertError("eos_token_id is -1; expected a token id in [0, 32000) (vocab_size 32000)", "config-tinyllama",
+                root -> root.putArray("eos_token_id").add(2).add(-1));
+        assertError("eos_token_id must be an integer that fits in 32 bits but is the number 3.5", "config-tinyllama",
+                root -> root.put("eos_token_id", 3.5));
+    }
+
+    /** A config.json that is a device or a pipe is refused before a byte is read (no OOM, no hang). */
+    @Test
+    void aConfigThatIsNotARegularFileIsRefused() throws Exception {
+        Path link = dir.resolve("config.json");
+        java.nio.file.Files.createSymbolicLink(link, Path.of("/dev/zero"));
+        assertEquals(link + ": is not a regular file (a device, pipe or socket); expected a file",
+                assertThrows(ModelFileException.class, () -> LlamaConfig.read(dir)).getMessage());
     }
 
     @Test

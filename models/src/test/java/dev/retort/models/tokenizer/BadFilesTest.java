@@ -74,6 +74,25 @@ class BadFilesTest {
         assertRefused(file, "model type 'WordPiece' is not supported (only BPE)", () -> Tokenizers.load(dir));
     }
 
+    /** Ids size arrays: one beyond the vocabulary (or not whole) is refused by name instead of allocating or truncating. */
+    @Test
+    void vocabIdsOutsideTheVocabularyOrNotWholeAreRefused() throws IOException {
+        Path file = write("tokenizer.json", GOOD_JSON.replace("\"Ġab\": 4", "\"Ġab\": 2147483647"));
+        assertRefused(file, "vocab entry 'Ġab' has id 2147483647; expected a whole number in [0, 5) (the vocab's size)",
+                () -> Tokenizers.load(dir));
+        write("tokenizer.json", GOOD_JSON.replace("\"b\": 1", "\"b\": 3.5"));
+        assertRefused(file, "vocab entry 'b' has id 3.5; expected a whole number in [0, 5) (the vocab's size)",
+                () -> Tokenizers.load(dir));
+    }
+
+    @Test
+    void aPostProcessorIdOutsideTheVocabularyIsRefused() throws IOException {
+        Path file = write("tokenizer.json", GOOD_JSON.replace("\"post_processor\": null", """
+                "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>"}},
+                  {"Sequence": {"id": "A"}}], "special_tokens": {"<s>": {"ids": [2147483647]}}}"""));
+        assertRefused(file, "post_processor adds token id 2147483647; expected an id in [0, 6)", () -> Tokenizers.load(dir));
+    }
+
     @Test
     void aMergeOfUnknownTokensIsRefused() throws IOException {
         Path file = write("tokenizer.json", GOOD_JSON.replace("\"Ġ ab\"", "\"Ġ ba\""));
