@@ -25,6 +25,8 @@ final class BenchDecodeCommand implements Callable<Integer> {
     boolean untied;
     @Option(names = "--tokens", defaultValue = "64", description = "Tokens to decode (default ${DEFAULT-VALUE}).")
     int tokens;
+    @Option(names = "--sequences", defaultValue = "1", description = "Sequences decoded together, one token each per step (default ${DEFAULT-VALUE}).")
+    int sequences;
     @Option(names = "--threads", description = "Threads (default: all processors).")
     Integer threads;
     @Mixin
@@ -40,13 +42,13 @@ final class BenchDecodeCommand implements Callable<Integer> {
             default -> throw new IllegalArgumentException("--dtype must be f32, bf16 or f16, got '" + dtype + "'");
         };
         DecodeBench.Result r = DecodeBench.run(model, type,
-                model == null ? shape.config(shape.layers, !untied, Math.max(shape.seq, tokens + 1)) : null, tokens);
-        double median = r.secondsPerToken();
-        System.out.printf(Locale.ROOT, "decode %s: %d layers, dim %d, vocab %d, weights %s, %d threads: %.2f ms/token, "
-                        + "%.0f MB of weights per token, %.1f GB/s%n", model == null ? "random model" : model, r.config().numHiddenLayers(),
-                r.config().hiddenSize(), r.config().vocabSize(), r.weights(), ThreadPool.shared().threads(), median * 1e3,
-                r.bytesPerToken() / 1e6, r.bytesPerToken() / median / 1e9);
-        System.out.printf(Locale.ROOT, "%.1f tokens/s%n", 1 / median);
+                model == null ? shape.config(shape.layers, !untied, Math.max(shape.seq, tokens + 1)) : null, tokens, sequences);
+        double step = r.secondsPerStep();
+        System.out.printf(Locale.ROOT, "decode %s: %d layers, dim %d, vocab %d, weights %s, %d threads, batch %d: %.2f ms/step, "
+                        + "%.0f MB of weights per step, %.1f GB/s%n", model == null ? "random model" : model, r.config().numHiddenLayers(),
+                r.config().hiddenSize(), r.config().vocabSize(), r.weights(), ThreadPool.shared().threads(), r.batch(), step * 1e3,
+                r.bytesPerToken() / 1e6, r.bytesPerToken() / step / 1e9);
+        System.out.printf(Locale.ROOT, "%.1f tokens/s%n", r.tokensPerSecond());
         return 0;
     }
 }

@@ -17,7 +17,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * {@code retort bench decode}: greedy decoding through the KV cache, one token at a time, of a model directory
+ * {@code retort bench decode}: greedy decoding through the KV cache, one token per sequence per step (one sequence,
+ * or {@code batch} decoded together), of a model directory
  * (read in place, optionally converted to another weight type first) or of a random model of a given shape
  * written as a checkpoint and read back like any other. Reports the median time per token and the weight bytes
  * each token reads, whose ratio is the memory bandwidth decoding reaches.
@@ -25,15 +26,21 @@ import java.nio.file.Path;
 public final class DecodeBench {
     private DecodeBench() {}
 
-    /** One measured run. */
-    public record Result(LlamaConfig config, DType weights, double secondsPerToken, long bytesPerToken) {}
+    /** One measured run: {@code batch} sequences decoded together, each step taking {@code secondsPerStep}. */
+    public record Result(LlamaConfig config, DType weights, int batch, double secondsPerStep, long bytesPerToken) {
+        /** Tokens per second over all the sequences. */
+        public double tokensPerSecond() {
+            return batch / secondsPerStep;
+        }
+    }
 
     /**
      * @param model       a model directory, or null for a random model of {@code randomShape}
      * @param type        the weight type to convert to (random: the type to write), or null for as stored (random: F32)
      * @param tokens      tokens to decode after the first
      */
-    public static Result run(Path model, DType type, LlamaConfig randomShape, int tokens) throws IOException {
+    public static Result run(Path model, DType type, LlamaConfig randomShape, int tokens, int batch) throws IOException {
+        if (batch < 1) throw new IllegalArgumentException("--sequences must be at least 1, got " + batch);
         Path dir = model;
         Path temp = null;
         try (Arena arena = Arena.ofShared()) {
@@ -57,18 +64,36 @@ public final class DecodeBench {
                     bytesPerToken += p.value().size() * p.value().dtype().bytes;
                 }
                 double[] times = new double[capacity - 1];
+                int bos = config.bosTokenId() == null ? 0 : config.bosTokenId();
                 for (int rep = 0; rep < 2; rep++) {   // the first pass warms the JIT up
-                    try (LlamaInference inference = new LlamaInference(m, capacity, 16)) {
-                        Tensor logits = inference.forward(new int[] {config.bosTokenId() == null ? 0 : config.bosTokenId()});
+                    if (batch == 1) {   // one sequence: the plain single-token path
+                        try (LlamaInference inference = new LlamaInference(m, capacity, 16)) {
+                            Tensor logits = inference.forward(new int[] {bos});
+                            for (int i = 0; i < times.length; i++) {
+                                int next = Sampler.greedy().sample(logits);
+                                long t0 = System.nanoTime();
+                                logits = inference.forward(new int[] {next});
+                                times[i] = (System.nanoTime() - t0) / 1e9;
+                            }
+                        }
+                        continue;
+                    }
+                    // B sequences, each started from a different token so they do not write the same text
+                    try (LlamaInference inference = new LlamaInference(m, batch, capacity, 16)) {
+                        int[] slots = new int[batch], next = new int[batch];
+                        for (int s = 0; s < batch; s++) {
+                            slots[s] = s;
+                            inference.forward(s, new int[] {(bos + s) % config.vocabSize()});
+                        }
                         for (int i = 0; i < times.length; i++) {
-                            int next = Sampler.greedy().sample(logits);
+                            for (int s = 0; s < batch; s++) next[s] = Sampler.greedy().sample(inference.logits(s));
                             long t0 = System.nanoTime();
-                            logits = inference.forward(new int[] {next});
+                            inference.decode(slots, next);
                             times[i] = (System.nanoTime() - t0) / 1e9;
                         }
                     }
                 }
-                return new Result(config, m.layers().get(0).qProj.weight().value().dtype(), Measure.median(times), bytesPerToken);
+                return new Result(config, m.layers().get(0).qProj.weight().value().dtype(), batch, Measure.median(times), bytesPerToken);
             }
         } finally {
             if (temp != null) OutputDirectory.fresh(temp);
