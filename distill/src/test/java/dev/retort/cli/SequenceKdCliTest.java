@@ -123,6 +123,46 @@ class SequenceKdCliTest {
         assertTrue(cached.err().contains("--teacher-cache cannot score the student's own samples"), cached.err());
     }
 
+    /**
+     * Conversations end to end: generate-data renders {"messages"} prompts with the teacher's chat template and
+     * writes conversations back, which seqkd trains on (assistant turns only), from a copy of stories260K whose
+     * tokenizer_config.json carries a template.
+     */
+    @Test
+    void conversationsGoThroughTheChatTemplateFromPromptsToTraining() throws Exception {
+        Path model = Files.createDirectories(tmp.resolve("chat-model"));
+        for (String f : List.of("config.json", "model.safetensors", "tokenizer.json", "tokenizer.model")) {
+            if (Files.exists(STORIES.resolve(f))) Files.createSymbolicLink(model.resolve(f), STORIES.resolve(f).toAbsolutePath());
+        }
+        var config = (com.fasterxml.jackson.databind.node.ObjectNode) new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(STORIES.resolve("tokenizer_config.json").toFile());
+        config.put("chat_template", "{{ bos_token }}{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}"
+                + "{% if add_generation_prompt %}assistant:{% endif %}");
+        Files.writeString(model.resolve("tokenizer_config.json"), config.toString());
+        Path chats = Files.writeString(tmp.resolve("chats.jsonl"), """
+                {"messages": [{"role": "user", "content": "Tell me about Lily."}]}
+                {"messages": [{"role": "user", "content": "What did the dog do?"}, {"role": "assistant", "content": "old answer"}]}
+                {"messages": [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "Once upon a time"}]}
+                """);
+        Path data = tmp.resolve("chat-data.jsonl");
+        CliTest.Run generated = run("generate-data", "--teacher", model.toString(), "--prompts", chats.toString(), "--out", data.toString(),
+                "--samples-per-prompt", "4", "--max-tokens", "20");
+        assertEquals(0, generated.exit(), generated.err());
+        List<String> lines = Files.readAllLines(data);
+        assertEquals(12, lines.size());
+        var second = new com.fasterxml.jackson.databind.ObjectMapper().readTree(lines.get(4)).get("messages");
+        assertEquals(2, second.size(), "the old assistant turn is replaced by the teacher's: " + lines.get(4));
+        assertEquals("assistant", second.get(1).get("role").asText());
+        CliTest.Run trained = run("distill", "--method", "seqkd", "--teacher", model.toString(), "--student-layers", "0,2,4",
+                "--data", data.toString(), "--out", tmp.resolve("chat-seqkd").toString(), "--seq-len", "64", "--batch-size", "4",
+                "--max-steps", "3", "--no-progress", "--held-out", "0.25");
+        assertEquals(0, trained.exit(), trained.err());
+        CliTest.Run without = run("distill", "--method", "seqkd", "--teacher", STORIES.toString(), "--student-layers", "0,2,4",
+                "--data", data.toString(), "--out", tmp.resolve("no-template").toString(), "--seq-len", "64", "--max-steps", "3", "--no-progress");
+        assertEquals(2, without.exit());
+        assertTrue(without.err().contains("a conversation needs the model's chat template"), without.err());
+    }
+
     /** Each step's loss, ce, kd and gradient norm. */
     private static List<List<Object>> numbers(Path out) {
         return new MetricsLog(out.resolve("metrics.jsonl")).read().stream().filter(r -> r.containsKey("loss"))

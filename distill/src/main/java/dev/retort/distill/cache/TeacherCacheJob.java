@@ -45,7 +45,8 @@ public final class TeacherCacheJob {
             LlamaConfig config = model.config();
             Tokenizer tokenizer = model.tokenizer();
             LlamaModel teacher = model.model();
-            PackedData rows = PackedData.pack(CorpusReader.read(o.data(), tokenizer), o.seqLen(), Math.max(0, tokenizer.eosId()));
+            var template = dev.retort.models.tokenizer.ChatTemplate.read(o.teacher(), tokenizer).orElse(null);
+            PackedData rows = PackedData.pack(CorpusReader.read(o.data(), tokenizer, template), o.seqLen(), Math.max(0, tokenizer.eosId()));
             int vocab = config.vocabSize(), seq = o.seqLen();
             CacheDescription description = new CacheDescription(o.teacher().getFileName().toString(), o.teacher().toString(), vocab,
                     o.topK(), o.temperature(), seq, CacheHashes.vocabulary(tokenizer), o.data().getFileName().toString(),

@@ -1,9 +1,6 @@
 package dev.retort.distill.data;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.retort.models.InputFiles;
+import dev.retort.models.tokenizer.ChatTemplate;
 import dev.retort.models.tokenizer.Tokenizer;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -15,17 +12,35 @@ import java.util.List;
  * <ul>
  *   <li>plain text ({@code .txt} or anything not {@code .jsonl}): paragraphs separated by blank lines are the
  *       examples, each encoded with BOS (as the tokenizer config says) and closed with EOS;
- *   <li>JSONL: one object per line, {@code {"text": …}} (as a paragraph) or {@code {"prompt": …, "response": …}}
- *       where only the response tokens (and the closing EOS) are trained on.
+ *   <li>JSONL ({@link JsonLines}), one object per line, in the formats TRL reads:
+ *     <ul>
+ *       <li>{@code {"text": …}}: as a paragraph;
+ *       <li>{@code {"prompt": …, "response": …}} or {@code {"prompt": …, "completion": …}}: only the response
+ *           tokens (and the closing EOS) are trained on;
+ *       <li>{@code {"messages": [{"role": …, "content": …}, …]}}, or prompt and completion as such lists: the
+ *           conversation rendered with the model's chat template ({@link ChatTemplate}), trained on the
+ *           assistant turns only.
+ *     </ul>
  * </ul>
+ *
+ * <p>Assistant-only loss: for each assistant turn i the template renders the conversation before it with the
+ * generation prompt and the conversation through it; the text between the two is the turn (its content and the
+ * template's end-of-turn marker), whose tokens are the targets. The pieces are tokenized one after another, so a
+ * template whose rendering of a prefix is not a prefix of the whole is refused, naming the line.
  */
 public final class CorpusReader {
     private CorpusReader() {}
 
+    /** Data without conversations (a conversational line is refused: it needs a chat template). */
     public static List<Example> read(Path file, Tokenizer tokenizer) throws IOException {
-        String text = InputFiles.readUtf8(file, InputFiles.DATA_BYTES, (f, problem) -> new IllegalArgumentException(f + ": " + problem));
+        return read(file, tokenizer, null);
+    }
+
+    /** Data whose conversations render with {@code template} (null: the model has none). */
+    public static List<Example> read(Path file, Tokenizer tokenizer, ChatTemplate template) throws IOException {
+        String text = JsonLines.text(file);
         String name = file.getFileName().toString();
-        List<Example> examples = name.endsWith(".jsonl") ? readJsonl(file, text, tokenizer) : readText(text, tokenizer);
+        List<Example> examples = name.endsWith(".jsonl") ? readJsonl(file, text, tokenizer, template) : readText(text, tokenizer);
         if (examples.isEmpty()) throw new IllegalArgumentException(file + ": no examples (the file is empty)");
         return examples;
     }
@@ -40,25 +55,22 @@ public final class CorpusReader {
         return examples;
     }
 
-    private static List<Example> readJsonl(Path file, String text, Tokenizer tokenizer) {
-        ObjectMapper json = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+    private static List<Example> readJsonl(Path file, String text, Tokenizer tokenizer, ChatTemplate template) {
         List<Example> examples = new ArrayList<>();
-        List<String> lines = text.lines().toList();
-        for (int i = 0; i < lines.size(); i++) {
-            String line = lines.get(i).strip();
-            if (line.isEmpty()) continue;
-            JsonNode node;
-            try {
-                node = json.readTree(line);
-            } catch (IOException e) {
-                throw new IllegalArgumentException(file + ":" + (i + 1) + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
-            }
-            if (!node.isObject()) throw new IllegalArgumentException(file + ":" + (i + 1) + ": expected one JSON object per line, got " + node.getNodeType());
+        for (JsonLines.Line line : JsonLines.parse(file, text)) {
+            var node = line.object();
+            String answerKey = node.has("response") ? "response" : "completion";
             if (node.has("text")) {
-                examples.add(Example.plain(withEos(tokenizer.encode(string(node, "text", file, i)), tokenizer)));
-            } else if (node.has("prompt") && node.has("response")) {
-                int[] prompt = tokenizer.encode(string(node, "prompt", file, i));
-                int[] response = withEos(tokenizer.encode(string(node, "response", file, i), false, false), tokenizer);
+                examples.add(Example.plain(withEos(tokenizer.encode(line.string("text")), tokenizer)));
+            } else if (node.has("messages")) {
+                examples.add(conversation(line, line.messages("messages"), tokenizer, template));
+            } else if (node.has("prompt") && node.has(answerKey) && node.get("prompt").isArray()) {
+                List<ChatTemplate.Message> all = new ArrayList<>(line.messages("prompt"));
+                all.addAll(line.messages(answerKey));
+                examples.add(conversation(line, all, tokenizer, template));
+            } else if (node.has("prompt") && node.has(answerKey)) {
+                int[] prompt = tokenizer.encodePrompt(line.string("prompt"));
+                int[] response = withEos(tokenizer.encode(line.string(answerKey), false, false), tokenizer);
                 int[] tokens = new int[prompt.length + response.length];
                 boolean[] target = new boolean[tokens.length];
                 System.arraycopy(prompt, 0, tokens, 0, prompt.length);
@@ -66,19 +78,60 @@ public final class CorpusReader {
                 for (int t = prompt.length; t < tokens.length; t++) target[t] = true;
                 examples.add(new Example(tokens, target));
             } else {
-                throw new IllegalArgumentException(file + ":" + (i + 1) + ": expected {\"text\": …} or {\"prompt\": …, \"response\": …}");
+                throw new IllegalArgumentException(line.where() + "expected {\"text\": …}, {\"prompt\": …, \"response\"|\"completion\": …} "
+                        + "or {\"messages\": [{\"role\": …, \"content\": …}, …]}");
             }
         }
         return examples;
     }
 
-    /** The string field {@code key}: a number, object or null there is an error naming the line, not text. */
-    private static String string(JsonNode node, String key, Path file, int line) {
-        JsonNode v = node.get(key);
-        if (!v.isTextual()) {
-            throw new IllegalArgumentException(file + ":" + (line + 1) + ": \"" + key + "\" must be a string, got " + v.getNodeType());
+    /** A conversation's tokens, the assistant turns as targets. */
+    private static Example conversation(JsonLines.Line line, List<ChatTemplate.Message> messages, Tokenizer tokenizer, ChatTemplate template) {
+        if (template == null) {
+            throw new IllegalArgumentException(line.where() + "a conversation needs the model's chat template, and its tokenizer_config.json "
+                    + "has no \"chat_template\"");
         }
-        return v.asText();
+        List<Integer> tokens = new ArrayList<>();
+        List<Boolean> target = new ArrayList<>();
+        String rendered = "";
+        for (int i = 0; i < messages.size(); i++) {
+            if (!messages.get(i).role().equals("assistant")) continue;
+            String before = render(line, template, messages.subList(0, i), true);
+            String through = render(line, template, messages.subList(0, i + 1), false);
+            rendered = append(line, tokenizer, tokens, target, rendered, before, false);
+            rendered = append(line, tokenizer, tokens, target, rendered, through, true);
+        }
+        append(line, tokenizer, tokens, target, rendered, render(line, template, messages, false), false);
+        if (!target.contains(true)) throw new IllegalArgumentException(line.where() + "the conversation has no assistant turn to train on");
+        int[] ids = new int[tokens.size()];
+        boolean[] flags = new boolean[ids.length];
+        for (int i = 0; i < ids.length; i++) {
+            ids[i] = tokens.get(i);
+            flags[i] = target.get(i);
+        }
+        return new Example(ids, flags);
+    }
+
+    /** Tokens of {@code next} past what is already {@code rendered}; returns {@code next}. */
+    private static String append(JsonLines.Line line, Tokenizer tokenizer, List<Integer> tokens, List<Boolean> target,
+                                 String rendered, String next, boolean isTarget) {
+        if (!next.startsWith(rendered)) {
+            throw new IllegalArgumentException(line.where() + "the chat template renders a conversation's beginning differently from the whole, "
+                    + "so its assistant turns cannot be told apart");
+        }
+        for (int id : tokenizer.encode(next.substring(rendered.length()), false, false)) {
+            tokens.add(id);
+            target.add(isTarget);
+        }
+        return next;
+    }
+
+    private static String render(JsonLines.Line line, ChatTemplate template, List<ChatTemplate.Message> messages, boolean generationPrompt) {
+        try {
+            return template.render(messages, generationPrompt);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(line.where() + e.getMessage());
+        }
     }
 
     private static int[] withEos(int[] tokens, Tokenizer tokenizer) {

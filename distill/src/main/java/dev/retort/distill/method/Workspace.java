@@ -13,6 +13,7 @@ import dev.retort.models.llama.LayerSelection;
 import dev.retort.models.llama.LlamaModel;
 import dev.retort.models.lora.Lora;
 import dev.retort.models.lora.LoraModel;
+import dev.retort.models.tokenizer.ChatTemplate;
 import dev.retort.models.tokenizer.Tokenizer;
 import dev.retort.models.tokenizer.Tokenizers;
 import java.io.IOException;
@@ -23,7 +24,8 @@ import java.util.List;
 
 /**
  * A run's loaded world, as a {@link Method} sees it when it makes its plan: the options, the teacher and student
- * models (the student built from its own directory or from teacher layers), the tokenizer, and the data read and
+ * models (the student built from its own directory or from teacher layers), the tokenizer and the teacher's chat
+ * template (conversations in the data are rendered with it), and the data read and
  * packed once (training rows and held-out rows). The arena owns every tensor; closing the workspace frees them.
  */
 public final class Workspace implements AutoCloseable {
@@ -32,6 +34,7 @@ public final class Workspace implements AutoCloseable {
     private final ModelWeights teacherWeights;
     private final ModelWeights studentWeights;   // null when the student is made of teacher layers
     private final Tokenizer tokenizer;
+    private final ChatTemplate chatTemplate;     // null when the teacher has none
     private final LlamaModel teacher;
     private final LlamaModel student;
     private final PackedData train;
@@ -46,6 +49,7 @@ public final class Workspace implements AutoCloseable {
             this.teacherWeights = ModelWeights.open(teacherDir);
             LlamaConfig teacherConfig = LlamaConfig.read(teacherDir);
             this.tokenizer = Tokenizers.load(teacherDir);
+            this.chatTemplate = ChatTemplate.read(teacherDir, tokenizer).orElse(null);
             this.teacher = LlamaModel.load(teacherConfig, teacherWeights, arena, method.trainsTeacherWeights(options));
             LlamaConfig studentConfig;
             ModelWeights studentSource;
@@ -108,7 +112,7 @@ public final class Workspace implements AutoCloseable {
 
     /** A data file read with the run's tokenizer and packed into rows of --seq-len tokens, as --data is. */
     public PackedData pack(Path file) throws IOException {
-        return PackedData.pack(CorpusReader.read(file, tokenizer), options.data().seqLen(), padToken());
+        return PackedData.pack(CorpusReader.read(file, tokenizer, chatTemplate), options.data().seqLen(), padToken());
     }
 
     /** The token that pads rows past their end: EOS where the tokenizer has one, else 0. */
@@ -121,7 +125,7 @@ public final class Workspace implements AutoCloseable {
      * answer the prompts themselves; the held-out part is left out as for {@link #train}.
      */
     public PackedData examplesForTraining() throws IOException {
-        PackedData all = PackedData.perExample(CorpusReader.read(options.data().data(), tokenizer), options.data().seqLen(), padToken());
+        PackedData all = PackedData.perExample(CorpusReader.read(options.data().data(), tokenizer, chatTemplate), options.data().seqLen(), padToken());
         PackedData rows = options.data().evalData() != null ? all : all.split(options.data().heldOut())[0];
         if (rows.rows() == 0) {
             throw new IllegalArgumentException("--data " + options.data().data() + ": no prompt/response examples whose prompt fits in --seq-len "

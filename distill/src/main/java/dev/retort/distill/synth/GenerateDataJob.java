@@ -89,7 +89,8 @@ public final class GenerateDataJob {
     private GenerateDataJob() {}
 
     public static Summary run(Options o, PrintStream log) throws IOException {
-        List<String> prompts = PromptFile.read(o.prompts());
+        dev.retort.models.tokenizer.Tokenizer tokenizer = dev.retort.models.tokenizer.Tokenizers.load(o.teacher());
+        List<PromptFile.Prompt> prompts = PromptFile.read(o.prompts(), dev.retort.models.tokenizer.ChatTemplate.read(o.teacher(), tokenizer).orElse(null));
         Map<String, String> fingerprint = o.fingerprint(CacheHashes.file(o.prompts()));
         Path progressFile = o.out().resolveSibling(o.out().getFileName() + ".progress");
         Progress progress = Progress.startOrResume(o.out(), progressFile, fingerprint, log);
@@ -101,7 +102,13 @@ public final class GenerateDataJob {
             while (progress.promptsDone < prompts.size()) {
                 int from = progress.promptsDone, to = Math.min(prompts.size(), from + o.chunkPrompts());
                 List<String> texts = new ArrayList<>();
-                for (int i = from; i < to; i++) for (int j = 0; j < o.samples(); j++) texts.add(prompts.get(i));
+                List<PromptFile.Prompt> asked = new ArrayList<>();
+                for (int i = from; i < to; i++) {
+                    for (int j = 0; j < o.samples(); j++) {
+                        texts.add(prompts.get(i).text());
+                        asked.add(prompts.get(i));
+                    }
+                }
                 List<Generator.Result> results = llm.generate(texts, o.sampling(), o.batch(), (long) from * o.samples(),
                         (index, piece) -> { });
                 StringBuilder lines = new StringBuilder();
@@ -109,12 +116,12 @@ public final class GenerateDataJob {
                     Generator.Result r = results.get(k);
                     tokensThisRun += r.generated().length;
                     progress.generatedTokens += r.generated().length;
-                    String prompt = texts.get(k), response = r.text();
+                    String response = r.text();
+                    ObjectNode line = line(asked.get(k), response);
                     if (o.dropEmpty() && response.isBlank()) progress.droppedEmpty++;
                     else if (o.dropTruncated() && r.finish() == Generator.Finish.LENGTH) progress.droppedTruncated++;
-                    else if (o.dropDuplicates() && !seen.add(prompt + '\0' + response)) progress.droppedDuplicates++;
+                    else if (o.dropDuplicates() && !seen.add(duplicateKey(line))) progress.droppedDuplicates++;
                     else {
-                        ObjectNode line = JSON.createObjectNode().put("prompt", prompt).put("response", response);
                         lines.append(line).append('\n');
                         progress.written++;
                     }
@@ -135,15 +142,32 @@ public final class GenerateDataJob {
                 progress.droppedDuplicates, tokensThisRun, seconds);
     }
 
+    /** {"prompt", "response"}, or for a conversation {"messages": its turns and the assistant's response}. */
+    private static ObjectNode line(PromptFile.Prompt prompt, String response) {
+        if (prompt.conversation() == null) return JSON.createObjectNode().put("prompt", prompt.text()).put("response", response);
+        ObjectNode line = JSON.createObjectNode();
+        var messages = line.putArray("messages");
+        for (var m : prompt.conversation()) messages.addObject().put("role", m.role()).put("content", m.content());
+        messages.addObject().put("role", "assistant").put("content", response);
+        return line;
+    }
+
     /** The (prompt, response) pairs already in the output, so a resumed run drops the same duplicates. */
     private static Set<String> writtenPairs(Path out) throws IOException {
         Set<String> pairs = new HashSet<>();
         for (String line : Files.readAllLines(out, StandardCharsets.UTF_8)) {
-            if (line.isBlank()) continue;
-            JsonNode node = JSON.readTree(line);
-            pairs.add(node.get("prompt").asText() + '\0' + node.get("response").asText());
+            if (!line.isBlank()) pairs.add(duplicateKey(JSON.readTree(line)));
         }
         return pairs;
+    }
+
+    /** What makes two output lines duplicates: the same prompt (or conversation before the answer) and answer. */
+    private static String duplicateKey(JsonNode line) throws IOException {
+        if (!line.has("messages")) return line.get("prompt").asText() + '\0' + line.get("response").asText();
+        JsonNode turns = line.get("messages");
+        List<JsonNode> before = new ArrayList<>();
+        for (int i = 0; i < turns.size() - 1; i++) before.add(turns.get(i));
+        return JSON.writeValueAsString(before) + '\0' + turns.get(turns.size() - 1).path("content").asText();
     }
 
     /** How far a run got: kept in {@code OUT.progress}, replaced atomically after every chunk. */

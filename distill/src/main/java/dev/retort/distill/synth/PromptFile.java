@@ -1,53 +1,50 @@
 package dev.retort.distill.synth;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.retort.distill.data.JsonLines;
+import dev.retort.models.tokenizer.ChatTemplate;
 import java.io.IOException;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * The prompts of a {@code generate-data} run: a {@code .jsonl} file of objects with a string {@code "prompt"}
- * (other fields, such as a dataset's own response, are ignored), or any other file as plain text with one
- * prompt per non-empty line.
+ * (other fields, such as a dataset's own response, are ignored) or a conversation {@code "messages"} (rendered
+ * with the model's chat template and its generation prompt; a last assistant turn is left out, to be written
+ * anew), or any other file as plain text with one prompt per non-empty line.
  */
 public final class PromptFile {
     private PromptFile() {}
 
-    public static List<String> read(Path file) throws IOException {
-        if (!Files.isRegularFile(file)) throw new IllegalArgumentException("--prompts " + file + ": no such file");
-        List<String> lines;
-        try {
-            lines = Files.readAllLines(file, StandardCharsets.UTF_8);
-        } catch (CharacterCodingException e) {
-            throw new IllegalArgumentException("--prompts " + file + ": not UTF-8 text; convert it to UTF-8 first");
-        }
-        boolean jsonl = file.getFileName().toString().endsWith(".jsonl");
-        ObjectMapper json = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
-        List<String> prompts = new ArrayList<>();
-        for (int i = 0; i < lines.size(); i++) {
-            String line = lines.get(i).strip();
-            if (line.isEmpty()) continue;
-            if (!jsonl) {
-                prompts.add(line);
-                continue;
+    /**
+     * One prompt: the text the model continues, and for a conversation its messages (null otherwise).
+     */
+    public record Prompt(String text, List<ChatTemplate.Message> conversation) {}
+
+    public static List<Prompt> read(Path file, ChatTemplate template) throws IOException {
+        String text = JsonLines.text(file);
+        List<Prompt> prompts = new ArrayList<>();
+        if (!file.getFileName().toString().endsWith(".jsonl")) {
+            for (String line : text.lines().toList()) if (!line.isBlank()) prompts.add(new Prompt(line.strip(), null));
+        } else {
+            for (JsonLines.Line line : JsonLines.parse(file, text)) {
+                if (line.object().has("messages")) {
+                    List<ChatTemplate.Message> messages = new ArrayList<>(line.messages("messages"));
+                    if (messages.getLast().role().equals("assistant")) messages.removeLast();
+                    if (messages.isEmpty()) throw new IllegalArgumentException(line.where() + "the conversation has nothing before its assistant turn");
+                    if (template == null) {
+                        throw new IllegalArgumentException(line.where() + "a conversation needs the model's chat template, and its "
+                                + "tokenizer_config.json has no \"chat_template\"");
+                    }
+                    try {
+                        prompts.add(new Prompt(template.render(messages, true), List.copyOf(messages)));
+                    } catch (IllegalArgumentException e) {
+                        throw new IllegalArgumentException(line.where() + e.getMessage());
+                    }
+                } else {
+                    prompts.add(new Prompt(line.string("prompt"), null));
+                }
             }
-            JsonNode node;
-            try {
-                node = json.readTree(line);
-            } catch (IOException e) {
-                throw new IllegalArgumentException(file + ":" + (i + 1) + ": not valid JSON: " + e.getMessage().lines().findFirst().orElse(""));
-            }
-            JsonNode prompt = node.isObject() ? node.get("prompt") : null;
-            if (prompt == null || !prompt.isTextual()) {
-                throw new IllegalArgumentException(file + ":" + (i + 1) + ": expected an object with a string \"prompt\"");
-            }
-            prompts.add(prompt.asText());
         }
         if (prompts.isEmpty()) throw new IllegalArgumentException("--prompts " + file + ": no prompts (the file is empty)");
         return prompts;

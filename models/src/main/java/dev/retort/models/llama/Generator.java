@@ -27,14 +27,27 @@ public final class Generator {
     private static final int PREFILL_CHUNK = 64;
 
     private final LlamaModel model;
-    private final Tokenizer tokenizer;
+    private final Tokenizer tokenizer;             // null: token ids only, no text
     private final Set<Integer> stopIds = new HashSet<>();
 
     public Generator(LlamaModel model, Tokenizer tokenizer) {
+        this(model, tokenizer, tokenizer.eosId());
+    }
+
+    private Generator(LlamaModel model, Tokenizer tokenizer, int eosId) {
         this.model = model;
         this.tokenizer = tokenizer;
         stopIds.addAll(model.config().eosTokenIds());
-        if (tokenizer.eosId() >= 0) stopIds.add(tokenizer.eosId());
+        if (eosId >= 0) stopIds.add(eosId);
+    }
+
+    /**
+     * A generator of token ids only (results have empty text and stop strings are not available): what on-policy
+     * distillation needs, without decoding text it never reads. {@code eosId} (or the config's) ends a sequence;
+     * -1 for none beyond the config's.
+     */
+    public static Generator tokensOnly(LlamaModel model, int eosId) {
+        return new Generator(model, null, eosId);
     }
 
     /** Why a generation ended. */
@@ -81,9 +94,13 @@ public final class Generator {
         void text(int index, String piece);
     }
 
-    /** The prompt's token ids: its encoding with BOS as the tokenizer says, or BOS alone for an empty prompt. */
+    /**
+     * The prompt's token ids: its encoding with BOS as the tokenizer says (no second one when a chat template
+     * already wrote it), or BOS alone for an empty prompt.
+     */
     public int[] promptIds(String prompt) {
-        int[] ids = tokenizer.encode(prompt);
+        if (tokenizer == null) throw new IllegalStateException("a tokens-only generator takes prompts as token ids");
+        int[] ids = tokenizer.encodePrompt(prompt);
         if (ids.length > 0) return ids;
         if (tokenizer.bosId() < 0) throw new IllegalArgumentException("empty prompt and the tokenizer has no BOS token");
         return new int[] {tokenizer.bosId()};
@@ -156,7 +173,7 @@ public final class Generator {
         final Request request;
         final int limit;                     // tokens it may generate
         final int[] context;                 // prompt, then the generated tokens
-        final TokenStreamDecoder decoder = tokenizer.streamDecoder();
+        final TokenStreamDecoder decoder;    // null for a tokens-only generator
         final StringBuilder text = new StringBuilder();
         final Listener onText;
         final int holdBack;                  // characters kept back while they may begin a stop string
@@ -171,7 +188,9 @@ public final class Generator {
             this.context = Arrays.copyOf(request.prompt(), request.prompt().length + limit);
             this.onText = onText;
             this.holdBack = request.stops().stream().mapToInt(String::length).max().orElse(1) - 1;
-            for (int id : request.prompt()) decoder.next(id);   // the text continues the prompt's
+            this.decoder = tokenizer == null ? null : tokenizer.streamDecoder();
+            if (decoder == null && !request.stops().isEmpty()) throw new IllegalArgumentException("stop strings need a tokenizer");
+            if (decoder != null) for (int id : request.prompt()) decoder.next(id);   // the text continues the prompt's
         }
 
         int last() {
@@ -186,7 +205,7 @@ public final class Generator {
             if (stopIds.contains(token)) return finish(Finish.EOS);
             context[length] = token;
             generated++;
-            if (append(decoder.next(token))) return true;
+            if (decoder != null && append(decoder.next(token))) return true;
             emit(text.length() - holdBack);
             return generated == limit && finish(Finish.LENGTH);
         }
@@ -208,7 +227,7 @@ public final class Generator {
         }
 
         private boolean finish(Finish why) {
-            if (!append(decoder.finish())) {
+            if (decoder == null || !append(decoder.finish())) {
                 finish = why;
                 emit(text.length());
             }

@@ -15,6 +15,15 @@ public interface Tokenizer {
         return encode(text, addsBosByDefault(), addsEosByDefault(), SpecialTokenText.SPECIAL);
     }
 
+    /**
+     * Encodes a prompt as {@link #encode(String)} does, except that a text which already begins with the BOS
+     * token's text (a conversation rendered by a chat template) gets no second BOS.
+     */
+    default int[] encodePrompt(String text) {
+        boolean bosInText = bosId() >= 0 && text.startsWith(token(bosId()));
+        return encode(text, addsBosByDefault() && !bosInText, addsEosByDefault(), SpecialTokenText.SPECIAL);
+    }
+
     /** Encodes text, recognising special-token text such as {@code <|eot_id|>} as the special token. */
     default int[] encode(String text, boolean addBos, boolean addEos) {
         return encode(text, addBos, addEos, SpecialTokenText.SPECIAL);
