@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 @Command(name = "bench",
         mixinStandardHelpOptions = true,
         description = "Measure kernels and models on this machine.",
-        subcommands = {BenchGemmCommand.class, BenchTrainCommand.class, BenchDecodeCommand.class, BenchMetaCommand.class, BenchCheckCommand.class})
+        subcommands = {BenchGemmCommand.class, BenchTrainCommand.class, BenchDecodeCommand.class, BenchGkdCommand.class, BenchMetaCommand.class, BenchCheckCommand.class})
 final class BenchCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;

@@ -7,7 +7,6 @@ import dev.retort.distill.data.PackedData;
 import dev.retort.models.Sampling;
 import dev.retort.models.llama.Generator;
 import dev.retort.models.llama.LlamaModel;
-import dev.retort.models.tokenizer.Tokenizer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -22,7 +21,7 @@ import java.util.SplittableRandom;
  * i samples with {@link Sampling#sequenceSeed} of (seed, i·B + j) from weights the checkpoint restores; batched
  * generation writes the same tokens whatever the batch and thread count.
  */
-final class GeneratedBatches implements BatchSource {
+public final class GeneratedBatches implements BatchSource {
     private final BatchSource dataset;
     private final PackedData rows;
     private final Generator student, teacher;     // teacher: only with seqKd
@@ -35,20 +34,21 @@ final class GeneratedBatches implements BatchSource {
 
     /**
      * @param rows     per-example rows ({@link PackedData#perExample}) that {@code dataset} draws from
+     * @param eosToken the token that ends a response (written into the row when the model writes it), or -1
      * @param sampling how responses are drawn (temperature, max new tokens); its seed is the run's
      */
-    GeneratedBatches(BatchSource dataset, PackedData rows, LlamaModel student, LlamaModel teacherOrNull, Tokenizer tokenizer,
-                     double lambda, Sampling sampling, int padToken) {
+    public GeneratedBatches(BatchSource dataset, PackedData rows, LlamaModel student, LlamaModel teacherOrNull, int eosToken,
+                            double lambda, Sampling sampling, int padToken) {
         if (!rows.hasPrompts()) throw new IllegalArgumentException("generated batches need one example per row, with its prompt");
         this.dataset = dataset;
         this.rows = rows;
-        this.student = new Generator(student, tokenizer);
-        this.teacher = teacherOrNull == null ? null : new Generator(teacherOrNull, tokenizer);
+        this.student = Generator.tokensOnly(student, eosToken);
+        this.teacher = teacherOrNull == null ? null : Generator.tokensOnly(teacherOrNull, eosToken);
         this.lambda = lambda;
         this.sampling = sampling;
         this.seed = sampling.seed();
         this.padToken = padToken;
-        this.eosToken = tokenizer.eosId();
+        this.eosToken = eosToken;
     }
 
     /** Whether micro-batch {@code index} is answered by the student: u(seed, index) &lt; λ. */
@@ -101,12 +101,12 @@ final class GeneratedBatches implements BatchSource {
     }
 
     /** Seconds spent generating so far (for the step's time split). */
-    double generationSeconds() {
+    public double generationSeconds() {
         return generationSeconds;
     }
 
     /** Micro-batches answered by the student so far, and the others. */
-    long[] counts() {
+    public long[] counts() {
         return new long[] {onPolicy, offPolicy};
     }
 

@@ -59,7 +59,7 @@ public final class GkdMethod implements Method {
         BatchSource dataset = BatchSource.of(rows, o.training().batchSize(), o.training().seed());
         Sampling sampling = new Sampling(g.maxNewTokens(), (float) g.genTemperature(), 0, 1, o.training().seed());
         GeneratedBatches batches = new GeneratedBatches(dataset, rows, run.student(), g.seqKd() ? run.teacher() : null,
-                run.tokenizer(), g.lambda(), sampling, run.padToken());
+                run.tokenizer().eosId(), g.lambda(), sampling, run.padToken());
         List<Parameter> weights = run.student().trainableParameters();
         return Plan.of(Phase.standard(name(), KdObjective.live(run.student(), run.teacher(), o.kd()), weights, run.groups(weights),
                 o.training(), batches), null);

@@ -73,7 +73,7 @@ class GkdTest {
 
     private static GeneratedBatches batches(Fixture f, double lambda, boolean seqKd) {
         return new GeneratedBatches(BatchSource.of(f.rows(), BATCH, 5), f.rows(), f.student(), seqKd ? f.teacher() : null,
-                f.tokenizer(), lambda, new Sampling(16, 1f, 0, 1, 9), Math.max(0, f.tokenizer().eosId()));
+                f.tokenizer().eosId(), lambda, new Sampling(16, 1f, 0, 1, 9), Math.max(0, f.tokenizer().eosId()));
     }
 
     @Test
