@@ -133,6 +133,30 @@ class BatchGenerationTest {
     }
 
     @Test
+    void topKAndTopPDrawOnlyFromTheMostLikelyTokensWithTiesByLowestId() {
+        try (Arena arena = Arena.ofConfined()) {
+            // logits: ids 5 and 2 tie for best, then 7, then -0.5 everywhere else
+            float[] z = new float[20];
+            java.util.Arrays.fill(z, -0.5f);
+            z[5] = 3f;
+            z[2] = 3f;
+            z[7] = 2.5f;
+            z[11] = -7e30f;
+            Tensor logits = Tensor.of(arena, z, 20);
+            Set<Integer> topTwo = new HashSet<>(), nucleus = new HashSet<>(), all = new HashSet<>();
+            Sampler k2 = new Sampler(1, 2, 1, 3), p = new Sampler(1, 0, 0.3f, 3), plain = new Sampler(5, 0, 1, 3);
+            for (int i = 0; i < 3000; i++) {
+                topTwo.add(k2.sample(logits));
+                nucleus.add(p.sample(logits));
+                all.add(plain.sample(logits));
+            }
+            assertEquals(Set.of(2, 5), topTwo);
+            assertEquals(Set.of(2), nucleus, "p(2) = p(5) ≈ 0.32: a nucleus of 0.3 is the first of the tie, the lower id");
+            assertTrue(all.size() >= 18 && !all.contains(11), "temperature 5 without cuts reaches nearly every token: " + all);
+        }
+    }
+
+    @Test
     void minPDrawsOnlyTokensNearTheBest() {
         try (Arena arena = Arena.ofConfined()) {
             // softmax at T = 1: p ∝ e^0, e^-0.5, e^-1, e^-3 = 1, 0.61, 0.37, 0.05 of the best

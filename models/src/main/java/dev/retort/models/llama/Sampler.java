@@ -70,10 +70,19 @@ public final class Sampler {
         for (int i = 1; i < z.length; i++) if (z[i] > z[best]) best = i;
         if (temperature == 0) return best;
 
-        // Candidates sorted by logit, descending (ties by id, so the order is deterministic).
-        Integer[] order = new Integer[z.length];
-        for (int i = 0; i < order.length; i++) order[i] = i;
-        Arrays.sort(order, (a, b) -> z[a] != z[b] ? Float.compare(z[b], z[a]) : Integer.compare(a, b));
+        if (topK == 0 && topP == 1) return drawInIdOrder(z);
+
+        // Candidates sorted by logit, descending (ties by id, so the order is deterministic): one primitive sort of
+        // (order-preserving logit bits, id) keys.
+        long[] keys = new long[z.length];
+        for (int i = 0; i < z.length; i++) {
+            int bits = Float.floatToIntBits(z[i]);
+            int signed = bits < 0 ? bits ^ 0x7fffffff : bits;                 // int order = float order
+            keys[i] = ((long) ~signed << 32) | i;                              // descending logit, then ascending id
+        }
+        Arrays.sort(keys);
+        int[] order = new int[z.length];
+        for (int i = 0; i < z.length; i++) order[i] = (int) keys[i];
         int kept = topK > 0 ? Math.min(topK, z.length) : z.length;
 
         double[] p = new double[kept];
@@ -103,5 +112,30 @@ public final class Sampler {
             if (u < 0) return order[i];
         }
         return order[nucleus - 1];
+    }
+
+    /**
+     * A draw from softmax(z / T) over every token (no top-k or top-p: nothing to sort), cut to p ≥ minP·p_max when
+     * min-p is set, walking the ids in order.
+     */
+    private int drawInIdOrder(float[] z) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (float v : z) max = Math.max(max, v);
+        double[] p = new double[z.length];
+        double floor = minP > 0 ? minP : 0, mass = 0;   // p_max is exp(0) = 1 before normalising
+        for (int i = 0; i < z.length; i++) {
+            double e = Math.exp((z[i] - max) / temperature);
+            p[i] = e >= floor ? e : 0;
+            mass += p[i];
+        }
+        double u = random.nextDouble() * mass;
+        int last = 0;
+        for (int i = 0; i < z.length; i++) {
+            if (p[i] == 0) continue;
+            last = i;
+            u -= p[i];
+            if (u < 0) return i;
+        }
+        return last;
     }
 }

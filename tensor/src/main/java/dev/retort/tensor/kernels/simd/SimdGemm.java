@@ -242,8 +242,8 @@ public final class SimdGemm implements Gemm {
             int end = Math.min(rows, (task + 1) * rowsPerTask);
             int r = task * rowsPerTask;
             float[] partial = new float[4];
-            for (; r + 4 <= end; r += 4) matvecRows(4, r, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset, xSplit, partial);
-            for (; r < end; r++) matvecRows(1, r, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset, xSplit, partial);
+            for (; r + 4 <= end; r += 4) matvecRows(4, r, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset, xSplit, partial, false);
+            for (; r < end; r++) matvecRows(1, r, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset, xSplit, partial, false);
         });
     }
 
@@ -276,8 +276,9 @@ public final class SimdGemm implements Gemm {
             for (int r = task * rowsPerTask; r < end; ) {
                 int group = r + 4 <= end ? 4 : 1;
                 for (int i = 0; i < count; i++) {
+                    // the first vector streams the rows from memory as matvec does; the others find them in L1
                     matvecRows(group, r, cols, w, wOffset, ldw, wType, x, xOffset + (long) i * cols,
-                            y, yOffset + (long) i * rows, xSplits[i], partial);
+                            y, yOffset + (long) i * rows, xSplits[i], partial, i > 0);
                 }
                 r += group;
             }
@@ -286,16 +287,19 @@ public final class SimdGemm implements Gemm {
 
     /**
      * y[r0 .. r0+count) for count 1 or 4 (rows beyond count are not read): the whole vectors per type in its own
-     * method (one compiled loop each), then the columns past the last whole vector, in order.
+     * method (one compiled loop each), then the columns past the last whole vector, in order. {@code cached}: the
+     * rows are in cache already (a later vector of {@link #matvecs}), so four short F32 rows are read together.
      */
     private static void matvecRows(int count, int r0, int cols,
                                    MemorySegment w, long wOffset, int ldw, DType wType,
                                    MemorySegment x, long xOffset, MemorySegment y, long yOffset,
-                                   float[] xSplit, float[] partial) {
+                                   float[] xSplit, float[] partial, boolean cached) {
         long row0 = wOffset + (long) r0 * ldw;
         long row1 = count > 1 ? row0 + ldw : row0, row2 = count > 1 ? row1 + ldw : row0, row3 = count > 1 ? row2 + ldw : row0;
         int col = switch (wType) {
-            case F32 -> matvecF32(count, cols, w, row0, row1, row2, row3, x, xOffset, partial);
+            case F32 -> cached && count == 4 && cols < INTERLEAVED_ROWS_FROM
+                    ? rowDotsF32(cols, w, row0, row1, row2, row3, x, xOffset, partial)
+                    : matvecF32(count, cols, w, row0, row1, row2, row3, x, xOffset, partial);
             default -> matvecHalf(count, cols, w, wType, row0, row1, row2, row3, xSplit, partial);
         };
         float y0 = partial[0], y1 = partial[1], y2 = partial[2], y3 = partial[3];
@@ -396,6 +400,54 @@ public final class SimdGemm implements Gemm {
                     .fma(FloatVector.fromMemorySegment(Simd.F, x, (xOffset + col) * 4, ORDER), a0);
         }
         return Simd.sumLanes(a0.add(a1).add(a2.add(a3)));
+    }
+
+    /**
+     * {@link #rowDotF32} of four rows at once, each with exactly its arithmetic (four accumulators per row over
+     * blocks of 4·VL columns, the remaining whole vectors into the first, the same sums at the end), so the results
+     * are bitwise those of four calls; sixteen independent accumulators hide the FMA latency that one short row
+     * cannot. Returns the first column left.
+     */
+    private static int rowDotsF32(int cols, MemorySegment w, long row0, long row1, long row2, long row3,
+                                  MemorySegment x, long xOffset, float[] partial) {
+        FloatVector z = FloatVector.zero(Simd.F);
+        FloatVector a0 = z, a1 = z, a2 = z, a3 = z, b0 = z, b1 = z, b2 = z, b3 = z;
+        FloatVector c0 = z, c1 = z, c2 = z, c3 = z, d0 = z, d1 = z, d2 = z, d3 = z;
+        int col = 0;
+        for (; col + 4 * VL <= cols; col += 4 * VL) {
+            FloatVector x0 = FloatVector.fromMemorySegment(Simd.F, x, (xOffset + col) * 4, ORDER);
+            FloatVector x1 = FloatVector.fromMemorySegment(Simd.F, x, (xOffset + col + VL) * 4, ORDER);
+            FloatVector x2 = FloatVector.fromMemorySegment(Simd.F, x, (xOffset + col + 2 * VL) * 4, ORDER);
+            FloatVector x3 = FloatVector.fromMemorySegment(Simd.F, x, (xOffset + col + 3 * VL) * 4, ORDER);
+            a0 = FloatVector.fromMemorySegment(Simd.F, w, (row0 + col) * 4, ORDER).fma(x0, a0);
+            b0 = FloatVector.fromMemorySegment(Simd.F, w, (row1 + col) * 4, ORDER).fma(x0, b0);
+            c0 = FloatVector.fromMemorySegment(Simd.F, w, (row2 + col) * 4, ORDER).fma(x0, c0);
+            d0 = FloatVector.fromMemorySegment(Simd.F, w, (row3 + col) * 4, ORDER).fma(x0, d0);
+            a1 = FloatVector.fromMemorySegment(Simd.F, w, (row0 + col + VL) * 4, ORDER).fma(x1, a1);
+            b1 = FloatVector.fromMemorySegment(Simd.F, w, (row1 + col + VL) * 4, ORDER).fma(x1, b1);
+            c1 = FloatVector.fromMemorySegment(Simd.F, w, (row2 + col + VL) * 4, ORDER).fma(x1, c1);
+            d1 = FloatVector.fromMemorySegment(Simd.F, w, (row3 + col + VL) * 4, ORDER).fma(x1, d1);
+            a2 = FloatVector.fromMemorySegment(Simd.F, w, (row0 + col + 2 * VL) * 4, ORDER).fma(x2, a2);
+            b2 = FloatVector.fromMemorySegment(Simd.F, w, (row1 + col + 2 * VL) * 4, ORDER).fma(x2, b2);
+            c2 = FloatVector.fromMemorySegment(Simd.F, w, (row2 + col + 2 * VL) * 4, ORDER).fma(x2, c2);
+            d2 = FloatVector.fromMemorySegment(Simd.F, w, (row3 + col + 2 * VL) * 4, ORDER).fma(x2, d2);
+            a3 = FloatVector.fromMemorySegment(Simd.F, w, (row0 + col + 3 * VL) * 4, ORDER).fma(x3, a3);
+            b3 = FloatVector.fromMemorySegment(Simd.F, w, (row1 + col + 3 * VL) * 4, ORDER).fma(x3, b3);
+            c3 = FloatVector.fromMemorySegment(Simd.F, w, (row2 + col + 3 * VL) * 4, ORDER).fma(x3, c3);
+            d3 = FloatVector.fromMemorySegment(Simd.F, w, (row3 + col + 3 * VL) * 4, ORDER).fma(x3, d3);
+        }
+        for (; col + VL <= cols; col += VL) {
+            FloatVector xv = FloatVector.fromMemorySegment(Simd.F, x, (xOffset + col) * 4, ORDER);
+            a0 = FloatVector.fromMemorySegment(Simd.F, w, (row0 + col) * 4, ORDER).fma(xv, a0);
+            b0 = FloatVector.fromMemorySegment(Simd.F, w, (row1 + col) * 4, ORDER).fma(xv, b0);
+            c0 = FloatVector.fromMemorySegment(Simd.F, w, (row2 + col) * 4, ORDER).fma(xv, c0);
+            d0 = FloatVector.fromMemorySegment(Simd.F, w, (row3 + col) * 4, ORDER).fma(xv, d0);
+        }
+        partial[0] = Simd.sumLanes(a0.add(a1).add(a2.add(a3)));
+        partial[1] = Simd.sumLanes(b0.add(b1).add(b2.add(b3)));
+        partial[2] = Simd.sumLanes(c0.add(c1).add(c2.add(c3)));
+        partial[3] = Simd.sumLanes(d0.add(d1).add(d2.add(d3)));
+        return col;
     }
 
     /**
