@@ -242,8 +242,8 @@ public final class SimdGemm implements Gemm {
             int end = Math.min(rows, (task + 1) * rowsPerTask);
             int r = task * rowsPerTask;
             float[] partial = new float[4];
-            for (; r + 4 <= end; r += 4) matvecRows(4, r, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset, xSplit, partial, false);
-            for (; r < end; r++) matvecRows(1, r, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset, xSplit, partial, false);
+            for (; r + 4 <= end; r += 4) matvecRows(4, r, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset, xSplit, partial);
+            for (; r < end; r++) matvecRows(1, r, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset, xSplit, partial);
         });
     }
 
@@ -270,15 +270,27 @@ public final class SimdGemm implements Gemm {
         if (wType != DType.F32) {
             for (int i = 0; i < count; i++) xSplits[i] = splitEvenOdd(x, xOffset + (long) i * cols, cols, new float[cols]);
         }
+        // Short F32 rows: after the first vector, a group's four rows are copied to the heap and the other vectors
+        // read them (and themselves) from arrays, where the JIT drops the per-load checks of segment access.
+        boolean onHeap = wType == DType.F32 && cols < INTERLEAVED_ROWS_FROM;
+        float[][] xArrays = new float[count][];
+        if (onHeap) for (int i = 1; i < count; i++) xArrays[i] = x.asSlice((xOffset + (long) i * cols) * 4, cols * 4L).toArray(ValueLayout.JAVA_FLOAT);
         ThreadPool.shared().parallelFor(ceilDiv(rows, rowsPerTask), task -> {
             int end = Math.min(rows, (task + 1) * rowsPerTask);
             float[] partial = new float[4];
+            float[] rows4 = onHeap ? new float[4 * cols] : null;
             for (int r = task * rowsPerTask; r < end; ) {
                 int group = r + 4 <= end ? 4 : 1;
                 for (int i = 0; i < count; i++) {
                     // the first vector streams the rows from memory as matvec does; the others find them in L1
-                    matvecRows(group, r, cols, w, wOffset, ldw, wType, x, xOffset + (long) i * cols,
-                            y, yOffset + (long) i * rows, xSplits[i], partial, i > 0);
+                    if (i > 0 && rows4 != null && group == 4) {
+                        if (i == 1) MemorySegment.copy(w, F32, (wOffset + (long) r * ldw) * 4, rows4, 0, cols);
+                        if (i == 1) for (int k = 1; k < 4; k++) MemorySegment.copy(w, F32, (wOffset + (long) (r + k) * ldw) * 4, rows4, k * cols, cols);
+                        rowDotsF32(cols, rows4, xArrays[i], y, yOffset + (long) i * rows + r);
+                    } else {
+                        matvecRows(group, r, cols, w, wOffset, ldw, wType, x, xOffset + (long) i * cols,
+                                y, yOffset + (long) i * rows, xSplits[i], partial);
+                    }
                 }
                 r += group;
             }
@@ -287,19 +299,16 @@ public final class SimdGemm implements Gemm {
 
     /**
      * y[r0 .. r0+count) for count 1 or 4 (rows beyond count are not read): the whole vectors per type in its own
-     * method (one compiled loop each), then the columns past the last whole vector, in order. {@code cached}: the
-     * rows are in cache already (a later vector of {@link #matvecs}), so four short F32 rows are read together.
+     * method (one compiled loop each), then the columns past the last whole vector, in order.
      */
     private static void matvecRows(int count, int r0, int cols,
                                    MemorySegment w, long wOffset, int ldw, DType wType,
                                    MemorySegment x, long xOffset, MemorySegment y, long yOffset,
-                                   float[] xSplit, float[] partial, boolean cached) {
+                                   float[] xSplit, float[] partial) {
         long row0 = wOffset + (long) r0 * ldw;
         long row1 = count > 1 ? row0 + ldw : row0, row2 = count > 1 ? row1 + ldw : row0, row3 = count > 1 ? row2 + ldw : row0;
         int col = switch (wType) {
-            case F32 -> cached && count == 4 && cols < INTERLEAVED_ROWS_FROM
-                    ? rowDotsF32(cols, w, row0, row1, row2, row3, x, xOffset, partial)
-                    : matvecF32(count, cols, w, row0, row1, row2, row3, x, xOffset, partial);
+            case F32 -> matvecF32(count, cols, w, row0, row1, row2, row3, x, xOffset, partial);
             default -> matvecHalf(count, cols, w, wType, row0, row1, row2, row3, xSplit, partial);
         };
         float y0 = partial[0], y1 = partial[1], y2 = partial[2], y3 = partial[3];
@@ -403,51 +412,56 @@ public final class SimdGemm implements Gemm {
     }
 
     /**
-     * {@link #rowDotF32} of four rows at once, each with exactly its arithmetic (four accumulators per row over
-     * blocks of 4·VL columns, the remaining whole vectors into the first, the same sums at the end), so the results
-     * are bitwise those of four calls; sixteen independent accumulators hide the FMA latency that one short row
-     * cannot. Returns the first column left.
+     * y[0..4) = the four rows in {@code rows} [4 × cols] times x, each with exactly {@link #rowDotF32}'s arithmetic
+     * (four accumulators per row over blocks of 4·VL columns, the remaining whole vectors into the first, the same
+     * sums) followed by {@link #matvecRows}'s in-order tail, so the results are bitwise those of matvec; sixteen
+     * independent accumulators hide the FMA latency that one short row cannot.
      */
-    private static int rowDotsF32(int cols, MemorySegment w, long row0, long row1, long row2, long row3,
-                                  MemorySegment x, long xOffset, float[] partial) {
+    private static void rowDotsF32(int cols, float[] rows, float[] x, MemorySegment y, long yAt) {
+        int r1 = cols, r2 = 2 * cols, r3 = 3 * cols;
         FloatVector z = FloatVector.zero(Simd.F);
         FloatVector a0 = z, a1 = z, a2 = z, a3 = z, b0 = z, b1 = z, b2 = z, b3 = z;
         FloatVector c0 = z, c1 = z, c2 = z, c3 = z, d0 = z, d1 = z, d2 = z, d3 = z;
         int col = 0;
         for (; col + 4 * VL <= cols; col += 4 * VL) {
-            FloatVector x0 = FloatVector.fromMemorySegment(Simd.F, x, (xOffset + col) * 4, ORDER);
-            FloatVector x1 = FloatVector.fromMemorySegment(Simd.F, x, (xOffset + col + VL) * 4, ORDER);
-            FloatVector x2 = FloatVector.fromMemorySegment(Simd.F, x, (xOffset + col + 2 * VL) * 4, ORDER);
-            FloatVector x3 = FloatVector.fromMemorySegment(Simd.F, x, (xOffset + col + 3 * VL) * 4, ORDER);
-            a0 = FloatVector.fromMemorySegment(Simd.F, w, (row0 + col) * 4, ORDER).fma(x0, a0);
-            b0 = FloatVector.fromMemorySegment(Simd.F, w, (row1 + col) * 4, ORDER).fma(x0, b0);
-            c0 = FloatVector.fromMemorySegment(Simd.F, w, (row2 + col) * 4, ORDER).fma(x0, c0);
-            d0 = FloatVector.fromMemorySegment(Simd.F, w, (row3 + col) * 4, ORDER).fma(x0, d0);
-            a1 = FloatVector.fromMemorySegment(Simd.F, w, (row0 + col + VL) * 4, ORDER).fma(x1, a1);
-            b1 = FloatVector.fromMemorySegment(Simd.F, w, (row1 + col + VL) * 4, ORDER).fma(x1, b1);
-            c1 = FloatVector.fromMemorySegment(Simd.F, w, (row2 + col + VL) * 4, ORDER).fma(x1, c1);
-            d1 = FloatVector.fromMemorySegment(Simd.F, w, (row3 + col + VL) * 4, ORDER).fma(x1, d1);
-            a2 = FloatVector.fromMemorySegment(Simd.F, w, (row0 + col + 2 * VL) * 4, ORDER).fma(x2, a2);
-            b2 = FloatVector.fromMemorySegment(Simd.F, w, (row1 + col + 2 * VL) * 4, ORDER).fma(x2, b2);
-            c2 = FloatVector.fromMemorySegment(Simd.F, w, (row2 + col + 2 * VL) * 4, ORDER).fma(x2, c2);
-            d2 = FloatVector.fromMemorySegment(Simd.F, w, (row3 + col + 2 * VL) * 4, ORDER).fma(x2, d2);
-            a3 = FloatVector.fromMemorySegment(Simd.F, w, (row0 + col + 3 * VL) * 4, ORDER).fma(x3, a3);
-            b3 = FloatVector.fromMemorySegment(Simd.F, w, (row1 + col + 3 * VL) * 4, ORDER).fma(x3, b3);
-            c3 = FloatVector.fromMemorySegment(Simd.F, w, (row2 + col + 3 * VL) * 4, ORDER).fma(x3, c3);
-            d3 = FloatVector.fromMemorySegment(Simd.F, w, (row3 + col + 3 * VL) * 4, ORDER).fma(x3, d3);
+            FloatVector x0 = FloatVector.fromArray(Simd.F, x, col), x1 = FloatVector.fromArray(Simd.F, x, col + VL);
+            FloatVector x2 = FloatVector.fromArray(Simd.F, x, col + 2 * VL), x3 = FloatVector.fromArray(Simd.F, x, col + 3 * VL);
+            a0 = FloatVector.fromArray(Simd.F, rows, col).fma(x0, a0);
+            b0 = FloatVector.fromArray(Simd.F, rows, r1 + col).fma(x0, b0);
+            c0 = FloatVector.fromArray(Simd.F, rows, r2 + col).fma(x0, c0);
+            d0 = FloatVector.fromArray(Simd.F, rows, r3 + col).fma(x0, d0);
+            a1 = FloatVector.fromArray(Simd.F, rows, col + VL).fma(x1, a1);
+            b1 = FloatVector.fromArray(Simd.F, rows, r1 + col + VL).fma(x1, b1);
+            c1 = FloatVector.fromArray(Simd.F, rows, r2 + col + VL).fma(x1, c1);
+            d1 = FloatVector.fromArray(Simd.F, rows, r3 + col + VL).fma(x1, d1);
+            a2 = FloatVector.fromArray(Simd.F, rows, col + 2 * VL).fma(x2, a2);
+            b2 = FloatVector.fromArray(Simd.F, rows, r1 + col + 2 * VL).fma(x2, b2);
+            c2 = FloatVector.fromArray(Simd.F, rows, r2 + col + 2 * VL).fma(x2, c2);
+            d2 = FloatVector.fromArray(Simd.F, rows, r3 + col + 2 * VL).fma(x2, d2);
+            a3 = FloatVector.fromArray(Simd.F, rows, col + 3 * VL).fma(x3, a3);
+            b3 = FloatVector.fromArray(Simd.F, rows, r1 + col + 3 * VL).fma(x3, b3);
+            c3 = FloatVector.fromArray(Simd.F, rows, r2 + col + 3 * VL).fma(x3, c3);
+            d3 = FloatVector.fromArray(Simd.F, rows, r3 + col + 3 * VL).fma(x3, d3);
         }
         for (; col + VL <= cols; col += VL) {
-            FloatVector xv = FloatVector.fromMemorySegment(Simd.F, x, (xOffset + col) * 4, ORDER);
-            a0 = FloatVector.fromMemorySegment(Simd.F, w, (row0 + col) * 4, ORDER).fma(xv, a0);
-            b0 = FloatVector.fromMemorySegment(Simd.F, w, (row1 + col) * 4, ORDER).fma(xv, b0);
-            c0 = FloatVector.fromMemorySegment(Simd.F, w, (row2 + col) * 4, ORDER).fma(xv, c0);
-            d0 = FloatVector.fromMemorySegment(Simd.F, w, (row3 + col) * 4, ORDER).fma(xv, d0);
+            FloatVector xv = FloatVector.fromArray(Simd.F, x, col);
+            a0 = FloatVector.fromArray(Simd.F, rows, col).fma(xv, a0);
+            b0 = FloatVector.fromArray(Simd.F, rows, r1 + col).fma(xv, b0);
+            c0 = FloatVector.fromArray(Simd.F, rows, r2 + col).fma(xv, c0);
+            d0 = FloatVector.fromArray(Simd.F, rows, r3 + col).fma(xv, d0);
         }
-        partial[0] = Simd.sumLanes(a0.add(a1).add(a2.add(a3)));
-        partial[1] = Simd.sumLanes(b0.add(b1).add(b2.add(b3)));
-        partial[2] = Simd.sumLanes(c0.add(c1).add(c2.add(c3)));
-        partial[3] = Simd.sumLanes(d0.add(d1).add(d2.add(d3)));
-        return col;
+        float y0 = Simd.sumLanes(a0.add(a1).add(a2.add(a3))), y1 = Simd.sumLanes(b0.add(b1).add(b2.add(b3)));
+        float y2 = Simd.sumLanes(c0.add(c1).add(c2.add(c3))), y3 = Simd.sumLanes(d0.add(d1).add(d2.add(d3)));
+        for (; col < cols; col++) {
+            y0 = Math.fma(rows[col], x[col], y0);
+            y1 = Math.fma(rows[r1 + col], x[col], y1);
+            y2 = Math.fma(rows[r2 + col], x[col], y2);
+            y3 = Math.fma(rows[r3 + col], x[col], y3);
+        }
+        y.setAtIndex(F32, yAt, y0);
+        y.setAtIndex(F32, yAt + 1, y1);
+        y.setAtIndex(F32, yAt + 2, y2);
+        y.setAtIndex(F32, yAt + 3, y3);
     }
 
     /**
