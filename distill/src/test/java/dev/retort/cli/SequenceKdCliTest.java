@@ -163,6 +163,52 @@ class SequenceKdCliTest {
         assertTrue(without.err().contains("a conversation needs the model's chat template"), without.err());
     }
 
+    /**
+     * A LoRA student samples through its adapters (dropout on in training), and an on-policy run stopped with
+     * Ctrl-C and resumed is bitwise the uninterrupted one: which micro-batches the student answers and what it
+     * samples are functions of the seed, the step and the checkpointed weights.
+     */
+    @Test
+    void gkdWithALoraStudentResumesBitwiseAfterCtrlC() throws Exception {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/bin/kill")) || Files.isExecutable(Path.of("/usr/bin/kill")), "no kill(1): skipped");
+        Path data = tmp.resolve("teacher.jsonl");
+        assertEquals(0, run(generateData(data)).exit());
+        String[] flags = {"--method", "gkd", "--lambda", "0.6", "--lora-rank", "4", "--lora-dropout", "0.1", "--max-new-tokens", "12",
+                "--max-steps", "40", "--batch-size", "2"};
+        Path straight = tmp.resolve("straight"), out = tmp.resolve("interrupted");
+        CliTest.Run uninterrupted = run(distill(data, straight, flags));
+        assertEquals(0, uninterrupted.exit(), uninterrupted.err());
+        assertTrue(Files.exists(straight.resolve("adapter/adapter_model.safetensors")), "a LoRA gkd run writes its adapter");
+        List<Map<String, Object>> rows = new MetricsLog(straight.resolve("metrics.jsonl")).read();
+        assertTrue(rows.stream().anyMatch(r -> "student".equals(r.get("source"))) && rows.stream().anyMatch(r -> "data".equals(r.get("source"))),
+                "λ = 0.6 mixes both kinds of micro-batch");
+
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), "dev.retort.cli.Retort"));
+        command.addAll(List.of(distill(data, out, flags)));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(tmp.resolve("gkd-log.txt").toFile()).start();
+        Path metrics = out.resolve("metrics.jsonl");
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (steps(metrics) < 3 && p.isAlive() && System.nanoTime() < deadline) Thread.sleep(10);
+        new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
+        assertTrue(p.waitFor(90, java.util.concurrent.TimeUnit.SECONDS), "the run stops");
+        assertEquals(130, p.exitValue(), "interrupted before the end: " + Files.readString(tmp.resolve("gkd-log.txt")));
+        String[] resume = java.util.Arrays.copyOf(flags, flags.length + 1);
+        resume[flags.length] = "--resume";
+        CliTest.Run resumed = run(distill(data, out, resume));
+        assertEquals(0, resumed.exit(), resumed.err());
+        assertEquals(numbers(straight), numbers(out), "every step's numbers, interrupted and resumed vs straight");
+    }
+
+    private static int steps(Path metrics) {
+        try {
+            return Files.exists(metrics) ? (int) Files.readAllLines(metrics).stream().filter(l -> l.contains("\"loss\"")).count() : 0;
+        } catch (java.io.IOException e) {
+            return 0;
+        }
+    }
+
     /** Each step's loss, ce, kd and gradient norm. */
     private static List<List<Object>> numbers(Path out) {
         return new MetricsLog(out.resolve("metrics.jsonl")).read().stream().filter(r -> r.containsKey("loss"))

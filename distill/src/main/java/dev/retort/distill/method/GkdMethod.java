@@ -1,14 +1,17 @@
 package dev.retort.distill.method;
 
 import dev.retort.autograd.Parameter;
+import dev.retort.autograd.optim.ParamGroup;
 import dev.retort.distill.data.BatchSource;
 import dev.retort.distill.data.PackedData;
 import dev.retort.distill.loss.Divergence;
 import dev.retort.distill.loss.KdConfig;
 import dev.retort.distill.options.DistillOptions;
 import dev.retort.distill.options.GkdOptions;
+import dev.retort.distill.options.LoraOptions;
 import dev.retort.distill.train.KdObjective;
 import dev.retort.models.Sampling;
+import dev.retort.models.lora.LoraModel;
 import java.io.IOException;
 import java.util.List;
 
@@ -19,7 +22,8 @@ import java.util.List;
  * teacher's). The teacher scores prompt + response without gradients and the loss is the divergence on the
  * response tokens only: by default the generalised JSD(β) ({@link Divergence#GJSD}: β = 0 forward KL, β = 1
  * reverse KL) at T = 1, with no cross-entropy term (α = 1). λ = 0 is supervised KD on the dataset's responses;
- * λ = 1 trains only on the student's own samples, so it learns to recover from its own mistakes.
+ * λ = 1 trains only on the student's own samples, so it learns to recover from its own mistakes. With
+ * --lora-rank the student is a frozen base with LoRA adapters, which it samples through (without dropout).
  */
 public final class GkdMethod implements Method {
     @Override
@@ -38,9 +42,6 @@ public final class GkdMethod implements Method {
         if (options.models().teacherCache() != null) {
             throw new IllegalArgumentException("--teacher-cache cannot score the student's own samples: --method gkd needs the live --teacher");
         }
-        if (options.lora().rank() != null) {
-            throw new IllegalArgumentException("--lora-rank: --method gkd trains every student weight (LoRA students cannot sample yet)");
-        }
         if (options.features().layers() != null) {
             throw new IllegalArgumentException("--feature-layers: --method gkd distils logits only");
         }
@@ -48,7 +49,7 @@ public final class GkdMethod implements Method {
 
     @Override
     public boolean trainsStudentWeights(DistillOptions options) {
-        return true;
+        return options.lora().rank() == null;
     }
 
     @Override
@@ -60,8 +61,11 @@ public final class GkdMethod implements Method {
         Sampling sampling = new Sampling(g.maxNewTokens(), (float) g.genTemperature(), 0, 1, o.training().seed());
         GeneratedBatches batches = new GeneratedBatches(dataset, rows, run.student(), g.seqKd() ? run.teacher() : null,
                 run.tokenizer().eosId(), g.lambda(), sampling, run.padToken());
-        List<Parameter> weights = run.student().trainableParameters();
-        return Plan.of(Phase.standard(name(), KdObjective.live(run.student(), run.teacher(), o.kd()), weights, run.groups(weights),
-                o.training(), batches), null);
+        // every student weight, or LoRA adapters of a frozen student with --lora-rank (it samples through them)
+        LoraModel adapters = o.lora().rank() == null ? null : run.attachStudentLora(LoraOptions.NEO_RANK);
+        List<Parameter> trainable = adapters == null ? run.student().trainableParameters() : adapters.parameters();
+        List<ParamGroup> groups = adapters == null ? run.groups(trainable) : run.groups(adapters);
+        return Plan.of(Phase.standard(name(), KdObjective.live(run.student(), run.teacher(), o.kd()), trainable, groups,
+                o.training(), batches), adapters);
     }
 }

@@ -3,6 +3,7 @@ package dev.retort.models.llama;
 import dev.retort.autograd.Parameter;
 import dev.retort.autograd.nn.Linear;
 import dev.retort.models.hf.LlamaConfig;
+import dev.retort.models.lora.LoraAdapter;
 import dev.retort.tensor.DType;
 import dev.retort.tensor.Tensor;
 import dev.retort.tensor.kernels.Elementwise;
@@ -15,7 +16,7 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * Fast inference over a {@link LlamaModel}'s weights with a KV cache: no autograd, no per-token allocation,
- * BF16/F16 weights read in place. A session holds {@code slots} independent sequences, each with its own cache.
+ * BF16/F16 weights read in place, unmerged LoRA adapters applied (without dropout) as their own small products. A session holds {@code slots} independent sequences, each with its own cache.
  * {@link #forward(int, int[])} feeds the next tokens of one sequence (a whole prompt at once, in chunks, or one
  * token) and returns the logits of the last one; {@link #decode} feeds one token to each of several sequences
  * in one pass, so every weight matrix is read once for all of them ({@link Gemm#matvecs}).
@@ -34,6 +35,7 @@ public final class LlamaInference implements AutoCloseable {
     private final int slots, capacity, chunk, kvWidth, qWidth;
     private final Tensor[] keyCache, valueCache;   // per layer: [slots × capacity × kvWidth]
     private final Tensor x, h, q, k, v, attn, proj, gate, up;   // [rows × …], rows = max(chunk, slots)
+    private final Tensor loraDown, loraUp;       // [rows × r], [rows × out] of unmerged LoRA adapters; null without
     private final Tensor logits, rowLogits;      // [slots × V]: each sequence's latest; [rows × V] of one decode step
     private final int[] position;                // per slot: tokens it holds (the position of its next token)
 
@@ -52,10 +54,13 @@ public final class LlamaInference implements AutoCloseable {
             throw new IllegalArgumentException("capacity " + capacity + " must be in [1, max_position_embeddings "
                     + c.maxPositionEmbeddings() + "]");
         }
+        int loraRank = 0;
         for (DecoderLayer layer : model.layers()) {
             for (Linear l : java.util.List.of(layer.qProj, layer.kProj, layer.vProj, layer.oProj, layer.gateProj, layer.upProj, layer.downProj)) {
-                if (l.adapter() != null) {
-                    throw new IllegalStateException(l.name() + " has an adapter attached, which the KV-cache path does not apply; "
+                if (l.adapter() instanceof LoraAdapter lora) {
+                    loraRank = Math.max(loraRank, lora.rank());
+                } else if (l.adapter() != null) {
+                    throw new IllegalStateException(l.name() + " has an adapter the KV-cache path cannot apply; "
                             + "merge it into the weights (or export the model) first");
                 }
             }
@@ -81,6 +86,8 @@ public final class LlamaInference implements AutoCloseable {
         proj = Tensor.zeros(arena, DType.F32, rows, c.hiddenSize());
         gate = Tensor.zeros(arena, DType.F32, rows, c.intermediateSize());
         up = Tensor.zeros(arena, DType.F32, rows, c.intermediateSize());
+        loraDown = loraRank == 0 ? null : Tensor.zeros(arena, DType.F32, rows, loraRank);
+        loraUp = loraRank == 0 ? null : Tensor.zeros(arena, DType.F32, rows, Math.max(Math.max(qWidth, c.hiddenSize()), c.intermediateSize()));
         logits = Tensor.zeros(arena, DType.F32, slots, c.vocabSize());
         rowLogits = Tensor.zeros(arena, DType.F32, slots, c.vocabSize());
         position = new int[slots];
@@ -242,12 +249,15 @@ public final class LlamaInference implements AutoCloseable {
     private void linear(int n, boolean gemm, Tensor in, Linear layer, MemorySegment out) {
         Tensor w = layer.weight().value();
         int outFeatures = w.dim(0), inFeatures = w.dim(1);
-        Gemm g = kernels.gemm();
-        if (gemm) {
-            g.gemm(Layout.ABT, n, outFeatures, inFeatures, 1f, in.segment(), 0, inFeatures,
-                    w.segment(), w.offset(), inFeatures, w.dtype(), 0f, out, 0, outFeatures);
-        } else {
-            g.matvecs(n, outFeatures, inFeatures, w.segment(), w.offset(), inFeatures, w.dtype(), in.segment(), 0, out, 0);
+        product(n, gemm, in.segment(), inFeatures, w, outFeatures, out);
+        if (layer.adapter() instanceof LoraAdapter lora && !lora.isMerged()) {
+            // y += scale·(x·Aᵀ)·Bᵀ, the adapter's forward without dropout (inference): A [r × in], B [out × r]
+            Tensor a = lora.a().value(), bm = lora.b().value();
+            int r = lora.rank();
+            product(n, gemm, in.segment(), inFeatures, a, r, loraDown.segment());
+            kernels.elementwise().scale(n * r, lora.scale(), loraDown.segment(), 0, loraDown.segment(), 0);
+            product(n, gemm, loraDown.segment(), r, bm, outFeatures, loraUp.segment());
+            kernels.elementwise().add(n * outFeatures, out, 0, 1, loraUp.segment(), 0, 1, out, 0);
         }
         if (layer.bias() != null) {
             Tensor b = layer.bias().value();
@@ -255,6 +265,17 @@ public final class LlamaInference implements AutoCloseable {
                 kernels.elementwise().add(outFeatures, out, (long) i * outFeatures, 1, b.segment(), b.offset(), 1,
                         out, (long) i * outFeatures);
             }
+        }
+    }
+
+    /** out[n × outFeatures] = in[n × inFeatures]·Wᵀ, W stored [outFeatures × inFeatures]: one GEMM, or matvecs. */
+    private void product(int n, boolean gemm, MemorySegment in, int inFeatures, Tensor w, int outFeatures, MemorySegment out) {
+        Gemm g = kernels.gemm();
+        if (gemm) {
+            g.gemm(Layout.ABT, n, outFeatures, inFeatures, 1f, in, 0, inFeatures,
+                    w.segment(), w.offset(), inFeatures, w.dtype(), 0f, out, 0, outFeatures);
+        } else {
+            g.matvecs(n, outFeatures, inFeatures, w.segment(), w.offset(), inFeatures, w.dtype(), in, 0, out, 0);
         }
     }
 

@@ -20,6 +20,47 @@ import org.junit.jupiter.params.provider.ValueSource;
 /** The KV-cache path against the training path (itself checked against PyTorch in LlamaGoldenTest). */
 class LlamaInferenceTest {
 
+    /**
+     * Unmerged LoRA adapters (non-zero B, dropout configured) are applied by the KV-cache path as the training path
+     * applies them without dropout: prefill and decode match its logits, and a decode batch stays bitwise alone.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"gqa-untied", "llama3-rope"})
+    void unmergedLoraAdaptersAreAppliedLikeTheTrainingPath(String name) throws Exception {
+        Path dir = LlamaGoldenTest.golden(name);
+        LlamaConfig config = LlamaConfig.read(dir);
+        int[] tokens = {1, 5, 9, 2, 7, 7, 3, 11, 4, 8};
+        try (ModelWeights weights = ModelWeights.open(dir); Arena arena = Arena.ofShared(); BufferPool pool = new BufferPool()) {
+            LlamaModel model = LlamaModel.load(config, weights, arena, false);
+            var lora = dev.retort.models.lora.Lora.attach(model, new dev.retort.models.lora.LoraConfig(4, 8, 0.1,
+                    java.util.List.of("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"), false, 3));
+            java.util.SplittableRandom random = new java.util.SplittableRandom(4);
+            for (var a : lora.adapters().values()) {
+                for (long i = 0; i < a.b().value().size(); i++) a.b().value().setFlat(i, (float) ((random.nextDouble() * 2 - 1) * 0.3));
+            }
+            float[] full, base;
+            try (Graph g = Graph.noGrad(pool)) {
+                full = model.logits(g, tokens, 1, tokens.length).value().toFloatArray();
+            }
+            int v = config.vocabSize();
+            try (LlamaInference inference = new LlamaInference(model, 2, 32, 4)) {
+                float[] afterPrompt = inference.forward(0, Arrays.copyOf(tokens, 6)).toFloatArray();
+                assertClose(Arrays.copyOfRange(full, 5 * v, 6 * v), afterPrompt, name + " LoRA, after a 6-token prompt");
+                inference.forward(1, Arrays.copyOf(tokens, 3));
+                for (int t = 6; t < tokens.length; t++) {
+                    inference.decode(new int[] {1, 0}, new int[] {tokens[t - 3], tokens[t]});
+                    assertClose(Arrays.copyOfRange(full, t * v, (t + 1) * v), inference.logits(0).toFloatArray(), name + " LoRA position " + t);
+                }
+                base = inference.logits(1).toFloatArray();
+            }
+            try (LlamaInference alone = new LlamaInference(model, 32, 4)) {
+                alone.forward(Arrays.copyOf(tokens, 3));
+                for (int t = 6; t < tokens.length; t++) alone.forward(new int[] {tokens[t - 3]});
+                assertArrayEquals(alone.logits(0).toFloatArray(), base, "a LoRA decode batch stays bitwise each sequence alone");
+            }
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"gqa-untied", "mha-tied", "llama3-rope"})
     void tokenByTokenAndChunkedDecodingMatchTheFullForward(String name) throws Exception {
