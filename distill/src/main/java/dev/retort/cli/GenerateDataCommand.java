@@ -52,11 +52,14 @@ final class GenerateDataCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "Threads (default: all processors).")
     Integer threads;
 
+    @Option(names = "--memory-limit", description = "Refuse a run planned above this much memory, e.g. 8g (default: the memory available now).")
+    String memoryLimit;
+
     @Override
     public Integer call() throws Exception {
         if (threads != null) ThreadPool.setSharedThreads(threads);
         GenerateDataJob.Options options = new GenerateDataJob.Options(teacher, adapter, prompts, out, samples, sampling.settings(),
-                batch, chunk, dropEmpty, dropTruncated, dropDuplicates);
+                batch, chunk, dropEmpty, dropTruncated, dropDuplicates, memoryLimit);
         GenerateDataJob.Summary summary = GenerateDataJob.run(options, System.err);
         System.out.println(summary.line(out, samples));
         return 0;

@@ -61,6 +61,11 @@ class SequenceKdCliTest {
         CliTest.Run again = run(generateData(straight));
         assertEquals(2, again.exit(), "a finished output is never overwritten");
         assertTrue(again.err().contains("already exists"), again.err());
+        Path planned = tmp.resolve("planned.jsonl");
+        CliTest.Run refused = run(generateData(planned, "--memory-limit", "64k"));
+        assertEquals(2, refused.exit(), "refused by its memory plan before anything loads");
+        assertTrue(refused.err().contains("--memory-limit is") && refused.err().contains("lower --batch or --max-tokens"), refused.err());
+        assertTrue(!Files.exists(planned), "nothing written");
 
         // A real process, killed (SIGKILL) after some chunks; then a torn append, as a kill during a write leaves.
         Path out = tmp.resolve("killed.jsonl"), progress = tmp.resolve("killed.jsonl.progress");

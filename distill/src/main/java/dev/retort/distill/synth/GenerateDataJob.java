@@ -51,9 +51,10 @@ public final class GenerateDataJob {
      * @param dropEmpty      leave out responses that are empty or only whitespace
      * @param dropTruncated  leave out responses that hit --max-tokens without an end-of-sequence or stop string
      * @param dropDuplicates leave out a response equal to one already written for the same prompt
+     * @param memoryLimit    --memory-limit (e.g. "8g"), or null for the memory available now
      */
     public record Options(Path teacher, Path adapter, Path prompts, Path out, int samples, Sampling sampling, int batch,
-                          int chunkPrompts, boolean dropEmpty, boolean dropTruncated, boolean dropDuplicates) {
+                          int chunkPrompts, boolean dropEmpty, boolean dropTruncated, boolean dropDuplicates, String memoryLimit) {
         public Options {
             if (samples < 1) throw new IllegalArgumentException("--samples-per-prompt must be at least 1, got " + samples);
             if (batch < 1) throw new IllegalArgumentException("--batch must be at least 1, got " + batch);
@@ -91,6 +92,13 @@ public final class GenerateDataJob {
     public static Summary run(Options o, PrintStream log) throws IOException {
         dev.retort.models.tokenizer.Tokenizer tokenizer = dev.retort.models.tokenizer.Tokenizers.load(o.teacher());
         List<PromptFile.Prompt> prompts = PromptFile.read(o.prompts(), dev.retort.models.tokenizer.ChatTemplate.read(o.teacher(), tokenizer).orElse(null));
+        // the memory plan, before the teacher loads: --batch sequences of the longest prompt (a token is at least a
+        // byte) and its response in the KV cache, capped at the context
+        long longest = prompts.stream().mapToLong(p -> p.text().getBytes(StandardCharsets.UTF_8).length + 2L).max().orElse(2);
+        long context = dev.retort.models.hf.LlamaConfig.read(o.teacher()).maxPositionEmbeddings();
+        long together = Math.min(o.batch(), (long) prompts.size() * o.samples());
+        dev.retort.distill.MemoryPlan.inference(o.teacher(), Math.max(64, together), together * Math.min(context, longest + o.sampling().maxTokens()), together)
+                .requireWithin(dev.retort.distill.MemoryPlan.limit(o.memoryLimit()), "lower --batch or --max-tokens, or raise --memory-limit");
         Map<String, String> fingerprint = o.fingerprint(CacheHashes.file(o.prompts()));
         Path progressFile = o.out().resolveSibling(o.out().getFileName() + ".progress");
         Progress progress = Progress.startOrResume(o.out(), progressFile, fingerprint, log);
