@@ -27,18 +27,23 @@ final class Simd {
      */
     static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(BITS));
 
-    private static final int L = F.length();
-    private static final VectorShuffle<Float> SWAP_1 = swap(1), SWAP_2 = swap(2), SWAP_4 = swap(4), SWAP_8 = swap(8);
+    /** F32 lanes per vector. */
+    static final int L = F.length();
+    /**
+     * The swaps of the lane-sum butterfly (lane i ↔ i ^ h), null where h is not below L. Hot loops that C2 will
+     * not inline {@link #sumLanes} into write its steps out with these.
+     */
+    static final VectorShuffle<Float> SWAP_1 = swap(1), SWAP_2 = swap(2), SWAP_4 = swap(4), SWAP_8 = swap(8);
 
     private static VectorShuffle<Float> swap(int h) {
         return h < L ? VectorShuffle.fromOp(F, i -> i ^ h) : null;
     }
 
     /**
-     * The sum of all lanes in a fixed butterfly order (L is a constant, so the dead steps fold away). Never
-     * {@code reduceLanes(ADD)} where results must be reproducible: the API leaves its order open, and the
-     * interpreter and compiled code were seen to round it differently (a matvec changed in the last bit once
-     * its loop was compiled).
+     * The sum of all lanes in a fixed butterfly order: v + (v with lanes i ↔ i ^ h) for h = L/2 … 1, then lane 0
+     * (L is a constant, so the dead steps fold away). Never {@code reduceLanes(ADD)} where results must be
+     * reproducible: the API leaves its order open, and the interpreter and compiled code were seen to round it
+     * differently (a matvec changed in the last bit once its loop was compiled).
      */
     static float sumLanes(FloatVector v) {
         if (L > 8) v = v.add(v.rearrange(SWAP_8));

@@ -60,6 +60,13 @@ public final class SimdGemm implements Gemm {
         final float[] edge = new float[MR * NR];
         final float[] row = new float[KC];
         float[] xSplit = new float[0];
+        float[] rows = new float[0];
+
+        /** A buffer of at least n floats for a group of weight rows (grown when needed). */
+        float[] rows(int n) {
+            if (rows.length < n) rows = new float[n];
+            return rows;
+        }
     }
 
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
@@ -264,7 +271,7 @@ public final class SimdGemm implements Gemm {
             return;
         }
         if (rows == 0 || count == 0) return;
-        int tasks = ThreadPool.tasksFor((long) rows * Math.max(cols, 1) * count, MATVEC_GRAIN, ceilDiv(rows, 4));
+        int tasks = ThreadPool.tasksFor((long) rows * Math.max(cols, 1), MATVEC_GRAIN, ceilDiv(rows, 4));   // as matvec
         int rowsPerTask = ceilDiv(ceilDiv(rows, tasks), 4) * 4;
         float[][] xSplits = new float[count][];
         if (wType != DType.F32) {
@@ -278,7 +285,7 @@ public final class SimdGemm implements Gemm {
         ThreadPool.shared().parallelFor(ceilDiv(rows, rowsPerTask), task -> {
             int end = Math.min(rows, (task + 1) * rowsPerTask);
             float[] partial = new float[4];
-            float[] rows4 = onHeap ? new float[4 * cols] : null;
+            float[] rows4 = onHeap ? scratch.get().rows(4 * cols) : null;
             for (int r = task * rowsPerTask; r < end; ) {
                 int group = r + 4 <= end ? 4 : 1;
                 for (int i = 0; i < count; i++) {
@@ -450,8 +457,33 @@ public final class SimdGemm implements Gemm {
             c0 = FloatVector.fromArray(Simd.F, rows, r2 + col).fma(xv, c0);
             d0 = FloatVector.fromArray(Simd.F, rows, r3 + col).fma(xv, d0);
         }
-        float y0 = Simd.sumLanes(a0.add(a1).add(a2.add(a3))), y1 = Simd.sumLanes(b0.add(b1).add(b2.add(b3)));
-        float y2 = Simd.sumLanes(c0.add(c1).add(c2.add(c3))), y3 = Simd.sumLanes(d0.add(d1).add(d2.add(d3)));
+        // Simd.sumLanes of each row, written out: C2 does not inline that call into this loop-heavy method ("callee
+        // is too large"), and a call boxes every vector it is passed (13.7 GB of garbage in a 200-token B = 8 decode)
+        FloatVector ya = a0.add(a1).add(a2.add(a3)), yb = b0.add(b1).add(b2.add(b3));
+        FloatVector yc = c0.add(c1).add(c2.add(c3)), yd = d0.add(d1).add(d2.add(d3));
+        if (Simd.L > 8) {
+            ya = ya.add(ya.rearrange(Simd.SWAP_8));
+            yb = yb.add(yb.rearrange(Simd.SWAP_8));
+            yc = yc.add(yc.rearrange(Simd.SWAP_8));
+            yd = yd.add(yd.rearrange(Simd.SWAP_8));
+        }
+        if (Simd.L > 4) {
+            ya = ya.add(ya.rearrange(Simd.SWAP_4));
+            yb = yb.add(yb.rearrange(Simd.SWAP_4));
+            yc = yc.add(yc.rearrange(Simd.SWAP_4));
+            yd = yd.add(yd.rearrange(Simd.SWAP_4));
+        }
+        if (Simd.L > 2) {
+            ya = ya.add(ya.rearrange(Simd.SWAP_2));
+            yb = yb.add(yb.rearrange(Simd.SWAP_2));
+            yc = yc.add(yc.rearrange(Simd.SWAP_2));
+            yd = yd.add(yd.rearrange(Simd.SWAP_2));
+        }
+        ya = ya.add(ya.rearrange(Simd.SWAP_1));
+        yb = yb.add(yb.rearrange(Simd.SWAP_1));
+        yc = yc.add(yc.rearrange(Simd.SWAP_1));
+        yd = yd.add(yd.rearrange(Simd.SWAP_1));
+        float y0 = ya.lane(0), y1 = yb.lane(0), y2 = yc.lane(0), y3 = yd.lane(0);
         for (; col < cols; col++) {
             y0 = Math.fma(rows[col], x[col], y0);
             y1 = Math.fma(rows[r1 + col], x[col], y1);
