@@ -28,13 +28,13 @@ public final class GeneratedBatches implements BatchSource {
     private final double lambda;
     private final Sampling sampling;
     private final long seed;
-    private final int padToken, eosToken;
+    private final int padToken;
     private double generationSeconds;
     private long onPolicy, offPolicy;
 
     /**
      * @param rows     per-example rows ({@link PackedData#perExample}) that {@code dataset} draws from
-     * @param eosToken the token that ends a response (written into the row when the model writes it), or -1
+     * @param eosToken the tokenizer's end-of-sequence id (the config's EOS ids end a response too), or -1
      * @param sampling how responses are drawn (temperature, max new tokens); its seed is the run's
      */
     public GeneratedBatches(BatchSource dataset, PackedData rows, LlamaModel student, LlamaModel teacherOrNull, int eosToken,
@@ -48,7 +48,6 @@ public final class GeneratedBatches implements BatchSource {
         this.sampling = sampling;
         this.seed = sampling.seed();
         this.padToken = padToken;
-        this.eosToken = eosToken;
     }
 
     /** Whether micro-batch {@code index} is answered by the student: u(seed, index) &lt; λ. */
@@ -87,11 +86,11 @@ public final class GeneratedBatches implements BatchSource {
             int[] prompt = requests.get(i).prompt();
             Generator.Result r = results.get(i);
             int length = prompt.length + r.generated().length;
-            boolean eos = r.finish() == Generator.Finish.EOS && eosToken >= 0 && length < seq + 1;
+            boolean eos = r.finish() == Generator.Finish.EOS;   // the end token the model wrote (Llama 3: <|eot_id|>, say) is a target too
             int[] tokens = new int[length + (eos ? 1 : 0)];
             System.arraycopy(prompt, 0, tokens, 0, prompt.length);
             System.arraycopy(r.generated(), 0, tokens, prompt.length, r.generated().length);
-            if (eos) tokens[length] = eosToken;
+            if (eos) tokens[length] = r.eosToken();
             for (int t = 0; t < seq && t < tokens.length; t++) {
                 inputs[i * seq + t] = tokens[t];
                 if (t + 1 < tokens.length && t + 1 >= prompt.length) targets[i * seq + t] = tokens[t + 1];

@@ -60,8 +60,11 @@ public final class Generator {
         LENGTH
     }
 
-    /** What a generation produced; {@code seconds} runs from its prompt's first pass to its last token. */
-    public record Result(int promptTokens, int[] generated, String text, Finish finish, double seconds) {
+    /**
+     * What a generation produced; {@code eosToken} is the end-of-sequence id the model wrote (finish EOS; -1
+     * otherwise), which is not in {@code generated}; {@code seconds} runs from its prompt's first pass to its last token.
+     */
+    public record Result(int promptTokens, int[] generated, String text, Finish finish, int eosToken, double seconds) {
         public boolean stoppedAtEos() {
             return finish == Finish.EOS;
         }
@@ -179,6 +182,7 @@ public final class Generator {
         final int holdBack;                  // characters kept back while they may begin a stop string
         final long start = System.nanoTime();
         int generated, emitted;
+        int eosToken = -1;
         Finish finish;
 
         Sequence(int index, Request request, int capacity, Listener onText) {
@@ -202,7 +206,10 @@ public final class Generator {
             if (generated == limit) return finish(Finish.LENGTH);
             int length = request.prompt().length + generated;
             int token = request.sampler().sample(inference.logits(slot), context, length);
-            if (stopIds.contains(token)) return finish(Finish.EOS);
+            if (stopIds.contains(token)) {
+                eosToken = token;
+                return finish(Finish.EOS);
+            }
             context[length] = token;
             generated++;
             if (decoder != null && append(decoder.next(token))) return true;
@@ -244,7 +251,7 @@ public final class Generator {
 
         Result result() {
             int[] tokens = Arrays.copyOfRange(context, request.prompt().length, request.prompt().length + generated);
-            return new Result(request.prompt().length, tokens, text.toString(), finish, (System.nanoTime() - start) / 1e9);
+            return new Result(request.prompt().length, tokens, text.toString(), finish, eosToken, (System.nanoTime() - start) / 1e9);
         }
     }
 }
