@@ -42,8 +42,13 @@ final class GgufVocabulary {
     static final int NORMAL = 1, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5;
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final List<String> SPECIAL_TYPES = List.of("bos", "eos", "unk", "sep", "pad", "cls", "mask");
-    /** Special types gguf-py has a key for; cls and mask are found but not written (no writer method). */
-    private static final List<String> WRITTEN_SPECIALS = List.of("bos", "eos", "unk", "sep", "pad");
+    /** The GGUF key of each special token id gguf-py writes (cls has none). */
+    private static final Map<String, String> ID_KEYS = Map.of("bos", "tokenizer.ggml.bos_token_id",
+            "eos", "tokenizer.ggml.eos_token_id", "unk", "tokenizer.ggml.unknown_token_id",
+            "sep", "tokenizer.ggml.seperator_token_id", "pad", "tokenizer.ggml.padding_token_id",
+            "mask", "tokenizer.ggml.mask_token_id");
+    /** Special types whose add_*_token flag gguf-py writes. */
+    private static final List<String> ADD_FLAGS = List.of("bos", "eos", "sep");
 
     /**
      * The converter's pre-tokenizer check text ({@code chktxt} in convert_hf_to_gguf.py): its token ids' SHA-256
@@ -192,7 +197,8 @@ final class GgufVocabulary {
         Map<String, Integer> ids = new LinkedHashMap<>();
         Map<String, Boolean> adds = new LinkedHashMap<>();
         if (tokenizerJson != null && tokenizerConfig != null) {
-            templateAdds(tokenizerJson, tokenText(tokenizerConfig.get("bos_token")), tokenText(tokenizerConfig.get("eos_token")), adds);
+            templateAdds(tokenizerJson, tokenText(tokenizerConfig.get("bos_token")), tokenText(tokenizerConfig.get("eos_token")),
+                    tokenText(tokenizerConfig.get("sep_token")), adds);
         }
         if (tokenizerConfig != null) {
             for (String type : SPECIAL_TYPES) {
@@ -216,10 +222,10 @@ final class GgufVocabulary {
             }
         }
         for (Map.Entry<String, Integer> e : ids.entrySet()) {
-            if (WRITTEN_SPECIALS.contains(e.getKey())) out.putUint32("tokenizer.ggml." + e.getKey() + "_token_id", e.getValue());
+            if (ID_KEYS.containsKey(e.getKey())) out.putUint32(ID_KEYS.get(e.getKey()), e.getValue());
         }
         for (Map.Entry<String, Boolean> e : adds.entrySet()) {
-            if (WRITTEN_SPECIALS.contains(e.getKey())) out.putBool("tokenizer.ggml.add_" + e.getKey() + "_token", e.getValue());
+            if (ADD_FLAGS.contains(e.getKey())) out.putBool("tokenizer.ggml.add_" + e.getKey() + "_token", e.getValue());
         }
         String template = chatTemplate(dir, tokenizerConfig);
         if (template != null && !template.isEmpty()) out.putString("tokenizer.chat_template", template);
@@ -230,21 +236,45 @@ final class GgufVocabulary {
         if (id >= 0 && id < vocabSize) ids.putIfAbsent(type, id);
     }
 
-    /** A TemplateProcessing post-processor: a special token first adds BOS, one last adds EOS (gguf-py's reading). */
-    private static void templateAdds(JsonNode tokenizerJson, String bos, String eos, Map<String, Boolean> adds) {
+    /**
+     * gguf-py's reading of a TemplateProcessing post-processor: a special token first in the single template
+     * sets add_bos (true when it is the BOS text), one last sets add_eos; in the pair template "A x B" or
+     * "A x y B", add_sep is true when x (with no trailing special in single) or y is the SEP or EOS text.
+     */
+    private static void templateAdds(JsonNode tokenizerJson, String bos, String eos, String sep, Map<String, Boolean> adds) {
         JsonNode post = tokenizerJson.path("post_processor");
         List<JsonNode> processors = new ArrayList<>();
         if (post.has("processors")) post.get("processors").forEach(processors::add);
         else if (post.isObject()) processors.add(post);
         for (JsonNode p : processors) {
             if (!"TemplateProcessing".equals(p.path("type").asText())) continue;
-            JsonNode single = p.path("single");
-            if (single.size() <= 1) continue;
-            String first = single.get(0).path("SpecialToken").path("id").asText(null);
-            if (first != null) adds.put("bos", first.equals(bos));
-            String last = single.get(single.size() - 1).path("SpecialToken").path("id").asText(null);
-            if (last != null) adds.put("eos", last.equals(eos));
+            JsonNode single = p.path("single"), pair = p.path("pair");
+            String first = null, last = null;
+            if (single.size() > 1) {
+                first = special(single.get(0));
+                if (first != null) adds.put("bos", first.equals(bos));
+                last = special(single.get(single.size() - 1));
+                if (last != null) adds.put("eos", last.equals(eos));
+            }
+            if (pair.size() == 0) continue;
+            int start = first != null && first.equals(special(pair.get(0))) ? 1 : 0;
+            int stop = last != null && last.equals(special(pair.get(pair.size() - 1))) ? pair.size() - 1 : pair.size();
+            if (stop - start < 3) continue;   // no middle between A and B
+            if (!"A".equals(pair.get(start).path("Sequence").path("id").asText(null))
+                    || !"B".equals(pair.get(stop - 1).path("Sequence").path("id").asText(null))) continue;
+            boolean addSep = false;
+            String x = special(pair.get(start + 1));
+            if (x != null && (x.equals(sep) || x.equals(eos)) && last == null) addSep = true;
+            if (stop - start == 4) {
+                String y = special(pair.get(start + 2));
+                if (y != null && (y.equals(sep) || y.equals(eos))) addSep = true;
+            }
+            adds.put("sep", addSep);
         }
+    }
+
+    private static String special(JsonNode templatePiece) {
+        return templatePiece.path("SpecialToken").path("id").asText(null);
     }
 
     /** {@code chat_template} of the tokenizer config (a string, or the "default" of a list), else chat_template.jinja. */
