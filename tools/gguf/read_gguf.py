@@ -17,6 +17,7 @@ Needs numpy, safetensors, sentencepiece and gguf (e.g. pip install gguf sentence
 import argparse
 import hashlib
 import json
+import re
 import struct
 import sys
 from pathlib import Path
@@ -232,7 +233,8 @@ EDGE_BLOCKS = {
 
 def golden(model_dir: Path, out: Path) -> None:
     import tempfile
-    result = {"model": model_dir.resolve().name, "made_by": f"gguf-py {getattr(gguf, '__version__', '')}".strip(),
+    from importlib.metadata import version
+    result = {"model": model_dir.resolve().name, "made_by": f"tools/gguf/read_gguf.py golden, gguf-py {version('gguf')}",
               "exports": {}, "q8_0_blocks": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for dtype in FILE_TYPES:
@@ -253,7 +255,11 @@ def golden(model_dir: Path, out: Path) -> None:
             q = gguf.quants.quantize(arr, Q.Q8_0)
         result["q8_0_blocks"][label] = {"input_f32_bits": [f"{struct.unpack('<I', struct.pack('<f', v))[0]:08x}" for v in arr[0]],
                                         "block": q.tobytes().hex()}
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    # one key, tensor or block per line: small, and a diff shows which one changed
+    text = json.dumps(result, indent=1)
+    text = re.sub(r"\[\s+([^\[\]{}]*?)\s+\]", lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text)
+    text = re.sub(r"\[\s+([^\[\]{}]*?)\s+\]", lambda m: "[" + re.sub(r",\s+", ", ", m.group(1)) + "]", text)
+    out.write_text(text + "\n")
     print(f"wrote {out}")
 
 
