@@ -68,7 +68,7 @@ final class GenerateCommand implements Callable<Integer> {
         // the plan: the largest prompt (at least a token a byte, + BOS, EOS) in each of the sequences run together
         long promptBound = texts.stream().mapToLong(t -> t.getBytes(StandardCharsets.UTF_8).length + 2L).max().orElse(2);
         long together = Math.min(batch, texts.size());
-        dev.retort.distill.MemoryPlan.inference(model, Math.max(promptBound, together), together * (promptBound + settings.maxTokens()), together)
+        dev.retort.distill.MemoryPlan.inference(model, Math.max(promptBound, together), together, promptBound + settings.maxTokens(), together)
                 .requireWithin(dev.retort.distill.MemoryPlan.limit(memoryLimit), "lower --max-tokens or --batch, or raise --memory-limit");
         long start = System.nanoTime();
         List<Generator.Result> results;

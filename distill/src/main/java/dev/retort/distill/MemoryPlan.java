@@ -81,9 +81,17 @@ public record MemoryPlan(long weights, long trainable, long activations) {
      * @param logitRows rows of logits held at once, [rows × V]
      */
     public static MemoryPlan inference(Path modelDir, long tokens, long cachePositions, long logitRows) {
+        return inference(modelDir, tokens, 1, cachePositions, logitRows);
+    }
+
+    /**
+     * As {@link #inference(Path, long, long, long)} for {@code sequences} sequences generated together, each with a
+     * KV cache of {@code positionsPerSequence} positions (capped at the model's context, where a cache stops).
+     */
+    public static MemoryPlan inference(Path modelDir, long tokens, long sequences, long positionsPerSequence, long logitRows) {
         dev.retort.models.Llm.requireModelDirectory(modelDir);
         LlamaConfig c = LlamaConfig.read(modelDir);
-        long positions = Math.min(cachePositions, c.maxPositionEmbeddings());   // a decoder's cache stops at the context
+        long positions = sequences * Math.min(positionsPerSequence, c.maxPositionEmbeddings());
         long kvCache = 2 * 4 * c.numHiddenLayers() * positions * c.numKeyValueHeads() * (long) c.headDim();
         long activations = 4 * tokens * (6L * c.hiddenSize() + 3L * c.intermediateSize()) + 4 * logitRows * c.vocabSize();
         return new MemoryPlan(fileBytes(modelDir), 0, ropeBytes(c) + kvCache + activations);

@@ -35,6 +35,10 @@ class MemoryPlanTest {
         assertEquals(4L * 512 * 8, none.activations(), "RoPE tables alone");
         assertEquals(2L * 4 * 5 * 100 * 4 * 8, decoding.activations() - none.activations(), "KV cache of 100 positions");
         assertEquals(4L * c.vocabSize(), MemoryPlan.inference(STORIES, 0, 0, 1).activations() - none.activations(), "one row of logits");
+        assertEquals(3 * (decoding.activations() - none.activations()),
+                MemoryPlan.inference(STORIES, 0, 3, 100, 0).activations() - none.activations(), "three sequences' caches");
+        assertEquals(3 * (MemoryPlan.inference(STORIES, 0, 512, 0).activations() - none.activations()),
+                MemoryPlan.inference(STORIES, 0, 3, 100_000, 0).activations() - none.activations(), "each capped at the context");
         assertTrue(none.weights() > 900_000, "the weights file: " + none.weights());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> decoding.requireWithin(1L << 20, "give a smaller --max-tokens"));

@@ -95,9 +95,8 @@ public final class GenerateDataJob {
         // the memory plan, before the teacher loads: --batch sequences of the longest prompt (a token is at least a
         // byte) and its response in the KV cache, capped at the context
         long longest = prompts.stream().mapToLong(p -> p.text().getBytes(StandardCharsets.UTF_8).length + 2L).max().orElse(2);
-        long context = dev.retort.models.hf.LlamaConfig.read(o.teacher()).maxPositionEmbeddings();
         long together = Math.min(o.batch(), (long) prompts.size() * o.samples());
-        dev.retort.distill.MemoryPlan.inference(o.teacher(), Math.max(64, together), together * Math.min(context, longest + o.sampling().maxTokens()), together)
+        dev.retort.distill.MemoryPlan.inference(o.teacher(), Math.max(64, together), together, longest + o.sampling().maxTokens(), together)
                 .requireWithin(dev.retort.distill.MemoryPlan.limit(o.memoryLimit()), "lower --batch or --max-tokens, or raise --memory-limit");
         Map<String, String> fingerprint = o.fingerprint(CacheHashes.file(o.prompts()));
         Path progressFile = o.out().resolveSibling(o.out().getFileName() + ".progress");
