@@ -99,7 +99,7 @@ final class GenerateCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** eos, stop or length: why a generation ended, as the JSON output and generate-data write it. */
+    /** eos, stop or length: why a generation ended, as the JSON lines of several prompts say it. */
     static String finishName(Generator.Finish finish) {
         return switch (finish) {
             case EOS -> "eos";

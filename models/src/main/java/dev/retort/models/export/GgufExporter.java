@@ -2,10 +2,8 @@ package dev.retort.models.export;
 
 import dev.retort.autograd.Parameter;
 import dev.retort.models.hf.LlamaConfig;
-import dev.retort.models.hf.ModelWeights;
 import dev.retort.models.llama.LlamaModel;
 import dev.retort.models.lora.LoraModel;
-import dev.retort.models.lora.PeftAdapter;
 import dev.retort.tensor.DType;
 import dev.retort.tensor.DTypeConversion;
 import dev.retort.tensor.Half;
@@ -72,16 +70,7 @@ public final class GgufExporter {
 
     /** Exports {@code modelDir} (+ the adapter in {@code adapterDirOrNull}) as the GGUF file {@code outFile}. */
     public static void export(Path modelDir, Path adapterDirOrNull, Path outFile, FileType type) {
-        LlamaConfig config = LlamaConfig.read(modelDir);
-        try (ModelWeights weights = ModelWeights.open(modelDir); Arena arena = Arena.ofShared()) {
-            LlamaModel model = LlamaModel.load(config, weights, arena, false);
-            LoraModel lora = adapterDirOrNull == null ? null : PeftAdapter.load(adapterDirOrNull, model);
-            try {
-                save(model, lora, modelDir, outFile, type);
-            } finally {
-                if (lora != null) lora.detach();
-            }
-        }
+        ModelExporter.withModel(modelDir, adapterDirOrNull, (model, lora) -> save(model, lora, modelDir, outFile, type));
     }
 
     /**

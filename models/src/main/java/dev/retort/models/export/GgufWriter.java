@@ -1,6 +1,6 @@
 package dev.retort.models.export;
 
-import dev.retort.models.hf.ModelFileException;
+import dev.retort.models.hf.AtomicFile;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.lang.foreign.Arena;
@@ -9,16 +9,11 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Writes a GGUF version 3 file, little-endian, laid out as gguf-py's {@code GGUFWriter} lays it out:
@@ -158,42 +153,19 @@ public final class GgufWriter {
     /** Writes the file atomically; an existing {@code file} is replaced only once the new one is complete. */
     public void write(Path file) {
         byte[] head = headerBytes();
-        Path dir = file.toAbsolutePath().getParent();
-        Path temp = dir.resolve("." + file.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
-        boolean moved = false;
-        try {
-            try (FileChannel out = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-                writeFully(out, ByteBuffer.wrap(head));
-                for (Tensor t : tensors.values()) {
-                    try (Arena arena = Arena.ofConfined()) {
-                        MemorySegment bytes = t.data().encode(arena);
-                        if (bytes.byteSize() != t.bytes()) {
-                            throw new IllegalStateException(t.name() + ": encoded " + bytes.byteSize() + " bytes, expected " + t.bytes());
-                        }
-                        writeFully(out, bytes.asByteBuffer());
+        AtomicFile.write(file, out -> {
+            writeFully(out, ByteBuffer.wrap(head));
+            for (Tensor t : tensors.values()) {
+                try (Arena arena = Arena.ofConfined()) {
+                    MemorySegment bytes = t.data().encode(arena);
+                    if (bytes.byteSize() != t.bytes()) {
+                        throw new IllegalStateException(t.name() + ": encoded " + bytes.byteSize() + " bytes, expected " + t.bytes());
                     }
-                    writeFully(out, ByteBuffer.allocate(padding(t.bytes())));
+                    writeFully(out, bytes.asByteBuffer());
                 }
-                out.force(true);
+                writeFully(out, ByteBuffer.allocate(padding(t.bytes())));
             }
-            try {
-                Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                throw new ModelFileException(file, "the file system cannot rename atomically, so the file cannot be replaced safely", e);
-            }
-            moved = true;
-            syncDirectory(dir);
-        } catch (IOException e) {
-            throw new ModelFileException(file, "cannot write: " + e, e);
-        } finally {
-            if (!moved) {
-                try {
-                    Files.deleteIfExists(temp);
-                } catch (IOException ignored) {
-                    // the original failure matters more; a leftover hidden .tmp file is harmless
-                }
-            }
-        }
+        });
     }
 
     /** Everything before the data section: header, key/values, tensor infos and the padding after them. */
@@ -222,15 +194,7 @@ public final class GgufWriter {
     }
 
     private static void writeFully(FileChannel out, ByteBuffer buffer) throws IOException {
-        while (buffer.hasRemaining()) out.write(buffer);
-    }
-
-    private static void syncDirectory(Path dir) {
-        try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
-            channel.force(true);
-        } catch (IOException | UnsupportedOperationException ignored) {
-            // best effort: the data itself is already on disk
-        }
+        AtomicFile.writeFully(out, buffer);
     }
 
     /** A little-endian byte builder for the metadata part of the file. */

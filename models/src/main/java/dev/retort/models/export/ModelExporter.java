@@ -49,12 +49,26 @@ public final class ModelExporter {
      * (F32, BF16 or F16). {@code outDir} must not exist, or be an empty directory.
      */
     public static void export(Path modelDir, Path adapterDirOrNull, Path outDir, DType dtype) {
+        withModel(modelDir, adapterDirOrNull, (model, lora) -> save(model, lora, modelDir, outDir, dtype));
+    }
+
+    /** What an export does with the opened model and its attached adapter (null without one). */
+    @FunctionalInterface
+    interface Save {
+        void save(LlamaModel model, LoraModel loraOrNull);
+    }
+
+    /**
+     * Opens {@code modelDir} (weights in place), attaches the PEFT adapter in {@code adapterDirOrNull} if given, runs
+     * {@code save}, and frees it all: the opening every export format shares.
+     */
+    static void withModel(Path modelDir, Path adapterDirOrNull, Save save) {
         LlamaConfig config = LlamaConfig.read(modelDir);
         try (ModelWeights weights = ModelWeights.open(modelDir); Arena arena = Arena.ofShared()) {
             LlamaModel model = LlamaModel.load(config, weights, arena, false);
             LoraModel lora = adapterDirOrNull == null ? null : PeftAdapter.load(adapterDirOrNull, model);
             try {
-                save(model, lora, modelDir, outDir, dtype);
+                save.save(model, lora);
             } finally {
                 if (lora != null) lora.detach();   // frees A and B
             }

@@ -8,11 +8,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -20,7 +16,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Writes tensors as a safetensors file, laid out as the reference implementation lays them out: tensors sorted
@@ -53,38 +48,15 @@ public final class SafetensorsWriter {
         List<Map.Entry<String, Tensor>> ordered = layoutOrder(file, tensors);
         byte[] header = headerBytes(file, ordered, metadata);
 
-        Path dir = file.toAbsolutePath().getParent();
-        Path temp = dir.resolve("." + file.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
-        boolean moved = false;
-        try {
-            try (FileChannel out = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-                 Arena staging = Arena.ofConfined()) {
+        AtomicFile.write(file, out -> {
+            try (Arena staging = Arena.ofConfined()) {
                 ByteBuffer length = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).flip();
                 writeFully(out, length);
                 writeFully(out, ByteBuffer.wrap(header));
                 MemorySegment buffer = staging.allocate(STAGING_BYTES);
                 for (Map.Entry<String, Tensor> entry : ordered) writeData(out, entry.getValue(), buffer);
-                out.force(true);
             }
-            try {
-                Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                throw new ModelFileException(file, "the file system cannot rename atomically, so the file cannot be "
-                        + "replaced safely", e);
-            }
-            moved = true;
-            syncDirectory(dir);
-        } catch (IOException e) {
-            throw new ModelFileException(file, "cannot write: " + e, e);
-        } finally {
-            if (!moved) {
-                try {
-                    Files.deleteIfExists(temp);
-                } catch (IOException ignored) {
-                    // The original failure matters more; a leftover hidden .tmp file is harmless.
-                }
-            }
-        }
+        });
     }
 
     /** Descending dtype, then name by code point (the order of the names' UTF-8 bytes, as the reference sorts). */
@@ -179,15 +151,6 @@ public final class SafetensorsWriter {
     }
 
     private static void writeFully(FileChannel out, ByteBuffer buffer) throws IOException {
-        while (buffer.hasRemaining()) out.write(buffer);
-    }
-
-    /** Makes the rename itself durable; some platforms cannot open a directory, and then the rename must do. */
-    private static void syncDirectory(Path dir) {
-        try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
-            channel.force(true);
-        } catch (IOException | UnsupportedOperationException ignored) {
-            // Best effort: the data itself is already on disk.
-        }
+        AtomicFile.writeFully(out, buffer);
     }
 }
