@@ -19,8 +19,9 @@ import jdk.incubator.vector.VectorSpecies;
  * reference at every width). Log-probability differences are formed as (y − z)·s − (lseP − lseQ), with the
  * normalisers' difference taken in double, so near-equal distributions keep their small divergence.
  *
- * <p>The divergences whose terms need a logarithm (jsd, skl, srkl: log of a mixture) use the scalar twin's
- * term pass; their statistics and gradient passes are vectorised like the others'.
+ * <p>JSD and GJSD (0 &lt; β &lt; 1) take their terms in passes of one transcendental each (see the section's
+ * comment); GJSD at β = 0 and 1 is FKL and RKL. SKL and SRKL use the scalar twin's term pass; their statistics
+ * and gradient passes are vectorised like the others'.
  */
 final class SimdKdRows {
     private static final VectorSpecies<Float> F = Simd.F;
@@ -107,6 +108,11 @@ final class SimdKdRows {
 
     static void kdTerms(KdTerm term, double beta, int n, double s, MemorySegment y, long yOffset, double lseP,
                         MemorySegment z, long zOffset, double lseQ, boolean writeH, double[] sums) {
+        if (term == KdTerm.GJSD && (beta == 0 || beta == 1)) term = beta == 0 ? KdTerm.FKL : KdTerm.RKL;
+        if ((term == KdTerm.JSD || term == KdTerm.GJSD) && beta > 0 && beta < 1) {
+            mixtureTerms(term == KdTerm.GJSD, beta, n, s, y, yOffset, lseP, z, zOffset, lseQ, writeH, sums);
+            return;
+        }
         if (term != KdTerm.FKL && term != KdTerm.RKL && term != KdTerm.TVD) {
             ScalarKdRows.kdTerms(term, beta, n, s, y, yOffset, lseP, z, zOffset, lseQ, writeH, sums);
             return;
@@ -138,6 +144,158 @@ final class SimdKdRows {
                         .blend(-1f, logPMinusLogQ.compare(VectorOperators.GT, 0f));   // sign(log q − log p)
                 h = q.mul(sign).mul(0.5f);
             }
+            if (m == null) {
+                accD = accD.add(t);
+                accH = accH.add(h);
+            } else {
+                accD = accD.add(t, m);
+                accH = accH.add(h, m);
+            }
+            if (writeH) store(h, y, yOffset + j, m);
+            if (++inBlock == BLOCK_VECTORS) {
+                d += lanesInDouble(accD);
+                hSum += lanesInDouble(accH);
+                accD = FloatVector.zero(F);
+                accH = FloatVector.zero(F);
+                inBlock = 0;
+            }
+        }
+        sums[0] = d + lanesInDouble(accD);
+        sums[1] = hSum + lanesInDouble(accH);
+    }
+
+    // ---- JSD and GJSD: passes of one transcendental each -------------------------------------------------------
+    //
+    // C2 stops inlining into a compilation at ~18000 nodes; one VectorMath.exp is ~10000, log1p a little less. A
+    // loop with the two exps (p, q), the mixture's exp and its log1p would be cut off there and every vector
+    // crossing a call that stays a call is boxed (5-10x slower). So a row takes four passes, each a method of its
+    // own with one transcendental, handing p, q and e over through per-thread scratch rows (a few 100 KB, in L2).
+    //
+    // The mixture m = β·p + (1−β)·q from δ = log p − log q alone: with a = log β, b = log(1−β) and
+    // e = exp(−|a − b + δ|) (in [0, 1], where log1p is lean),
+    //   log(q/m) = −log(β·e^δ + 1−β) = −(max(a + δ, b) + log1p(e)),
+    //   log(p/m) = −log(β + (1−β)·e^(−δ)) = −(max(a, b − δ) + log1p(e)),
+    // each side's log taken from its own larger term (not as the other's minus δ, which loses the small side's
+    // log to δ's rounding when β or 1−β is small). Near δ = 0 those are differences of two logs of order one,
+    // so there the lighter side's log comes from −log1p(w·expm1(±δ)) (see the terms pass).
+
+    /** |δ| below which the terms take log1p(w·expm1(±δ)); expm1's degree-5 Taylor polynomial is within 4e-8 there. */
+    private static final float NEAR = 0.125f;
+    private static final float C1 = 1f, C2 = 1f / 2, C3 = 1f / 6, C4 = 1f / 24, C5 = 1f / 120;
+
+    /** Per-thread scratch rows of the mixture passes: p, q and e. */
+    private static final class Scratch {
+        float[] p = new float[0], q = p, e = p;
+
+        Scratch atLeast(int n) {
+            if (p.length < n) {
+                p = new float[n];
+                q = new float[n];
+                e = new float[n];
+            }
+            return this;
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    private static void mixtureTerms(boolean generalised, double beta, int n, double s, MemorySegment y, long yOffset,
+                                     double lseP, MemorySegment z, long zOffset, double lseQ, boolean writeH, double[] sums) {
+        Scratch r = SCRATCH.get().atLeast(n);
+        double gap = lseP - lseQ;
+        float gapHi = (float) gap, gapLo = (float) (gap - gapHi);
+        expPass(n, (float) s, y, yOffset, (float) -lseP, r.p);
+        expPass(n, (float) s, z, zOffset, (float) -lseQ, r.q);
+        float logA = (float) Math.log(beta), logB = (float) Math.log1p(-beta);
+        mixExpPass(n, (float) s, y, yOffset, z, zOffset, gapHi, gapLo, logA, logB, r.e);
+        // f = β·p·log(p/m) + (1−β)·q·log(q/m), h = (1−β)·q·log(q/m); GJSD divides both by β(1−β)
+        double scale = generalised ? 1 / (beta * (1 - beta)) : 1;
+        jsdTermsPass(n, (float) s, y, yOffset, z, zOffset, gapHi, gapLo, logA, logB, r.p, r.q, r.e,
+                (float) beta, (float) (beta * scale), (float) ((1 - beta) * scale), writeH, sums);
+    }
+
+    /**
+     * δ = log p − log q = (y − z)·s − gap, with y − z carried exactly (Knuth's two-sum), the product's rounding
+     * error recovered by an fma and gap as a float pair (gapHi + gapLo): one rounding at the end, so δ keeps its
+     * own accuracy where p ≈ q (the mixture terms are differences of it there). An infinite y − z is δ itself.
+     */
+    private static FloatVector logRatio(FloatVector y, FloatVector z, FloatVector s, FloatVector gapHi, FloatVector gapLo) {
+        FloatVector diff = y.sub(z);
+        FloatVector bb = diff.sub(y);
+        FloatVector err = y.sub(diff.sub(bb)).sub(z.add(bb));
+        FloatVector product = diff.mul(s);
+        FloatVector productErr = diff.fma(s, product.neg());
+        FloatVector delta = product.sub(gapHi).add(err.fma(s, productErr).sub(gapLo));
+        return delta.blend(diff, diff.test(VectorOperators.IS_INFINITE));
+    }
+
+    /** out = exp(x·s − lse) (minusLse = −lse). */
+    private static void expPass(int n, float s, MemorySegment x, long xOffset, float minusLse, float[] out) {
+        FloatVector factor = FloatVector.broadcast(F, s), shift = FloatVector.broadcast(F, minusLse);
+        for (int j = 0; j < n; j += L) {
+            VectorMask<Float> m = j + L <= n ? null : F.indexInRange(j, n);
+            FloatVector v = VectorMath.exp(load(x, xOffset + j, m).fma(factor, shift));
+            if (m == null) v.intoArray(out, j);
+            else v.intoArray(out, j, m);
+        }
+    }
+
+    /** e = exp(lo − hi) of the centred mixture, from δ. */
+    private static void mixExpPass(int n, float s, MemorySegment y, long yOffset, MemorySegment z, long zOffset,
+                                   float gapHi, float gapLo, float logA, float logB, float[] e) {
+        FloatVector factor = FloatVector.broadcast(F, s), gHi = FloatVector.broadcast(F, gapHi), gLo = FloatVector.broadcast(F, gapLo);
+        FloatVector a = FloatVector.broadcast(F, logA), b = FloatVector.broadcast(F, logB);
+        for (int j = 0; j < n; j += L) {
+            VectorMask<Float> m = j + L <= n ? null : F.indexInRange(j, n);
+            FloatVector delta = logRatio(load(y, yOffset + j, m), load(z, zOffset + j, m), factor, gHi, gLo);
+            FloatVector u = delta.min(0f).add(a), v = b.sub(delta.max(0f));
+            FloatVector ev = VectorMath.exp(u.min(v).sub(u.max(v)));
+            if (m == null) ev.intoArray(e, j);
+            else ev.intoArray(e, j, m);
+        }
+    }
+
+    /** The terms from δ, p, q and e: f·… summed, h = cq·q·log(q/m) summed and written into y if asked. */
+    private static void jsdTermsPass(int n, float s, MemorySegment y, long yOffset, MemorySegment z, long zOffset,
+                                     float gapHi, float gapLo, float logA, float logB, float[] p, float[] q, float[] e,
+                                     float beta, float cp, float cq, boolean writeH, double[] sums) {
+        FloatVector factor = FloatVector.broadcast(F, s), gHi = FloatVector.broadcast(F, gapHi), gLo = FloatVector.broadcast(F, gapLo);
+        FloatVector a = FloatVector.broadcast(F, logA), b = FloatVector.broadcast(F, logB);
+        FloatVector wp = FloatVector.broadcast(F, cp), wq = FloatVector.broadcast(F, cq);
+        // near δ = 0: the lighter side's weight w and the sign of δ in its ratio (q/m for β ≤ ½, else p/m)
+        boolean qSide = beta <= 0.5f;
+        FloatVector w = FloatVector.broadcast(F, qSide ? beta : 1 - beta), sign = FloatVector.broadcast(F, qSide ? 1f : -1f);
+        FloatVector accD = FloatVector.zero(F), accH = FloatVector.zero(F);
+        double d = 0, hSum = 0;
+        int inBlock = 0;
+        for (int j = 0; j < n; j += L) {
+            VectorMask<Float> m = j + L <= n ? null : F.indexInRange(j, n);
+            FloatVector delta = logRatio(load(y, yOffset + j, m), load(z, zOffset + j, m), factor, gHi, gLo);
+            FloatVector pv, qv, ev;
+            if (m == null) {
+                pv = FloatVector.fromArray(F, p, j);
+                qv = FloatVector.fromArray(F, q, j);
+                ev = FloatVector.fromArray(F, e, j);
+            } else {
+                pv = FloatVector.fromArray(F, p, j, m);
+                qv = FloatVector.fromArray(F, q, j, m);
+                ev = FloatVector.fromArray(F, e, j, m);
+            }
+            // near δ = 0 the centred form is a difference of two logs of order 1 (absolute error ~3e-8 against a
+            // log(q/m) ≈ −βδ); there log(lighter side/m) = −log1p(w·expm1(±δ)) instead, relative to δ, with the
+            // other side's log one δ away (the lighter side's weight w ≤ ½, so that difference does not cancel)
+            VectorMask<Float> near = delta.abs().compare(VectorOperators.LT, NEAR);
+            FloatVector x = delta.mul(sign);
+            FloatVector expm1 = x.fma(C5, C4).mul(x).add(C3).mul(x).add(C2).mul(x).add(C1).mul(x);
+            FloatVector arg = ev.blend(expm1.mul(w), near);
+            FloatVector log1p = VectorMath.log1p(arg);
+            FloatVector nearQ = qSide ? log1p.neg() : log1p.neg().sub(delta);                              // log(q/m) near δ = 0
+            FloatVector logQm = a.add(delta).max(b).add(log1p).neg().blend(nearQ, near);
+            FloatVector logPm = b.sub(delta).max(a).add(log1p).neg().blend(nearQ.add(delta), near);
+            FloatVector pPart = pv.mul(logPm).blend(0f, pv.compare(VectorOperators.EQ, 0f));    // p·log(p/m)
+            FloatVector qPart = qv.mul(logQm).blend(0f, qv.compare(VectorOperators.EQ, 0f));    // q·log(q/m)
+            FloatVector h = qPart.mul(wq);
+            FloatVector t = pPart.fma(wp, h);
             if (m == null) {
                 accD = accD.add(t);
                 accH = accH.add(h);
