@@ -168,8 +168,11 @@ final class SimdKdRows {
     //
     // C2 stops inlining into a compilation at ~18000 nodes; one VectorMath.exp is ~10000, log1p a little less. A
     // loop with the two exps (p, q), the mixture's exp and its log1p would be cut off there and every vector
-    // crossing a call that stays a call is boxed (5-10x slower). So a row takes four passes, each a method of its
-    // own with one transcendental, handing p, q and e over through per-thread scratch rows (a few 100 KB, in L2).
+    // crossing a call that stays a call is boxed (5-10x slower). Even the terms alone, with δ's two-sum and masked
+    // tail loads, reached the cutoff (measured: NodeCountInliningCutoff, every h boxed). So a row takes five
+    // passes over whole vectors, each a method of its own with at most one transcendental: p, q, then δ and e,
+    // then the two logs, then the terms, handing rows over through per-thread scratch (4 rows, in L2); the last
+    // n mod L buckets are taken in double like the scalar twin.
     //
     // The mixture m = β·p + (1−β)·q from δ = log p − log q alone: with a = log β, b = log(1−β) and
     // e = exp(−|a − b + δ|) (in [0, 1], where log1p is lean),
@@ -177,20 +180,21 @@ final class SimdKdRows {
     //   log(p/m) = −log(β + (1−β)·e^(−δ)) = −(max(a, b − δ) + log1p(e)),
     // each side's log taken from its own larger term (not as the other's minus δ, which loses the small side's
     // log to δ's rounding when β or 1−β is small). Near δ = 0 those are differences of two logs of order one,
-    // so there the lighter side's log comes from −log1p(w·expm1(±δ)) (see the terms pass).
+    // so there the lighter side's log comes from −log1p(w·expm1(±δ)) (see mixLogPass).
 
     /** |δ| below which the terms take log1p(w·expm1(±δ)); expm1's degree-5 Taylor polynomial is within 4e-8 there. */
     private static final float NEAR = 0.125f;
     private static final float C1 = 1f, C2 = 1f / 2, C3 = 1f / 6, C4 = 1f / 24, C5 = 1f / 120;
 
-    /** Per-thread scratch rows of the mixture passes: p, q and e. */
+    /** Per-thread scratch rows of the mixture passes: p, q, δ (then log(p/m)) and e (then log(q/m)). */
     private static final class Scratch {
-        float[] p = new float[0], q = p, e = p;
+        float[] p = new float[0], q = p, d = p, e = p;
 
         Scratch atLeast(int n) {
             if (p.length < n) {
                 p = new float[n];
                 q = new float[n];
+                d = new float[n];
                 e = new float[n];
             }
             return this;
@@ -201,17 +205,34 @@ final class SimdKdRows {
 
     private static void mixtureTerms(boolean generalised, double beta, int n, double s, MemorySegment y, long yOffset,
                                      double lseP, MemorySegment z, long zOffset, double lseQ, boolean writeH, double[] sums) {
-        Scratch r = SCRATCH.get().atLeast(n);
-        double gap = lseP - lseQ;
-        float gapHi = (float) gap, gapLo = (float) (gap - gapHi);
-        expPass(n, (float) s, y, yOffset, (float) -lseP, r.p);
-        expPass(n, (float) s, z, zOffset, (float) -lseQ, r.q);
-        float logA = (float) Math.log(beta), logB = (float) Math.log1p(-beta);
-        mixExpPass(n, (float) s, y, yOffset, z, zOffset, gapHi, gapLo, logA, logB, r.e);
         // f = β·p·log(p/m) + (1−β)·q·log(q/m), h = (1−β)·q·log(q/m); GJSD divides both by β(1−β)
         double scale = generalised ? 1 / (beta * (1 - beta)) : 1;
-        jsdTermsPass(n, (float) s, y, yOffset, z, zOffset, gapHi, gapLo, logA, logB, r.p, r.q, r.e,
-                (float) beta, (float) (beta * scale), (float) ((1 - beta) * scale), writeH, sums);
+        // the passes take whole vectors; the last n mod L buckets are taken in double below, like the scalar twin
+        int full = n - n % L;
+        double d = 0, hSum = 0;
+        if (full > 0) {
+            Scratch r = SCRATCH.get().atLeast(full);
+            double gap = lseP - lseQ;
+            float gapHi = (float) gap, gapLo = (float) (gap - gapHi);
+            expPass(full, (float) s, y, yOffset, (float) -lseP, r.p);
+            expPass(full, (float) s, z, zOffset, (float) -lseQ, r.q);
+            float logA = (float) Math.log(beta), logB = (float) Math.log1p(-beta);
+            ratioPass(full, (float) s, y, yOffset, z, zOffset, gapHi, gapLo, logA - logB, r.d, r.e);
+            mixLogPass(full, (float) beta, logA, logB, r.d, r.e);
+            termsPass(full, r.p, r.q, r.d, r.e, (float) (beta * scale), (float) ((1 - beta) * scale), writeH, y, yOffset, sums);
+            d = sums[0];
+            hSum = sums[1];
+        }
+        KdTerm term = generalised ? KdTerm.GJSD : KdTerm.JSD;
+        for (int j = full; j < n; j++) {
+            double logP = y.getAtIndex(F32, yOffset + j) * s - lseP, logQ = z.getAtIndex(F32, zOffset + j) * s - lseQ;
+            d += term.term(logP, logQ, beta);
+            double h = term.termGradient(logP, logQ, beta);
+            hSum += h;
+            if (writeH) y.setAtIndex(F32, yOffset + j, (float) h);
+        }
+        sums[0] = d;
+        sums[1] = hSum;
     }
 
     /**
@@ -229,91 +250,69 @@ final class SimdKdRows {
         return delta.blend(diff, diff.test(VectorOperators.IS_INFINITE));
     }
 
-    /** out = exp(x·s − lse) (minusLse = −lse). */
+    /** out = exp(x·s − lse) (minusLse = −lse), n a multiple of L. */
     private static void expPass(int n, float s, MemorySegment x, long xOffset, float minusLse, float[] out) {
         FloatVector factor = FloatVector.broadcast(F, s), shift = FloatVector.broadcast(F, minusLse);
         for (int j = 0; j < n; j += L) {
-            VectorMask<Float> m = j + L <= n ? null : F.indexInRange(j, n);
-            FloatVector v = VectorMath.exp(load(x, xOffset + j, m).fma(factor, shift));
-            if (m == null) v.intoArray(out, j);
-            else v.intoArray(out, j, m);
+            VectorMath.exp(load(x, xOffset + j, null).fma(factor, shift)).intoArray(out, j);
         }
     }
 
-    /** e = exp(lo − hi) of the centred mixture, from δ. */
-    private static void mixExpPass(int n, float s, MemorySegment y, long yOffset, MemorySegment z, long zOffset,
-                                   float gapHi, float gapLo, float logA, float logB, float[] e) {
+    /** δ into d and e = exp(−|log β − log(1−β) + δ|) into e. */
+    private static void ratioPass(int n, float s, MemorySegment y, long yOffset, MemorySegment z, long zOffset,
+                                  float gapHi, float gapLo, float logAOverB, float[] d, float[] e) {
         FloatVector factor = FloatVector.broadcast(F, s), gHi = FloatVector.broadcast(F, gapHi), gLo = FloatVector.broadcast(F, gapLo);
-        FloatVector a = FloatVector.broadcast(F, logA), b = FloatVector.broadcast(F, logB);
+        FloatVector ab = FloatVector.broadcast(F, logAOverB);
         for (int j = 0; j < n; j += L) {
-            VectorMask<Float> m = j + L <= n ? null : F.indexInRange(j, n);
-            FloatVector delta = logRatio(load(y, yOffset + j, m), load(z, zOffset + j, m), factor, gHi, gLo);
-            FloatVector u = delta.min(0f).add(a), v = b.sub(delta.max(0f));
-            FloatVector ev = VectorMath.exp(u.min(v).sub(u.max(v)));
-            if (m == null) ev.intoArray(e, j);
-            else ev.intoArray(e, j, m);
+            FloatVector delta = logRatio(load(y, yOffset + j, null), load(z, zOffset + j, null), factor, gHi, gLo);
+            delta.intoArray(d, j);
+            VectorMath.exp(delta.add(ab).abs().neg()).intoArray(e, j);
         }
     }
 
-    /** The terms from δ, p, q and e: f·… summed, h = cq·q·log(q/m) summed and written into y if asked. */
-    private static void jsdTermsPass(int n, float s, MemorySegment y, long yOffset, MemorySegment z, long zOffset,
-                                     float gapHi, float gapLo, float logA, float logB, float[] p, float[] q, float[] e,
-                                     float beta, float cp, float cq, boolean writeH, double[] sums) {
-        FloatVector factor = FloatVector.broadcast(F, s), gHi = FloatVector.broadcast(F, gapHi), gLo = FloatVector.broadcast(F, gapLo);
+    /**
+     * log(p/m) over δ in d and log(q/m) over e in e (see the section comment); near δ = 0 from
+     * log1p(w·expm1(±δ)): the lighter side's weight w (β for β ≤ ½, giving −log(q/m); else 1−β with −δ, giving
+     * −log(p/m)), expm1 by its Taylor polynomial, and the other side's log one δ away.
+     */
+    private static void mixLogPass(int n, float beta, float logA, float logB, float[] d, float[] e) {
         FloatVector a = FloatVector.broadcast(F, logA), b = FloatVector.broadcast(F, logB);
-        FloatVector wp = FloatVector.broadcast(F, cp), wq = FloatVector.broadcast(F, cq);
-        // near δ = 0: the lighter side's weight w and the sign of δ in its ratio (q/m for β ≤ ½, else p/m)
         boolean qSide = beta <= 0.5f;
         FloatVector w = FloatVector.broadcast(F, qSide ? beta : 1 - beta), sign = FloatVector.broadcast(F, qSide ? 1f : -1f);
-        FloatVector accD = FloatVector.zero(F), accH = FloatVector.zero(F);
-        double d = 0, hSum = 0;
-        int inBlock = 0;
         for (int j = 0; j < n; j += L) {
-            VectorMask<Float> m = j + L <= n ? null : F.indexInRange(j, n);
-            FloatVector delta = logRatio(load(y, yOffset + j, m), load(z, zOffset + j, m), factor, gHi, gLo);
-            FloatVector pv, qv, ev;
-            if (m == null) {
-                pv = FloatVector.fromArray(F, p, j);
-                qv = FloatVector.fromArray(F, q, j);
-                ev = FloatVector.fromArray(F, e, j);
-            } else {
-                pv = FloatVector.fromArray(F, p, j, m);
-                qv = FloatVector.fromArray(F, q, j, m);
-                ev = FloatVector.fromArray(F, e, j, m);
-            }
-            // near δ = 0 the centred form is a difference of two logs of order 1 (absolute error ~3e-8 against a
-            // log(q/m) ≈ −βδ); there log(lighter side/m) = −log1p(w·expm1(±δ)) instead, relative to δ, with the
-            // other side's log one δ away (the lighter side's weight w ≤ ½, so that difference does not cancel)
+            FloatVector delta = FloatVector.fromArray(F, d, j);
             VectorMask<Float> near = delta.abs().compare(VectorOperators.LT, NEAR);
             FloatVector x = delta.mul(sign);
             FloatVector expm1 = x.fma(C5, C4).mul(x).add(C3).mul(x).add(C2).mul(x).add(C1).mul(x);
-            FloatVector arg = ev.blend(expm1.mul(w), near);
-            FloatVector log1p = VectorMath.log1p(arg);
+            FloatVector log1p = VectorMath.log1p(FloatVector.fromArray(F, e, j).blend(expm1.mul(w), near));
             FloatVector nearQ = qSide ? log1p.neg() : log1p.neg().sub(delta);                              // log(q/m) near δ = 0
-            FloatVector logQm = a.add(delta).max(b).add(log1p).neg().blend(nearQ, near);
-            FloatVector logPm = b.sub(delta).max(a).add(log1p).neg().blend(nearQ.add(delta), near);
-            FloatVector pPart = pv.mul(logPm).blend(0f, pv.compare(VectorOperators.EQ, 0f));    // p·log(p/m)
-            FloatVector qPart = qv.mul(logQm).blend(0f, qv.compare(VectorOperators.EQ, 0f));    // q·log(q/m)
-            FloatVector h = qPart.mul(wq);
-            FloatVector t = pPart.fma(wp, h);
-            if (m == null) {
-                accD = accD.add(t);
-                accH = accH.add(h);
-            } else {
-                accD = accD.add(t, m);
-                accH = accH.add(h, m);
-            }
-            if (writeH) store(h, y, yOffset + j, m);
-            if (++inBlock == BLOCK_VECTORS) {
-                d += lanesInDouble(accD);
-                hSum += lanesInDouble(accH);
-                accD = FloatVector.zero(F);
-                accH = FloatVector.zero(F);
-                inBlock = 0;
-            }
+            a.add(delta).max(b).add(log1p).neg().blend(nearQ, near).intoArray(e, j);
+            b.sub(delta).max(a).add(log1p).neg().blend(nearQ.add(delta), near).intoArray(d, j);
         }
-        sums[0] = d + lanesInDouble(accD);
-        sums[1] = hSum + lanesInDouble(accH);
+    }
+
+    /** f = cp·p·log(p/m) + h and h = cq·q·log(q/m) (0 for an empty side), summed; h written into y if asked. */
+    private static void termsPass(int n, float[] p, float[] q, float[] logPm, float[] logQm, float cp, float cq,
+                                  boolean writeH, MemorySegment y, long yOffset, double[] sums) {
+        FloatVector wp = FloatVector.broadcast(F, cp), wq = FloatVector.broadcast(F, cq);
+        double d = 0, hSum = 0;
+        for (int j = 0; j < n; ) {
+            int end = Math.min(n, j + BLOCK_VECTORS * L);
+            // fresh accumulators per block, no flush inside the loop: a loop phi merged with a reset was boxed
+            FloatVector accD = FloatVector.zero(F), accH = FloatVector.zero(F);
+            for (; j < end; j += L) {
+                FloatVector pv = FloatVector.fromArray(F, p, j), qv = FloatVector.fromArray(F, q, j);
+                FloatVector pPart = pv.mul(FloatVector.fromArray(F, logPm, j)).blend(0f, pv.compare(VectorOperators.EQ, 0f));
+                FloatVector h = qv.mul(FloatVector.fromArray(F, logQm, j)).mul(wq).blend(0f, qv.compare(VectorOperators.EQ, 0f));
+                accD = accD.add(pPart.fma(wp, h));
+                accH = accH.add(h);
+                if (writeH) h.intoMemorySegment(y, (yOffset + j) * 4, ORDER);
+            }
+            d += lanesInDouble(accD);
+            hSum += lanesInDouble(accH);
+        }
+        sums[0] = d;
+        sums[1] = hSum;
     }
 
     // ---- gradient -------------------------------------------------------------------------------------------
