@@ -189,6 +189,8 @@ final class SimdKdRows {
     /** Per-thread scratch rows of the mixture passes: p, q, δ (then log(p/m)) and e (then log(q/m)). */
     private static final class Scratch {
         float[] p = new float[0], q = p, d = p, e = p;
+        /** A vector's lanes on their way into a double sum (toArray would allocate one per block). */
+        final float[] lanes = new float[L];
 
         Scratch atLeast(int n) {
             if (p.length < n) {
@@ -219,7 +221,7 @@ final class SimdKdRows {
             float logA = (float) Math.log(beta), logB = (float) Math.log1p(-beta);
             ratioPass(full, (float) s, y, yOffset, z, zOffset, gapHi, gapLo, logA - logB, r.d, r.e);
             mixLogPass(full, (float) beta, logA, logB, r.d, r.e);
-            termsPass(full, r.p, r.q, r.d, r.e, (float) (beta * scale), (float) ((1 - beta) * scale), writeH, y, yOffset, sums);
+            termsPass(full, r.p, r.q, r.d, r.e, (float) (beta * scale), (float) ((1 - beta) * scale), writeH, y, yOffset, r.lanes, sums);
             d = sums[0];
             hSum = sums[1];
         }
@@ -293,7 +295,7 @@ final class SimdKdRows {
 
     /** f = cp·p·log(p/m) + h and h = cq·q·log(q/m) (0 for an empty side), summed; h written into y if asked. */
     private static void termsPass(int n, float[] p, float[] q, float[] logPm, float[] logQm, float cp, float cq,
-                                  boolean writeH, MemorySegment y, long yOffset, double[] sums) {
+                                  boolean writeH, MemorySegment y, long yOffset, float[] lanes, double[] sums) {
         FloatVector wp = FloatVector.broadcast(F, cp), wq = FloatVector.broadcast(F, cq);
         double d = 0, hSum = 0;
         for (int j = 0; j < n; ) {
@@ -308,8 +310,10 @@ final class SimdKdRows {
                 accH = accH.add(h);
                 if (writeH) h.intoMemorySegment(y, (yOffset + j) * 4, ORDER);
             }
-            d += lanesInDouble(accD);
-            hSum += lanesInDouble(accH);
+            accD.intoArray(lanes, 0);
+            for (float x : lanes) d += x;
+            accH.intoArray(lanes, 0);
+            for (float x : lanes) hSum += x;
         }
         sums[0] = d;
         sums[1] = hSum;
