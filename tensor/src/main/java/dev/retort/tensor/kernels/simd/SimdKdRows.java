@@ -220,7 +220,7 @@ final class SimdKdRows {
             expPass(full, (float) s, z, zOffset, (float) -lseQ, r.q);
             float logA = (float) Math.log(beta), logB = (float) Math.log1p(-beta);
             ratioPass(full, (float) s, y, yOffset, z, zOffset, gapHi, gapLo, logA - logB, r.d, r.e);
-            mixLogPass(full, (float) beta, logA, logB, r.d, r.e);
+            mixLogPass(full, beta <= 0.5, (float) (beta <= 0.5 ? beta : 1 - beta), logA, logB, r.d, r.e);
             termsPass(full, r.p, r.q, r.d, r.e, (float) (beta * scale), (float) ((1 - beta) * scale), writeH, y, yOffset, r.lanes, sums);
             d = sums[0];
             hSum = sums[1];
@@ -277,10 +277,9 @@ final class SimdKdRows {
      * log1p(w·expm1(±δ)): the lighter side's weight w (β for β ≤ ½, giving −log(q/m); else 1−β with −δ, giving
      * −log(p/m)), expm1 by its Taylor polynomial, and the other side's log one δ away.
      */
-    private static void mixLogPass(int n, float beta, float logA, float logB, float[] d, float[] e) {
+    private static void mixLogPass(int n, boolean qSide, float weight, float logA, float logB, float[] d, float[] e) {
         FloatVector a = FloatVector.broadcast(F, logA), b = FloatVector.broadcast(F, logB);
-        boolean qSide = beta <= 0.5f;
-        FloatVector w = FloatVector.broadcast(F, qSide ? beta : 1 - beta), sign = FloatVector.broadcast(F, qSide ? 1f : -1f);
+        FloatVector w = FloatVector.broadcast(F, weight), sign = FloatVector.broadcast(F, qSide ? 1f : -1f);
         for (int j = 0; j < n; j += L) {
             FloatVector delta = FloatVector.fromArray(F, d, j);
             VectorMask<Float> near = delta.abs().compare(VectorOperators.LT, NEAR);
