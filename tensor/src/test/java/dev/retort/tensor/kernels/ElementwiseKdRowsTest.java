@@ -72,6 +72,8 @@ class ElementwiseKdRowsTest {
 
     /** f(p, q) summed and h_j = q_j·∂f/∂q_j, from probabilities, straight from the definitions. */
     static double[] referenceTerms(KdTerm term, double beta, double[] p, double[] q, double[] h) {
+        if (term == KdTerm.GJSD && beta == 0) return referenceTerms(KdTerm.FKL, beta, p, q, h);   // its ends
+        if (term == KdTerm.GJSD && beta == 1) return referenceTerms(KdTerm.RKL, beta, p, q, h);
         double d = 0, hSum = 0;
         for (int j = 0; j < p.length; j++) {
             double pj = p[j], qj = q[j], f, g;   // g = ∂f/∂q
@@ -129,7 +131,10 @@ class ElementwiseKdRowsTest {
     void divergenceTermsMatchTheDefinitions(Kernels k) {
         SplittableRandom r = new SplittableRandom(2);
         for (KdTerm term : KdTerm.values()) {
-            double beta = term == KdTerm.JSD || term == KdTerm.GJSD ? 0.3 : term == KdTerm.SKL || term == KdTerm.SRKL ? 0.1 : 0;
+          // GJSD also at its ends (FKL, RKL) and next to them, where it divides by a small β(1−β)
+          double[] betas = term == KdTerm.GJSD ? new double[] {0.3, 0, 1, 1e-3, 1 - 1e-3}
+                  : new double[] {term == KdTerm.JSD ? 0.3 : term == KdTerm.SKL || term == KdTerm.SRKL ? 0.1 : 0};
+          for (double beta : betas) {
             for (int n : LENGTHS) {
                 for (double s : new double[] {1, 0.5}) {
                     float[] z = logits(r, n, 2, 5, false), y = new float[n];
@@ -140,7 +145,7 @@ class ElementwiseKdRowsTest {
                     double[] sums = new double[2];
                     k.elementwise().kdTerms(term, beta, n, s, yb.segment(), yb.offset(), logSumExp(y, s),
                             zb.segment(), zb.offset(), logSumExp(z, s), true, sums);
-                    String what = k + " " + term + " n=" + n + " s=" + s;
+                    String what = k + " " + term + " beta=" + beta + " n=" + n + " s=" + s;
                     // D: relative 1e-4 of itself, or 1e-7 absolute (a sum of n terms in float lanes)
                     assertEquals(ref[0], sums[0], Math.max(1e-4 * Math.abs(ref[0]), 1e-7), what + " D");
                     assertEquals(ref[1], sums[1], 1e-5, what + " H");
@@ -152,6 +157,7 @@ class ElementwiseKdRowsTest {
                     zb.assertGuardsIntact(what);
                 }
             }
+          }
         }
     }
 

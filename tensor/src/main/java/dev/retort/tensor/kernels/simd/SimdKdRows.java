@@ -19,8 +19,9 @@ import jdk.incubator.vector.VectorSpecies;
  * reference at every width). Log-probability differences are formed as (y − z)·s − (lseP − lseQ), with the
  * normalisers' difference taken in double, so near-equal distributions keep their small divergence.
  *
- * <p>The divergences whose terms need a logarithm (jsd, skl, srkl: log of a mixture) use the scalar twin's
- * term pass; their statistics and gradient passes are vectorised like the others'.
+ * <p>JSD and GJSD (0 &lt; β &lt; 1) take their terms in passes of one transcendental each (see the section's
+ * comment); GJSD at β = 0 and 1 is FKL and RKL. SKL and SRKL use the scalar twin's term pass; their statistics
+ * and gradient passes are vectorised like the others'.
  */
 final class SimdKdRows {
     private static final VectorSpecies<Float> F = Simd.F;
@@ -107,6 +108,11 @@ final class SimdKdRows {
 
     static void kdTerms(KdTerm term, double beta, int n, double s, MemorySegment y, long yOffset, double lseP,
                         MemorySegment z, long zOffset, double lseQ, boolean writeH, double[] sums) {
+        if (term == KdTerm.GJSD && (beta == 0 || beta == 1)) term = beta == 0 ? KdTerm.FKL : KdTerm.RKL;
+        if ((term == KdTerm.JSD || term == KdTerm.GJSD) && beta > 0 && beta < 1) {
+            mixtureTerms(term == KdTerm.GJSD, beta, n, s, y, yOffset, lseP, z, zOffset, lseQ, writeH, sums);
+            return;
+        }
         if (term != KdTerm.FKL && term != KdTerm.RKL && term != KdTerm.TVD) {
             ScalarKdRows.kdTerms(term, beta, n, s, y, yOffset, lseP, z, zOffset, lseQ, writeH, sums);
             return;
@@ -156,6 +162,160 @@ final class SimdKdRows {
         }
         sums[0] = d + lanesInDouble(accD);
         sums[1] = hSum + lanesInDouble(accH);
+    }
+
+    // ---- JSD and GJSD: passes of one transcendental each -------------------------------------------------------
+    //
+    // C2 stops inlining into a compilation at ~18000 nodes; one VectorMath.exp is ~10000, log1p a little less. A
+    // loop with the two exps (p, q), the mixture's exp and its log1p would be cut off there and every vector
+    // crossing a call that stays a call is boxed (5-10x slower). Even the terms alone, with δ's two-sum and masked
+    // tail loads, reached the cutoff (measured: NodeCountInliningCutoff, every h boxed). So a row takes five
+    // passes over whole vectors, each a method of its own with at most one transcendental: p, q, then δ and e,
+    // then the two logs, then the terms, handing rows over through per-thread scratch (4 rows, in L2); the last
+    // n mod L buckets are taken in double like the scalar twin.
+    //
+    // The mixture m = β·p + (1−β)·q from δ = log p − log q alone: with a = log β, b = log(1−β) and
+    // e = exp(−|a − b + δ|) (in [0, 1], where log1p is lean),
+    //   log(q/m) = −log(β·e^δ + 1−β) = −(max(a + δ, b) + log1p(e)),
+    //   log(p/m) = −log(β + (1−β)·e^(−δ)) = −(max(a, b − δ) + log1p(e)),
+    // each side's log taken from its own larger term (not as the other's minus δ, which loses the small side's
+    // log to δ's rounding when β or 1−β is small). Near δ = 0 those are differences of two logs of order one,
+    // so there the lighter side's log comes from −log1p(w·expm1(±δ)) (see mixLogPass).
+
+    /** |δ| below which the terms take log1p(w·expm1(±δ)); expm1's degree-5 Taylor polynomial is within 4e-8 there. */
+    private static final float NEAR = 0.125f;
+    private static final float C1 = 1f, C2 = 1f / 2, C3 = 1f / 6, C4 = 1f / 24, C5 = 1f / 120;
+
+    /** Per-thread scratch rows of the mixture passes: p, q, δ (then log(p/m)) and e (then log(q/m)). */
+    private static final class Scratch {
+        float[] p = new float[0], q = p, d = p, e = p;
+        /** A vector's lanes on their way into a double sum (toArray would allocate one per block). */
+        final float[] lanes = new float[L];
+
+        Scratch atLeast(int n) {
+            if (p.length < n) {
+                p = new float[n];
+                q = new float[n];
+                d = new float[n];
+                e = new float[n];
+            }
+            return this;
+        }
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    private static void mixtureTerms(boolean generalised, double beta, int n, double s, MemorySegment y, long yOffset,
+                                     double lseP, MemorySegment z, long zOffset, double lseQ, boolean writeH, double[] sums) {
+        // f = β·p·log(p/m) + (1−β)·q·log(q/m), h = (1−β)·q·log(q/m); GJSD divides both by β(1−β)
+        double scale = generalised ? 1 / (beta * (1 - beta)) : 1;
+        // the passes take whole vectors; the last n mod L buckets are taken in double below, like the scalar twin
+        int full = n - n % L;
+        double d = 0, hSum = 0;
+        if (full > 0) {
+            Scratch r = SCRATCH.get().atLeast(full);
+            double gap = lseP - lseQ;
+            float gapHi = (float) gap, gapLo = (float) (gap - gapHi);
+            expPass(full, (float) s, y, yOffset, (float) -lseP, r.p);
+            expPass(full, (float) s, z, zOffset, (float) -lseQ, r.q);
+            float logA = (float) Math.log(beta), logB = (float) Math.log1p(-beta);
+            ratioPass(full, (float) s, y, yOffset, z, zOffset, gapHi, gapLo, logA - logB, r.d, r.e);
+            mixLogPass(full, beta <= 0.5, (float) (beta <= 0.5 ? beta : 1 - beta), logA, logB, r.d, r.e);
+            termsPass(full, r.p, r.q, r.d, r.e, (float) (beta * scale), (float) ((1 - beta) * scale), writeH, y, yOffset, r.lanes, sums);
+            d = sums[0];
+            hSum = sums[1];
+        }
+        KdTerm term = generalised ? KdTerm.GJSD : KdTerm.JSD;
+        for (int j = full; j < n; j++) {
+            double logP = y.getAtIndex(F32, yOffset + j) * s - lseP, logQ = z.getAtIndex(F32, zOffset + j) * s - lseQ;
+            d += term.term(logP, logQ, beta);
+            double h = term.termGradient(logP, logQ, beta);
+            hSum += h;
+            if (writeH) y.setAtIndex(F32, yOffset + j, (float) h);
+        }
+        sums[0] = d;
+        sums[1] = hSum;
+    }
+
+    /**
+     * δ = log p − log q = (y − z)·s − gap, with y − z carried exactly (Knuth's two-sum), the product's rounding
+     * error recovered by an fma and gap as a float pair (gapHi + gapLo): one rounding at the end, so δ keeps its
+     * own accuracy where p ≈ q (the mixture terms are differences of it there). An infinite y − z is δ itself.
+     */
+    private static FloatVector logRatio(FloatVector y, FloatVector z, FloatVector s, FloatVector gapHi, FloatVector gapLo) {
+        FloatVector diff = y.sub(z);
+        FloatVector bb = diff.sub(y);
+        FloatVector err = y.sub(diff.sub(bb)).sub(z.add(bb));
+        FloatVector product = diff.mul(s);
+        FloatVector productErr = diff.fma(s, product.neg());
+        FloatVector delta = product.sub(gapHi).add(err.fma(s, productErr).sub(gapLo));
+        return delta.blend(diff, diff.test(VectorOperators.IS_INFINITE));
+    }
+
+    /** out = exp(x·s − lse) (minusLse = −lse), n a multiple of L. */
+    private static void expPass(int n, float s, MemorySegment x, long xOffset, float minusLse, float[] out) {
+        FloatVector factor = FloatVector.broadcast(F, s), shift = FloatVector.broadcast(F, minusLse);
+        for (int j = 0; j < n; j += L) {
+            VectorMath.exp(load(x, xOffset + j, null).fma(factor, shift)).intoArray(out, j);
+        }
+    }
+
+    /** δ into d and e = exp(−|log β − log(1−β) + δ|) into e. */
+    private static void ratioPass(int n, float s, MemorySegment y, long yOffset, MemorySegment z, long zOffset,
+                                  float gapHi, float gapLo, float logAOverB, float[] d, float[] e) {
+        FloatVector factor = FloatVector.broadcast(F, s), gHi = FloatVector.broadcast(F, gapHi), gLo = FloatVector.broadcast(F, gapLo);
+        FloatVector ab = FloatVector.broadcast(F, logAOverB);
+        for (int j = 0; j < n; j += L) {
+            FloatVector delta = logRatio(load(y, yOffset + j, null), load(z, zOffset + j, null), factor, gHi, gLo);
+            delta.intoArray(d, j);
+            VectorMath.exp(delta.add(ab).abs().neg()).intoArray(e, j);
+        }
+    }
+
+    /**
+     * log(p/m) over δ in d and log(q/m) over e in e (see the section comment); near δ = 0 from
+     * log1p(w·expm1(±δ)): the lighter side's weight w (β for β ≤ ½, giving −log(q/m); else 1−β with −δ, giving
+     * −log(p/m)), expm1 by its Taylor polynomial, and the other side's log one δ away.
+     */
+    private static void mixLogPass(int n, boolean qSide, float weight, float logA, float logB, float[] d, float[] e) {
+        FloatVector a = FloatVector.broadcast(F, logA), b = FloatVector.broadcast(F, logB);
+        FloatVector w = FloatVector.broadcast(F, weight), sign = FloatVector.broadcast(F, qSide ? 1f : -1f);
+        for (int j = 0; j < n; j += L) {
+            FloatVector delta = FloatVector.fromArray(F, d, j);
+            VectorMask<Float> near = delta.abs().compare(VectorOperators.LT, NEAR);
+            FloatVector x = delta.mul(sign);
+            FloatVector expm1 = x.fma(C5, C4).mul(x).add(C3).mul(x).add(C2).mul(x).add(C1).mul(x);
+            FloatVector log1p = VectorMath.log1p(FloatVector.fromArray(F, e, j).blend(expm1.mul(w), near));
+            FloatVector nearQ = qSide ? log1p.neg() : log1p.neg().sub(delta);                              // log(q/m) near δ = 0
+            a.add(delta).max(b).add(log1p).neg().blend(nearQ, near).intoArray(e, j);
+            b.sub(delta).max(a).add(log1p).neg().blend(nearQ.add(delta), near).intoArray(d, j);
+        }
+    }
+
+    /** f = cp·p·log(p/m) + h and h = cq·q·log(q/m) (0 for an empty side), summed; h written into y if asked. */
+    private static void termsPass(int n, float[] p, float[] q, float[] logPm, float[] logQm, float cp, float cq,
+                                  boolean writeH, MemorySegment y, long yOffset, float[] lanes, double[] sums) {
+        FloatVector wp = FloatVector.broadcast(F, cp), wq = FloatVector.broadcast(F, cq);
+        double d = 0, hSum = 0;
+        for (int j = 0; j < n; ) {
+            int end = Math.min(n, j + BLOCK_VECTORS * L);
+            // fresh accumulators per block, no flush inside the loop: a loop phi merged with a reset was boxed
+            FloatVector accD = FloatVector.zero(F), accH = FloatVector.zero(F);
+            for (; j < end; j += L) {
+                FloatVector pv = FloatVector.fromArray(F, p, j), qv = FloatVector.fromArray(F, q, j);
+                FloatVector pPart = pv.mul(FloatVector.fromArray(F, logPm, j)).blend(0f, pv.compare(VectorOperators.EQ, 0f));
+                FloatVector h = qv.mul(FloatVector.fromArray(F, logQm, j)).mul(wq).blend(0f, qv.compare(VectorOperators.EQ, 0f));
+                accD = accD.add(pPart.fma(wp, h));
+                accH = accH.add(h);
+                if (writeH) h.intoMemorySegment(y, (yOffset + j) * 4, ORDER);
+            }
+            accD.intoArray(lanes, 0);
+            for (float x : lanes) d += x;
+            accH.intoArray(lanes, 0);
+            for (float x : lanes) hSum += x;
+        }
+        sums[0] = d;
+        sums[1] = hSum;
     }
 
     // ---- gradient -------------------------------------------------------------------------------------------
