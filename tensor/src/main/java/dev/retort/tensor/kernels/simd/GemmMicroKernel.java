@@ -90,51 +90,20 @@ final class GemmMicroKernel {
             a = FloatVector.broadcast(F, ap[a7 + p]);
             c70 = a.fma(b0, c70); c71 = a.fma(b1, c71); c72 = a.fma(b2, c72);
         }
-        if (mr == MR && nr == NR) {
-            long row = cAt * 4, rowStep = (long) ldc * 4;
-            update(c, row, c00, alpha, beta);
-            update(c, row + 1 * VL * 4, c01, alpha, beta);
-            update(c, row + 2 * VL * 4, c02, alpha, beta);
-            row += rowStep;
-            update(c, row, c10, alpha, beta);
-            update(c, row + 1 * VL * 4, c11, alpha, beta);
-            update(c, row + 2 * VL * 4, c12, alpha, beta);
-            row += rowStep;
-            update(c, row, c20, alpha, beta);
-            update(c, row + 1 * VL * 4, c21, alpha, beta);
-            update(c, row + 2 * VL * 4, c22, alpha, beta);
-            row += rowStep;
-            update(c, row, c30, alpha, beta);
-            update(c, row + 1 * VL * 4, c31, alpha, beta);
-            update(c, row + 2 * VL * 4, c32, alpha, beta);
-            row += rowStep;
-            update(c, row, c40, alpha, beta);
-            update(c, row + 1 * VL * 4, c41, alpha, beta);
-            update(c, row + 2 * VL * 4, c42, alpha, beta);
-            row += rowStep;
-            update(c, row, c50, alpha, beta);
-            update(c, row + 1 * VL * 4, c51, alpha, beta);
-            update(c, row + 2 * VL * 4, c52, alpha, beta);
-            row += rowStep;
-            update(c, row, c60, alpha, beta);
-            update(c, row + 1 * VL * 4, c61, alpha, beta);
-            update(c, row + 2 * VL * 4, c62, alpha, beta);
-            row += rowStep;
-            update(c, row, c70, alpha, beta);
-            update(c, row + 1 * VL * 4, c71, alpha, beta);
-            update(c, row + 2 * VL * 4, c72, alpha, beta);
-        } else {
-            c00.intoArray(edge, 0 * NR + 0 * VL); c01.intoArray(edge, 0 * NR + 1 * VL); c02.intoArray(edge, 0 * NR + 2 * VL);
-            c10.intoArray(edge, 1 * NR + 0 * VL); c11.intoArray(edge, 1 * NR + 1 * VL); c12.intoArray(edge, 1 * NR + 2 * VL);
-            c20.intoArray(edge, 2 * NR + 0 * VL); c21.intoArray(edge, 2 * NR + 1 * VL); c22.intoArray(edge, 2 * NR + 2 * VL);
-            c30.intoArray(edge, 3 * NR + 0 * VL); c31.intoArray(edge, 3 * NR + 1 * VL); c32.intoArray(edge, 3 * NR + 2 * VL);
-            c40.intoArray(edge, 4 * NR + 0 * VL); c41.intoArray(edge, 4 * NR + 1 * VL); c42.intoArray(edge, 4 * NR + 2 * VL);
-            c50.intoArray(edge, 5 * NR + 0 * VL); c51.intoArray(edge, 5 * NR + 1 * VL); c52.intoArray(edge, 5 * NR + 2 * VL);
-            c60.intoArray(edge, 6 * NR + 0 * VL); c61.intoArray(edge, 6 * NR + 1 * VL); c62.intoArray(edge, 6 * NR + 2 * VL);
-            c70.intoArray(edge, 7 * NR + 0 * VL); c71.intoArray(edge, 7 * NR + 1 * VL); c72.intoArray(edge, 7 * NR + 2 * VL);
-            updateEdge(edge, c, cAt, ldc, mr, nr, alpha, beta);
-        }
+        // The tile goes through the edge buffer (vector stores, inlined) rather than 3·MR calls taking a vector
+        // each: C2 would not inline update ("callee is too large") and boxed every accumulator it was passed.
+        c00.intoArray(edge, 0 * NR + 0 * VL); c01.intoArray(edge, 0 * NR + 1 * VL); c02.intoArray(edge, 0 * NR + 2 * VL);
+        c10.intoArray(edge, 1 * NR + 0 * VL); c11.intoArray(edge, 1 * NR + 1 * VL); c12.intoArray(edge, 1 * NR + 2 * VL);
+        c20.intoArray(edge, 2 * NR + 0 * VL); c21.intoArray(edge, 2 * NR + 1 * VL); c22.intoArray(edge, 2 * NR + 2 * VL);
+        c30.intoArray(edge, 3 * NR + 0 * VL); c31.intoArray(edge, 3 * NR + 1 * VL); c32.intoArray(edge, 3 * NR + 2 * VL);
+        c40.intoArray(edge, 4 * NR + 0 * VL); c41.intoArray(edge, 4 * NR + 1 * VL); c42.intoArray(edge, 4 * NR + 2 * VL);
+        c50.intoArray(edge, 5 * NR + 0 * VL); c51.intoArray(edge, 5 * NR + 1 * VL); c52.intoArray(edge, 5 * NR + 2 * VL);
+        c60.intoArray(edge, 6 * NR + 0 * VL); c61.intoArray(edge, 6 * NR + 1 * VL); c62.intoArray(edge, 6 * NR + 2 * VL);
+        c70.intoArray(edge, 7 * NR + 0 * VL); c71.intoArray(edge, 7 * NR + 1 * VL); c72.intoArray(edge, 7 * NR + 2 * VL);
+        if (mr == MR && nr == NR) updateFull(edge, c, cAt, ldc, alpha, beta);
+        else updateEdge(edge, c, cAt, ldc, mr, nr, alpha, beta);
     }
+
     /** 6 rows x 2 vectors: 12 accumulators + 2 B vectors + 1 broadcast A register. */
     private static void kernel6x2(int kc, float[] ap, int aPanel, float[] bp, int bPanel,
                                   MemorySegment c, long cAt, int ldc, int mr, int nr,
@@ -168,46 +137,34 @@ final class GemmMicroKernel {
             a = FloatVector.broadcast(F, ap[a5 + p]);
             c50 = a.fma(b0, c50); c51 = a.fma(b1, c51);
         }
-        if (mr == MR && nr == NR) {
-            long row = cAt * 4, rowStep = (long) ldc * 4;
-            update(c, row, c00, alpha, beta);
-            update(c, row + 1 * VL * 4, c01, alpha, beta);
-            row += rowStep;
-            update(c, row, c10, alpha, beta);
-            update(c, row + 1 * VL * 4, c11, alpha, beta);
-            row += rowStep;
-            update(c, row, c20, alpha, beta);
-            update(c, row + 1 * VL * 4, c21, alpha, beta);
-            row += rowStep;
-            update(c, row, c30, alpha, beta);
-            update(c, row + 1 * VL * 4, c31, alpha, beta);
-            row += rowStep;
-            update(c, row, c40, alpha, beta);
-            update(c, row + 1 * VL * 4, c41, alpha, beta);
-            row += rowStep;
-            update(c, row, c50, alpha, beta);
-            update(c, row + 1 * VL * 4, c51, alpha, beta);
-        } else {
-            c00.intoArray(edge, 0 * NR + 0 * VL); c01.intoArray(edge, 0 * NR + 1 * VL);
-            c10.intoArray(edge, 1 * NR + 0 * VL); c11.intoArray(edge, 1 * NR + 1 * VL);
-            c20.intoArray(edge, 2 * NR + 0 * VL); c21.intoArray(edge, 2 * NR + 1 * VL);
-            c30.intoArray(edge, 3 * NR + 0 * VL); c31.intoArray(edge, 3 * NR + 1 * VL);
-            c40.intoArray(edge, 4 * NR + 0 * VL); c41.intoArray(edge, 4 * NR + 1 * VL);
-            c50.intoArray(edge, 5 * NR + 0 * VL); c51.intoArray(edge, 5 * NR + 1 * VL);
-            updateEdge(edge, c, cAt, ldc, mr, nr, alpha, beta);
-        }
+        // The tile goes through the edge buffer (vector stores, inlined) rather than 3·MR calls taking a vector
+        // each: C2 would not inline update ("callee is too large") and boxed every accumulator it was passed.
+        c00.intoArray(edge, 0 * NR + 0 * VL); c01.intoArray(edge, 0 * NR + 1 * VL);
+        c10.intoArray(edge, 1 * NR + 0 * VL); c11.intoArray(edge, 1 * NR + 1 * VL);
+        c20.intoArray(edge, 2 * NR + 0 * VL); c21.intoArray(edge, 2 * NR + 1 * VL);
+        c30.intoArray(edge, 3 * NR + 0 * VL); c31.intoArray(edge, 3 * NR + 1 * VL);
+        c40.intoArray(edge, 4 * NR + 0 * VL); c41.intoArray(edge, 4 * NR + 1 * VL);
+        c50.intoArray(edge, 5 * NR + 0 * VL); c51.intoArray(edge, 5 * NR + 1 * VL);
+        if (mr == MR && nr == NR) updateFull(edge, c, cAt, ldc, alpha, beta);
+        else updateEdge(edge, c, cAt, ldc, mr, nr, alpha, beta);
     }
 
     /** One vector of a C row: alpha·acc, plus beta·C unless beta is 0 (so a NaN in C is overwritten). */
-    private static void update(MemorySegment c, long byteAt, FloatVector acc, float alpha, float beta) {
-        FloatVector result = acc.mul(alpha);
-        if (beta != 0f) {
-            result = FloatVector.fromMemorySegment(F, c, byteAt, ORDER).fma(FloatVector.broadcast(F, beta), result);
+    /** C tile [MR x NR] = alpha · tile (+ beta · C), the tile [MR x NR] row-major in {@code tile}: whole vectors. */
+    private static void updateFull(float[] tile, MemorySegment c, long cAt, int ldc, float alpha, float beta) {
+        FloatVector a = FloatVector.broadcast(F, alpha), b = FloatVector.broadcast(F, beta);
+        for (int r = 0; r < MR; r++) {
+            long row = (cAt + (long) r * ldc) * 4;
+            for (int v = 0; v < NV; v++) {
+                FloatVector result = FloatVector.fromArray(F, tile, r * NR + v * VL).mul(a);
+                long at = row + (long) v * VL * 4;
+                if (beta != 0f) result = FloatVector.fromMemorySegment(F, c, at, ORDER).fma(b, result);
+                result.intoMemorySegment(c, at, ORDER);
+            }
         }
-        result.intoMemorySegment(c, byteAt, ORDER);
     }
 
-    /** The valid [mr x nr] corner of an edge tile, with the same rounding as {@link #update}. */
+    /** The valid [mr x nr] corner of an edge tile, with the same rounding as {@link #updateFull}. */
     private static void updateEdge(float[] edge, MemorySegment c, long cAt, int ldc, int mr, int nr,
                                    float alpha, float beta) {
         for (int r = 0; r < mr; r++) {
