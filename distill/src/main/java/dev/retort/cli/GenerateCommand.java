@@ -2,6 +2,7 @@ package dev.retort.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.retort.distill.MemoryPlan;
 import dev.retort.models.Llm;
 import dev.retort.models.Sampling;
 import dev.retort.models.llama.Generator;
@@ -65,11 +66,8 @@ final class GenerateCommand implements Callable<Integer> {
             texts.add(p.equals("-") ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8) : p);
         }
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-        // the plan: the largest prompt (at least a token a byte, + BOS, EOS) in each of the sequences run together
-        long promptBound = texts.stream().mapToLong(t -> t.getBytes(StandardCharsets.UTF_8).length + 2L).max().orElse(2);
-        long together = Math.min(batch, texts.size());
-        dev.retort.distill.MemoryPlan.inference(model, Math.max(promptBound, together), together, promptBound + settings.maxTokens(), together)
-                .requireWithin(dev.retort.distill.MemoryPlan.limit(memoryLimit), "lower --max-tokens or --batch, or raise --memory-limit");
+        MemoryPlan.generation(model, texts, Math.min(batch, texts.size()), settings.maxTokens())
+                .requireWithin(MemoryPlan.limit(memoryLimit), MemoryPlan.GENERATION_ADVICE);
         long start = System.nanoTime();
         List<Generator.Result> results;
         try (Llm llm = Llm.open(model, adapter)) {

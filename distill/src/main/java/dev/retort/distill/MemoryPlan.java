@@ -97,6 +97,20 @@ public record MemoryPlan(long weights, long trainable, long activations) {
         return new MemoryPlan(fileBytes(modelDir), 0, ropeBytes(c) + kvCache + activations);
     }
 
+    /** What to change when a generation's plan is refused. */
+    public static final String GENERATION_ADVICE = "lower --batch or --max-tokens, or raise --memory-limit";
+
+    /**
+     * The plan of generating after {@code prompts} (text), {@code sequences} of them together, up to {@code newTokens}
+     * each: every sequence's KV cache holds its prompt and response, and the largest pass is bounded by the longest
+     * prompt or one decode step of every sequence. A prompt's tokens are bounded by its UTF-8 bytes (a token is at
+     * least a byte) plus BOS and EOS.
+     */
+    public static MemoryPlan generation(Path modelDir, java.util.Collection<String> prompts, long sequences, long newTokens) {
+        long longest = prompts.stream().mapToLong(t -> t.getBytes(java.nio.charset.StandardCharsets.UTF_8).length + 2L).max().orElse(2);
+        return inference(modelDir, Math.max(longest, sequences), sequences, longest + newTokens, sequences);
+    }
+
     /** {@code --memory-limit} as given (null: none) in bytes, ≤ 0 for none, as {@link #requireWithin(long, String)} takes it. */
     public static long limit(String memoryLimit) {
         return memoryLimit == null ? 0 : parseBytes(memoryLimit);

@@ -3,6 +3,7 @@ package dev.retort.distill.synth;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.retort.distill.MemoryPlan;
 import dev.retort.distill.cache.CacheHashes;
 import dev.retort.models.Llm;
 import dev.retort.models.Sampling;
@@ -92,12 +93,10 @@ public final class GenerateDataJob {
     public static Summary run(Options o, PrintStream log) throws IOException {
         dev.retort.models.tokenizer.Tokenizer tokenizer = dev.retort.models.tokenizer.Tokenizers.load(o.teacher());
         List<PromptFile.Prompt> prompts = PromptFile.read(o.prompts(), dev.retort.models.tokenizer.ChatTemplate.read(o.teacher(), tokenizer).orElse(null));
-        // the memory plan, before the teacher loads: --batch sequences of the longest prompt (a token is at least a
-        // byte) and its response in the KV cache, capped at the context
-        long longest = prompts.stream().mapToLong(p -> p.text().getBytes(StandardCharsets.UTF_8).length + 2L).max().orElse(2);
-        long together = Math.min(o.batch(), (long) prompts.size() * o.samples());
-        dev.retort.distill.MemoryPlan.inference(o.teacher(), Math.max(64, together), together, longest + o.sampling().maxTokens(), together)
-                .requireWithin(dev.retort.distill.MemoryPlan.limit(o.memoryLimit()), "lower --batch or --max-tokens, or raise --memory-limit");
+        // the memory plan, before the teacher loads
+        MemoryPlan.generation(o.teacher(), prompts.stream().map(PromptFile.Prompt::text).toList(),
+                        Math.min(o.batch(), (long) prompts.size() * o.samples()), o.sampling().maxTokens())
+                .requireWithin(MemoryPlan.limit(o.memoryLimit()), MemoryPlan.GENERATION_ADVICE);
         Map<String, String> fingerprint = o.fingerprint(CacheHashes.file(o.prompts()));
         Path progressFile = o.out().resolveSibling(o.out().getFileName() + ".progress");
         Progress progress = Progress.startOrResume(o.out(), progressFile, fingerprint, log);
