@@ -87,10 +87,7 @@ public final class CorpusReader {
 
     /** A conversation's tokens, the assistant turns as targets. */
     private static Example conversation(JsonLines.Line line, List<ChatTemplate.Message> messages, Tokenizer tokenizer, ChatTemplate template) {
-        if (template == null) {
-            throw new IllegalArgumentException(line.where() + "a conversation needs the model's chat template, and its tokenizer_config.json "
-                    + "has no \"chat_template\"");
-        }
+        line.requireTemplate(template);
         List<Integer> tokens = new ArrayList<>();
         List<Boolean> target = new ArrayList<>();
         String rendered = "";

@@ -37,6 +37,15 @@ public final class JsonLines {
             return v.asText();
         }
 
+        /** {@code template}, which a conversation on this line needs: the model's chat template, or an error naming the line. */
+        public ChatTemplate requireTemplate(ChatTemplate template) {
+            if (template == null) {
+                throw new IllegalArgumentException(where() + "a conversation needs the model's chat template, and its "
+                        + "tokenizer_config.json has no \"chat_template\"");
+            }
+            return template;
+        }
+
         /** The conversation in field {@code key}: a list of {"role": string, "content": string}. */
         public List<ChatTemplate.Message> messages(String key) {
             JsonNode list = object.get(key);

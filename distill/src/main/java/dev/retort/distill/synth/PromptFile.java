@@ -32,12 +32,9 @@ public final class PromptFile {
                     List<ChatTemplate.Message> messages = new ArrayList<>(line.messages("messages"));
                     if (messages.getLast().role().equals("assistant")) messages.removeLast();
                     if (messages.isEmpty()) throw new IllegalArgumentException(line.where() + "the conversation has nothing before its assistant turn");
-                    if (template == null) {
-                        throw new IllegalArgumentException(line.where() + "a conversation needs the model's chat template, and its "
-                                + "tokenizer_config.json has no \"chat_template\"");
-                    }
+                    ChatTemplate chat = line.requireTemplate(template);
                     try {
-                        prompts.add(new Prompt(template.render(messages, true), List.copyOf(messages)));
+                        prompts.add(new Prompt(chat.render(messages, true), List.copyOf(messages)));
                     } catch (IllegalArgumentException e) {
                         throw new IllegalArgumentException(line.where() + e.getMessage());
                     }
