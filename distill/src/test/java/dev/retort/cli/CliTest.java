@@ -42,6 +42,18 @@ class CliTest {
         }
     }
 
+    /**
+     * A real {@code retort} process (this JVM, its classpath and Retort's JVM flags) running {@code args}, its
+     * standard output and error going to {@code log}: for kill and Ctrl-C tests.
+     */
+    static Process start(java.nio.file.Path log, String... args) throws java.io.IOException {
+        List<String> command = new java.util.ArrayList<>(List.of(java.nio.file.Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "-cp", System.getProperty("java.class.path"), "dev.retort.cli.Retort"));
+        command.addAll(List.of(args));
+        return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    }
+
     static void requireStories() {
         Assumptions.assumeTrue(Files.isDirectory(STORIES), "shared assets not found at " + STORIES + " (a user's clone has no ../shared): skipped");
     }

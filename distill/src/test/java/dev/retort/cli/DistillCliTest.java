@@ -312,11 +312,7 @@ class DistillCliTest {
         Path straight = work.resolve("straight"), out = work.resolve("interrupted");
         assertEquals(0, run(distill(straight, flags)).exit());
 
-        List<String> command = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), "dev.retort.cli.Retort"));
-        command.addAll(List.of(distill(out, flags)));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(work.resolve("log.txt").toFile()).start();
+        Process p = CliTest.start(work.resolve("log.txt"), distill(out, flags));
         Path metrics = out.resolve("metrics.jsonl");
         long deadline = System.nanoTime() + 60_000_000_000L;
         while (losses0(metrics) < 3 && p.isAlive() && System.nanoTime() < deadline) Thread.sleep(10);

@@ -69,11 +69,7 @@ class SequenceKdCliTest {
 
         // A real process, killed (SIGKILL) after some chunks; then a torn append, as a kill during a write leaves.
         Path out = tmp.resolve("killed.jsonl"), progress = tmp.resolve("killed.jsonl.progress");
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), "dev.retort.cli.Retort"));
-        command.addAll(List.of(generateData(out, "--batch", "2")));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(tmp.resolve("log.txt").toFile()).start();
+        Process p = CliTest.start(tmp.resolve("log.txt"), generateData(out, "--batch", "2"));
         long deadline = System.nanoTime() + 60_000_000_000L;
         while (promptsDone(progress) < 3 && p.isAlive() && System.nanoTime() < deadline) Thread.sleep(5);
         p.destroyForcibly();
@@ -188,11 +184,7 @@ class SequenceKdCliTest {
         assertTrue(rows.stream().anyMatch(r -> "student".equals(r.get("source"))) && rows.stream().anyMatch(r -> "data".equals(r.get("source"))),
                 "λ = 0.6 mixes both kinds of micro-batch");
 
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), "dev.retort.cli.Retort"));
-        command.addAll(List.of(distill(data, out, flags)));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(tmp.resolve("gkd-log.txt").toFile()).start();
+        Process p = CliTest.start(tmp.resolve("gkd-log.txt"), distill(data, out, flags));
         Path metrics = out.resolve("metrics.jsonl");
         long deadline = System.nanoTime() + 60_000_000_000L;
         while (steps(metrics) < 3 && p.isAlive() && System.nanoTime() < deadline) Thread.sleep(10);
