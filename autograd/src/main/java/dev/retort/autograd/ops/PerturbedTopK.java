@@ -41,11 +41,21 @@ import java.util.SplittableRandom;
  *
  * <p><b>σ = 0</b> makes the forward the hard top-k (for every sample, so Ȳ is exact one-hots) and the gradient
  * zero: the estimator's limit of a piecewise constant function.
+ *
+ * <p>Pruning the prompt tokens of a batch (answer tokens, from promptLength[b] on, are the caller's to keep):
+ * <pre>{@code
+ * Var scores = Shapes.reshape(scorer.forward(hidden), batch, tokens);          // Linear(d, 1): [B × N]
+ * Rows rows = Rows.prefix(promptLength, schedule.keepRatio(step));              // K = rows.maxKeep()
+ * Var ybar = PerturbedTopK.indicators(scores, rows,
+ *         Options.DEFAULT.withSigma(schedule.sigma(step)), stepSeed);         // [B × K × N]
+ * Var kept = PerturbedTopK.gather(ybar, hidden);                               // [B × K × d]
+ * // inference: PerturbedTopK.hard(scores.value(), rows) gives the kept indices to gather directly
+ * }</pre>
  */
 public final class PerturbedTopK {
     private PerturbedTopK() {}
 
-    /** Fraction of the prunable tokens kept once the keep-ratio schedule has reached its target (the paper's 50%). */
+    /** Fraction of the prunable tokens kept once the keep-ratio schedule has reached its target (issue 14: 0.5). */
     public static final double DEFAULT_KEEP_RATIO = 0.5;
 
     /**
@@ -83,7 +93,7 @@ public final class PerturbedTopK {
          */
         LEAVE_ONE_OUT,
         /**
-         * The public code of Cordonnier et al. (and of the pruning paper built on it): dL/ds[j] = 1/(nσ) Σ_q Σ_r
+         * The public code of Cordonnier et al. (and the copies of it that later papers use): dL/ds[j] = 1/(nσ) Σ_q Σ_r
          * G[r, j]·Y_q[r, j]·Z_q[j], only the terms of E[Y·Zᵀ]/σ where the output token and the differentiated
          * score are the same token. It drops how raising s[j] pushes other tokens out of the selection, so it is
          * not the gradient of F; kept to reproduce that code.
