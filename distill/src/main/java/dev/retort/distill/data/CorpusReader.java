@@ -15,8 +15,8 @@ import java.util.List;
  *   <li>JSONL ({@link JsonLines}), one object per line, in the formats TRL reads:
  *     <ul>
  *       <li>{@code {"text": …}}: as a paragraph;
- *       <li>{@code {"prompt": …, "response": …}} or {@code {"prompt": …, "completion": …}}: only the response
- *           tokens (and the closing EOS) are trained on;
+ *       <li>{@code {"prompt": …, "response": …}} or {@code {"prompt": …, "completion": …}}: tokenized together,
+ *           only the response tokens (and the closing EOS) are trained on;
  *       <li>{@code {"messages": [{"role": …, "content": …}, …]}}, or prompt and completion as such lists: the
  *           conversation rendered with the model's chat template ({@link ChatTemplate}), trained on the
  *           assistant turns only.
@@ -69,20 +69,30 @@ public final class CorpusReader {
                 all.addAll(line.messages(answerKey));
                 examples.add(conversation(line, all, tokenizer, template));
             } else if (node.has("prompt") && node.has(answerKey)) {
-                int[] prompt = tokenizer.encodePrompt(line.string("prompt"));
-                int[] response = withEos(tokenizer.encode(line.string(answerKey), false, false), tokenizer);
-                int[] tokens = new int[prompt.length + response.length];
-                boolean[] target = new boolean[tokens.length];
-                System.arraycopy(prompt, 0, tokens, 0, prompt.length);
-                System.arraycopy(response, 0, tokens, prompt.length, response.length);
-                for (int t = prompt.length; t < tokens.length; t++) target[t] = true;
-                examples.add(new Example(tokens, target));
+                examples.add(promptCompletion(line.string("prompt"), line.string(answerKey), tokenizer));
             } else {
                 throw new IllegalArgumentException(line.where() + "expected {\"text\": …}, {\"prompt\": …, \"response\"|\"completion\": …} "
                         + "or {\"messages\": [{\"role\": …, \"content\": …}, …]}");
             }
         }
         return examples;
+    }
+
+    /**
+     * A prompt and its completion tokenized together, as TRL does: the tokens of {@code prompt + completion} (and
+     * EOS), trained on from the first token where they part from the prompt's own tokens. Tokenized apart, a
+     * completion would not be split as the model sees it after its prompt — with a SentencePiece-style tokenizer
+     * {@code " cat"} alone becomes "▁" + "▁cat" where after {@code "answer:"} it is "▁cat" — and the student would
+     * learn a split that neither its teacher nor its own generation ever produces.
+     */
+    static Example promptCompletion(String prompt, String completion, Tokenizer tokenizer) {
+        int[] promptTokens = tokenizer.encodePrompt(prompt);
+        int[] tokens = withEos(tokenizer.encodePrompt(prompt + completion), tokenizer);
+        int boundary = 0;
+        while (boundary < promptTokens.length && boundary < tokens.length && promptTokens[boundary] == tokens[boundary]) boundary++;
+        boolean[] target = new boolean[tokens.length];
+        for (int t = boundary; t < tokens.length; t++) target[t] = true;
+        return new Example(tokens, target);
     }
 
     /** A conversation's tokens, the assistant turns as targets. */

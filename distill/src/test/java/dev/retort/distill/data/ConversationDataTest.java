@@ -1,5 +1,6 @@
 package dev.retort.distill.data;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * in one line.
  */
 class ConversationDataTest {
+    private static final Path LLAMA2 = Path.of(System.getProperty("retort.root", ".")).resolve("../shared/assets/llama2-tokenizer");
     private static final Path LLAMA3 = Path.of(System.getProperty("retort.root", ".")).resolve("../shared/assets/llama3-tokenizer");
     /** Meta-Llama-3-8B-Instruct's template (also in models' golden chat-templates.json). */
     static final String LLAMA3_TEMPLATE = "{% set loop_messages = messages %}{% for message in loop_messages %}"
@@ -67,6 +69,25 @@ class ConversationDataTest {
         Example e = CorpusReader.read(data, tokenizer, null).getFirst();
         assertEquals(" 4", tokenizer.decode(targets(e, true), true));
         assertEquals("2+2=", tokenizer.decode(targets(e, false), true));
+    }
+
+    /**
+     * With a SentencePiece-style tokenizer (Llama 2's) a completion tokenized alone gets a second word-start piece;
+     * tokenized after its prompt, as TRL does and as the model generates, it does not.
+     */
+    @Test
+    void aCompletionIsTokenizedAsItFollowsItsPrompt() throws Exception {
+        Assumptions.assumeTrue(Files.isDirectory(LLAMA2), "shared assets not found at " + LLAMA2 + ": skipped");
+        var llama2 = dev.retort.models.tokenizer.Tokenizers.load(LLAMA2);
+        Example e = CorpusReader.promptCompletion("question: what pet?\nanswer:", " cat", llama2);
+        int[] whole = llama2.encodePrompt("question: what pet?\nanswer: cat");
+        int[] expected = java.util.Arrays.copyOf(whole, whole.length + 1);
+        expected[whole.length] = llama2.eosId();
+        assertArrayEquals(expected, e.tokens());
+        int[] apart = llama2.encode(" cat", false, false);
+        assertTrue(apart.length == 2, "the split this avoids: " + java.util.Arrays.toString(apart));
+        assertEquals(" cat", " " + llama2.decode(targets(e, true), true).strip());
+        assertEquals(2, targets(e, true).length, "\u2581cat and EOS");
     }
 
     @Test
