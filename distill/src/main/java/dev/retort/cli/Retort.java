@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "retort 0.1.0",
         description = "Distil Llama-family language models on CPUs, in pure Java.",
-        subcommands = {DistillCommand.class, CacheTeacherCommand.class, GenerateDataCommand.class, ExportCommand.class, GenerateCommand.class, TokenizeCommand.class, EvalCommand.class, BenchCommand.class,
+        subcommands = {DistillCommand.class, CacheTeacherCommand.class, GenerateDataCommand.class, SynthesizeCommand.class, IndexCommand.class, AnswerCommand.class, EvalQaCommand.class, ExportCommand.class, GenerateCommand.class, TokenizeCommand.class, EvalCommand.class, BenchCommand.class,
                 DemoCommand.class, CommandLine.HelpCommand.class})
 public final class Retort {
 

@@ -64,6 +64,11 @@ public final class CacheHashes {
         return PREFIX + HexFormat.of().formatHex(sha.digest());
     }
 
+    /** SHA-256 of bytes in memory (such as the contexts a synthesis run reads). */
+    public static String bytes(byte[] bytes) {
+        return PREFIX + HexFormat.of().formatHex(sha256().digest(bytes));
+    }
+
     private static MessageDigest sha256() {
         try {
             return MessageDigest.getInstance("SHA-256");

@@ -1,0 +1,107 @@
+package dev.retort.distill.qa;
+
+import dev.retort.distill.data.JsonLines;
+import dev.retort.distill.train.ResourceUse;
+import dev.retort.models.Llm;
+import dev.retort.models.llama.Generator;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * {@code retort eval-qa}: exact match, token F1 ({@link QaMetrics}) and retrieval accuracy of a QA pipeline on
+ * gold questions. Retrieval accuracy is the fraction of questions answered from the right place: the gold
+ * context when the gold line names one ({@code context_id}), else any context of the gold {@code document}.
+ *
+ * <p>Two pipelines: {@link #bm25Top1} (the model answers from BM25's top hit, greedy) and {@link #sgp}
+ * ({@link Sgp}). Each is timed with {@link ResourceUse}, so a student's CPU-seconds per answered question stand
+ * beside the teacher's.
+ */
+public final class QaEvaluation {
+    /** A gold question, its answer, and where the answer is. */
+    public record Gold(String question, String answer, String document, String contextId) {
+        boolean answeredFrom(Contexts.Context c) {
+            return c != null && (contextId != null ? contextId.equals(c.id()) : document.equals(c.document()));
+        }
+    }
+
+    /** One pipeline's scores over the gold set. */
+    public record Scores(String pipeline, int questions, double exactMatch, double f1, double retrieval, double cpuSecondsPerQuestion) {
+        public String row() {
+            return String.format(Locale.ROOT, "%-24s %6d %8.3f %8.3f %10.3f %12.4f", pipeline, questions, exactMatch, f1, retrieval, cpuSecondsPerQuestion);
+        }
+
+        public static String header() {
+            return String.format(Locale.ROOT, "%-24s %6s %8s %8s %10s %12s", "pipeline", "n", "EM", "F1", "retrieval", "CPU-s/q");
+        }
+    }
+
+    /** One answered question, for the per-question output. */
+    public record Answered(Gold gold, String contextId, String answer, double exactMatch, double f1, boolean retrieved) {}
+
+    /** A pipeline's per-question answers and their scores. */
+    public record Run(Scores scores, List<Answered> answers) {}
+
+    private QaEvaluation() {}
+
+    /** Gold lines {@code {"question", "answer", "document" and/or "context_id"}}. */
+    public static List<Gold> read(Path data) throws IOException {
+        List<Gold> gold = new ArrayList<>();
+        for (JsonLines.Line line : JsonLines.parse(data, JsonLines.text(data))) {
+            String contextId = line.object().has("context_id") ? line.string("context_id") : null;
+            String document = line.object().has("document") ? line.string("document") : null;
+            if (contextId == null && document == null) {
+                throw new IllegalArgumentException(line.where() + "a gold question needs \"document\" or \"context_id\" (where its answer is)");
+            }
+            gold.add(new Gold(line.string("question"), line.string("answer"), document, contextId));
+        }
+        if (gold.isEmpty()) throw new IllegalArgumentException("--data " + data + ": no questions (the file is empty)");
+        return gold;
+    }
+
+    /** {@code model} answers each question greedily from BM25's best context. */
+    public static Run bm25Top1(String name, Llm model, ContextIndex index, List<Gold> gold, int maxTokens) {
+        ResourceUse.Meter meter = ResourceUse.start(1);
+        List<Answered> out = new ArrayList<>();
+        for (Gold g : gold) {
+            List<ContextIndex.Hit> hits = index.search(g.question(), 1);
+            Contexts.Context top = hits.isEmpty() ? null : hits.getFirst().context();
+            String answer = "";
+            if (top != null) {
+                Generator.Result r = model.generate(QaFormat.answerPrompt(top.text(), g.question()), Sgp.greedy(maxTokens), piece -> { });
+                answer = r.text().strip();
+            }
+            out.add(answered(g, top, answer));
+        }
+        return new Run(scores(name, out, meter.stop()), out);
+    }
+
+    /** {@code student} answers each question with {@link Sgp}. */
+    public static Run sgp(String name, Llm student, ContextIndex index, List<Gold> gold, Sgp.Options options) {
+        ResourceUse.Meter meter = ResourceUse.start(1);
+        List<Answered> out = new ArrayList<>();
+        for (Gold g : gold) {
+            Sgp.Answer a = Sgp.answer(student, index, g.question(), options);
+            out.add(answered(g, a.chosen() == null ? null : a.chosen().hit().context(), a.chosen() == null ? "" : a.chosen().answer()));
+        }
+        return new Run(scores(name, out, meter.stop()), out);
+    }
+
+    private static Answered answered(Gold g, Contexts.Context from, String answer) {
+        return new Answered(g, from == null ? null : from.id(), answer, QaMetrics.exactMatch(answer, g.answer()),
+                QaMetrics.f1(answer, g.answer()), g.answeredFrom(from));
+    }
+
+    private static Scores scores(String name, List<Answered> answers, ResourceUse use) {
+        double em = 0, f1 = 0, retrieved = 0;
+        for (Answered a : answers) {
+            em += a.exactMatch();
+            f1 += a.f1();
+            retrieved += a.retrieved() ? 1 : 0;
+        }
+        int n = answers.size();
+        return new Scores(name, n, em / n, f1 / n, retrieved / n, use.cpuSeconds() / n);
+    }
+}
