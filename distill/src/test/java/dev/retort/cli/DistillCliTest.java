@@ -369,14 +369,17 @@ class DistillCliTest {
     /**
      * Kill and resume, every method: a real process gets SIGINT (Ctrl-C) a few steps in, writes its checkpoint and
      * exits 130; --resume in a fresh process finishes the run, and every step's numbers are bitwise those of the
-     * run that was never interrupted — LoRA dropout, the meta-distilled teacher and all.
+     * run that was never interrupted — LoRA dropout, bottleneck adapters, the meta-distilled teacher and all.
      */
     @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
-    @org.junit.jupiter.params.provider.ValueSource(strings = {"sft", "kd", "neo", "meta"})
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"sft", "kd", "neo", "meta", "neo-bottleneck"})
     void ctrlCAndResumeAreBitwiseTheUninterruptedRunInEveryMethod(String method, @TempDir Path work) throws Exception {
         Assumptions.assumeTrue(Files.isExecutable(Path.of("/bin/kill")) || Files.isExecutable(Path.of("/usr/bin/kill")), "no kill(1): skipped");
-        String[] flags = method.equals("neo") ? new String[] {"--method", "neo", "--lora-rank", "4", "--lora-dropout", "0.1", "--max-steps", "40"}
-                : new String[] {"--method", method, "--max-steps", "40"};
+        String[] flags = switch (method) {
+            case "neo" -> new String[] {"--method", "neo", "--lora-rank", "4", "--lora-dropout", "0.1", "--max-steps", "40"};
+            case "neo-bottleneck" -> new String[] {"--method", "neo", "--adapter-type", "bottleneck", "--adapter-size", "4", "--max-steps", "40"};
+            default -> new String[] {"--method", method, "--max-steps", "40"};
+        };
         Path straight = work.resolve("straight"), out = work.resolve("interrupted");
         assertEquals(0, run(distill(straight, flags)).exit());
 
