@@ -91,7 +91,7 @@ public final class Llm implements AutoCloseable {
     public static Llm open(Path modelDir, Path adapterDirOrNull) {
         requireModelDirectory(modelDir);
         if (adapterDirOrNull != null) {
-            requireDirectory(adapterDirOrNull, "a PEFT adapter directory (" + PeftAdapter.CONFIG_FILE + ", "
+            requireDirectory(adapterDirOrNull, "an adapter directory, PEFT LoRA or Retort bottleneck (" + PeftAdapter.CONFIG_FILE + ", "
                     + PeftAdapter.WEIGHTS_FILE + ")");
         }
         Tokenizer tokenizer = loadTokenizer(modelDir);
