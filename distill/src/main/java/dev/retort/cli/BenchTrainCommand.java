@@ -33,6 +33,9 @@ final class BenchTrainCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (threads != null) ThreadPool.setSharedThreads(threads);
+        if (lora.options().bottleneck()) {
+            throw new IllegalArgumentException("--adapter-type bottleneck: bench train's lora-kd mode measures LoRA adapters only");
+        }
         TrainStepBench.Result r = TrainStepBench.run(mode, shape.config(shape.layers, true, shape.seq), 2 * shape.layers,
                 shape.batch, shape.seq, kd.options(), lora.options().config(LoraOptions.NEO_RANK, 0), steps);
         System.out.printf(Locale.ROOT, "retort mode=%s threads=%d vocab=%d dim=%d layers=%d T=%d B=%d: step median %.0f ms, "

@@ -16,14 +16,15 @@ import picocli.CommandLine.Option;
  * {@code retort eval --model DIR --data FILE}: mean next-token cross-entropy and perplexity of a text file,
  * tokenized with BOS and cut into consecutive windows of the model's context length. Last line:
  * {@code tokens=N ce=X ppl=Y} (N = predicted tokens). {@code --adapter DIR} merges a PEFT LoRA adapter into
- * the model first, giving the numbers of the merged export.
+ * the model first, giving the numbers of the merged export, or attaches the bottleneck adapters there.
  */
 @Command(name = "eval", mixinStandardHelpOptions = true, description = "Cross-entropy and perplexity of a model on a text file.")
 final class EvalCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Model directory.")
     Path model;
 
-    @Option(names = "--adapter", description = "PEFT LoRA adapter directory merged into the model on load (adapter_config.json, adapter_model.safetensors).")
+    @Option(names = "--adapter", description = "Adapter directory (adapter_config.json, adapter_model.safetensors): a PEFT LoRA adapter, merged into the model on load, "
+            + "or Retort bottleneck adapters, applied as modules.")
     Path adapter;
 
     @Option(names = "--data", required = true, description = "UTF-8 text file.")

@@ -23,7 +23,8 @@ import picocli.CommandLine.Option;
  * {@code retort generate --model DIR --prompt TEXT}: prints only the generated text (not the prompt), streamed
  * as it comes. {@code --temperature 0} is greedy and deterministic; an empty prompt starts from BOS;
  * {@code --prompt -} reads the prompt from standard input. {@code --adapter DIR} merges a PEFT LoRA adapter into
- * the model first (as {@code retort export} would).
+ * the model first (as {@code retort export} would), or attaches the bottleneck adapters there (which no export can
+ * merge).
  *
  * <p>Several {@code --prompt}s are generated together, {@code --batch} at a time, and printed when all are done,
  * one JSON line each: {@code {"prompt": …, "text": …, "finish": "eos"|"stop"|"length"}}. Prompt i samples with
@@ -34,7 +35,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Model directory (config.json, model.safetensors, tokenizer).")
     Path model;
 
-    @Option(names = "--adapter", description = "PEFT LoRA adapter directory merged into the model on load (adapter_config.json, adapter_model.safetensors).")
+    @Option(names = "--adapter", description = "Adapter directory (adapter_config.json, adapter_model.safetensors): a PEFT LoRA adapter, merged into the model on load, "
+            + "or Retort bottleneck adapters, applied as modules.")
     Path adapter;
 
     @Option(names = "--prompt", description = "The prompt (default: empty, start from BOS); '-' reads it from standard input. "

@@ -19,7 +19,7 @@ final class GenerateDataCommand implements Callable<Integer> {
     @Option(names = "--teacher", required = true, description = "Teacher model directory (Hugging Face layout).")
     Path teacher;
 
-    @Option(names = "--adapter", description = "PEFT LoRA adapter merged into the teacher on load.")
+    @Option(names = "--adapter", description = "Adapter for the teacher: PEFT LoRA, merged on load, or Retort bottleneck adapters, applied as modules.")
     Path adapter;
 
     @Option(names = "--prompts", required = true, description = "Prompts: JSONL with a \"prompt\" per line, or text with one prompt per line.")

@@ -108,9 +108,15 @@ final class OptionGroups {
         boolean rsLora = D.rsLora();
         @Option(names = "--lora-plus", description = "LoRA+: learning-rate ratio of B to A (default ${DEFAULT-VALUE} = off).")
         double loraPlus = D.loraPlus();
+        @Option(names = "--adapter-type", description = "lora, or bottleneck: Houlsby adapters h + W_up·silu(W_down·h), kept as modules (default ${DEFAULT-VALUE}).")
+        String adapterType = D.adapterType();
+        @Option(names = "--adapter-size", description = "Bottleneck width (default " + LoraOptions.NEO_RANK + "), or for lora the rank (as --lora-rank).")
+        Integer adapterSize;
+        @Option(names = "--adapter-placement", description = "Where bottleneck adapters go: attention, mlp or both (default ${DEFAULT-VALUE}).")
+        String placement = D.placement();
 
         LoraOptions options() {
-            return new LoraOptions(rank, alpha, dropout, Arrays.asList(targets.split(",")), rsLora, loraPlus);
+            return new LoraOptions(rank, alpha, dropout, Arrays.asList(targets.split(",")), rsLora, loraPlus, adapterType, adapterSize, placement);
         }
     }
 

@@ -11,7 +11,6 @@ import dev.retort.distill.train.Evaluator;
 import dev.retort.distill.train.MetricsLog;
 import dev.retort.distill.train.Trainer;
 import dev.retort.models.export.ModelExporter;
-import dev.retort.models.lora.PeftAdapter;
 import dev.retort.tensor.DType;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -60,7 +59,7 @@ public final class DistillJob {
                     ModelExporter.save(run.student(), null, o.models().teacher(), base, DType.F32);
                 }
                 adapterDir = OutputDirectory.fresh(out.resolve("adapter"));
-                PeftAdapter.save(adapterDir, plan.studentAdapters(), base.toAbsolutePath().toString());
+                plan.studentAdapters().save(adapterDir, base.toAbsolutePath().toString());
             } else {
                 studentDir = OutputDirectory.fresh(out.resolve("student"));
                 ModelExporter.save(run.student(), null, o.models().teacher(), studentDir, DType.F32);

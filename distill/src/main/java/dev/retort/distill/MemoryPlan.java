@@ -4,6 +4,7 @@ import dev.retort.distill.method.Method;
 import dev.retort.distill.options.DistillOptions;
 import dev.retort.distill.options.LoraOptions;
 import dev.retort.distill.train.ResourceUse;
+import dev.retort.models.adapter.BottleneckConfig;
 import dev.retort.models.hf.LlamaConfig;
 import dev.retort.models.llama.LayerSelection;
 import dev.retort.models.llama.LlamaModel;
@@ -52,7 +53,8 @@ public record MemoryPlan(long weights, long trainable, long activations) {
         }
         long trainable = 0;
         if (method.trainsStudentWeights(o)) trainable += 16 * parameters(student);
-        else trainable += 16 * loraParameters(student, o.lora().rank() == null ? LoraOptions.NEO_RANK : o.lora().rank());
+        else if (o.lora().bottleneck()) trainable += 16 * bottleneckParameters(student, o.lora().bottleneckConfig(0));
+        else trainable += 16 * loraParameters(student, o.lora().size() == null ? LoraOptions.NEO_RANK : o.lora().size());
         if (method.trainsTeacherWeights(o)) trainable += 16 * parameters(teacher);
 
         long tokens = (long) o.training().batchSize() * o.data().seqLen();
@@ -179,6 +181,13 @@ public record MemoryPlan(long weights, long trainable, long activations) {
         long h = c.intermediateSize();
         long perLayer = rank * ((d + q) + 2 * (d + kv) + (q + d) + 2 * (d + h) + (h + d));
         return c.numHiddenLayers() * perLayer;
+    }
+
+    /** W_down, b_down, W_up and b_up of every adapter: (2·C + 1)·size + C each, one or two per layer. */
+    static long bottleneckParameters(LlamaConfig c, BottleneckConfig adapters) {
+        long d = c.hiddenSize(), perAdapter = (2 * d + 1) * adapters.size() + d;
+        int perLayer = (adapters.placement().attention() ? 1 : 0) + (adapters.placement().mlp() ? 1 : 0);
+        return (long) c.numHiddenLayers() * perLayer * perAdapter;
     }
 
     private static long fileBytes(Path dir) {

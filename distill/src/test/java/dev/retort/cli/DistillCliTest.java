@@ -90,6 +90,74 @@ class DistillCliTest {
     }
 
     @Test
+    void neoTrainsBottleneckAdaptersOnAFrozenStudentThatGenerateAndEvalApply(@TempDir Path out) throws Exception {
+        CliTest.Run r = run(distill(out, "--method", "neo", "--adapter-type", "bottleneck", "--adapter-size", "8"));
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.lastLine().matches("adapter: \\S+  report: \\S+"), "last line format: " + r.lastLine());
+        Path adapter = out.resolve("adapter");
+        Map<?, ?> config = new ObjectMapper().readValue(adapter.resolve("adapter_config.json").toFile(), Map.class);
+        assertEquals("retort_bottleneck", config.get("adapter_type"));
+        assertEquals(8, config.get("bottleneck_size"));
+        assertEquals("both", config.get("placement"));
+        assertEquals(6, losses(out).size());
+        assertTrue(Files.readString(out.resolve("report.html")).contains("bottleneck size=8 placement=both"), "the settings name the adapters");
+        try (var weights = dev.retort.models.hf.SafetensorsFile.open(adapter.resolve("adapter_model.safetensors"))) {
+            assertEquals(3 * 2 * 4, weights.names().size(), "W_down, b_down, W_up, b_up after both blocks of 3 layers, nothing else");
+            float[] up = weights.tensor("model.layers.2.mlp.adapter.up.weight").toFloatArray();
+            double moved = 0;
+            for (float v : up) moved = Math.max(moved, Math.abs(v));
+            assertTrue(moved > 0, "W_up trained away from zero");
+        }
+        Path base = out.resolve("student-base");
+        try (var weights = dev.retort.models.hf.SafetensorsFile.open(base.resolve("model.safetensors"))) {
+            assertTrue(weights.names().stream().noneMatch(n -> n.contains("adapter")), "the frozen base is written without adapters");
+        }
+
+        String[] greedy = {"--prompt", "Once upon a time", "--temperature", "0", "--max-tokens", "10"};
+        CliTest.Run gen = run(concat(new String[] {"generate", "--model", base.toString(), "--adapter", adapter.toString()}, greedy));
+        assertEquals(0, gen.exit(), gen.err());
+        assertTrue(!gen.out().isBlank(), "the adapted student generates text");
+        Path text = shared.resolve("eval.txt");
+        Files.writeString(text, "Once upon a time, there was a little girl named Lily. She loved her cat.");
+        CliTest.Run eval = run("eval", "--model", base.toString(), "--adapter", adapter.toString(), "--data", text.toString());
+        assertEquals(0, eval.exit(), eval.err());
+        assertTrue(eval.lastLine().matches("tokens=\\d+ ce=\\d+\\.\\d+ ppl=\\d+\\.\\d+"), "last line format: " + eval.lastLine());
+
+        CliTest.Run export = run("export", "--model", base.toString(), "--adapter", adapter.toString(), "--out", out.resolve("merged").toString());
+        assertEquals(2, export.exit(), "bottleneck adapters cannot be merged: " + export.err());
+        assertEquals(1, export.err().strip().lines().count(), export.err());
+        assertTrue(export.err().contains("retort_bottleneck") && export.err().contains("cannot be merged"), export.err());
+    }
+
+    @Test
+    void adapterFlagsThatDoNotFitAreRefusedInOneLine(@TempDir Path work) {
+        String[][] refused = {
+                {"--adapter-type", "bottleneck", "--lora-rank", "4"},
+                {"--adapter-type", "bottleneck", "--lora-alpha", "8"},
+                {"--adapter-type", "prefix"},
+                {"--adapter-placement", "mlp"},
+                {"--lora-rank", "4", "--adapter-size", "8"},
+                {"--method", "kd", "--adapter-type", "bottleneck"},
+                {"--adapter-type", "bottleneck", "--adapter-placement", "everywhere"},
+        };
+        String[] expected = {"--lora-rank shapes LoRA adapters", "--lora-alpha", "--adapter-type must be lora or bottleneck",
+                "--adapter-placement goes with --adapter-type bottleneck", "disagree", "--adapter-type bottleneck goes with --method neo",
+                "placement 'everywhere'"};
+        for (int i = 0; i < refused.length; i++) {
+            CliTest.Run r = run(distill(work.resolve("run" + i), refused[i]));
+            assertEquals(2, r.exit(), String.join(" ", refused[i]) + ": " + r.err());
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+            assertTrue(r.err().contains(expected[i]), "expected '" + expected[i] + "' in: " + r.err());
+        }
+    }
+
+    private static String[] concat(String[] a, String[] b) {
+        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
+    }
+
+    @Test
     void kdTrainsEveryParameterAndLowersTheLoss(@TempDir Path out) {
         CliTest.Run r = run(distill(out, "--method", "kd", "--kd-loss", "jsd", "--max-steps", "10"));
         assertEquals(0, r.exit(), r.err());
@@ -301,14 +369,17 @@ class DistillCliTest {
     /**
      * Kill and resume, every method: a real process gets SIGINT (Ctrl-C) a few steps in, writes its checkpoint and
      * exits 130; --resume in a fresh process finishes the run, and every step's numbers are bitwise those of the
-     * run that was never interrupted — LoRA dropout, the meta-distilled teacher and all.
+     * run that was never interrupted — LoRA dropout, bottleneck adapters, the meta-distilled teacher and all.
      */
     @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
-    @org.junit.jupiter.params.provider.ValueSource(strings = {"sft", "kd", "neo", "meta"})
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"sft", "kd", "neo", "meta", "neo-bottleneck"})
     void ctrlCAndResumeAreBitwiseTheUninterruptedRunInEveryMethod(String method, @TempDir Path work) throws Exception {
         Assumptions.assumeTrue(Files.isExecutable(Path.of("/bin/kill")) || Files.isExecutable(Path.of("/usr/bin/kill")), "no kill(1): skipped");
-        String[] flags = method.equals("neo") ? new String[] {"--method", "neo", "--lora-rank", "4", "--lora-dropout", "0.1", "--max-steps", "40"}
-                : new String[] {"--method", method, "--max-steps", "40"};
+        String[] flags = switch (method) {
+            case "neo" -> new String[] {"--method", "neo", "--lora-rank", "4", "--lora-dropout", "0.1", "--max-steps", "40"};
+            case "neo-bottleneck" -> new String[] {"--method", "neo", "--adapter-type", "bottleneck", "--adapter-size", "4", "--max-steps", "40"};
+            default -> new String[] {"--method", method, "--max-steps", "40"};
+        };
         Path straight = work.resolve("straight"), out = work.resolve("interrupted");
         assertEquals(0, run(distill(straight, flags)).exit());
 

@@ -43,7 +43,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A seeded mutation fuzz of every loader a user's file reaches: safetensors, the sharded index, config.json,
- * tokenizer.json, tokenizer.model, the teacher cache, the training checkpoint and data files. Each damaged
+ * bottleneck adapter configs, tokenizer.json, tokenizer.model, the teacher cache, the training checkpoint and data files. Each damaged
  * file must load (and then be usable) or be refused with the loader's one documented exception, in one line
  * naming the file; any other exception, or a hang, fails with the seed and the case. A few thousand cases per
  * loader here; {@code -Dretort.fuzz.iterations=N} for more.
@@ -101,6 +101,21 @@ class HostileInputFuzzTest {
                     LlamaConfig c = LlamaConfig.read(file);
                     LlamaConfig.parse(file, c.toJson());   // what was accepted also writes and reads back
                 });
+    }
+
+    @Test
+    void bottleneckAdapterConfig() throws Exception {
+        byte[] valid = """
+                {
+                  "adapter_type" : "retort_bottleneck",
+                  "base_model_name_or_path" : "stories260K",
+                  "bottleneck_size" : 16,
+                  "non_linearity" : "silu",
+                  "placement" : "both"
+                }
+                """.getBytes(StandardCharsets.UTF_8);
+        FuzzLoop.run("adapter_config.json", 16_09L, FuzzLoop.iterations(3000), valid, dir, ModelFileException.class,
+                Mutations::mutate, file -> dev.retort.models.adapter.BottleneckFiles.readConfig(file, 0));
     }
 
     @Test

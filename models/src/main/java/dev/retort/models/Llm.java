@@ -3,6 +3,8 @@ package dev.retort.models;
 import dev.retort.autograd.BufferPool;
 import dev.retort.autograd.Graph;
 import dev.retort.autograd.Parameter;
+import dev.retort.models.adapter.BottleneckFiles;
+import dev.retort.models.adapter.BottleneckModel;
 import dev.retort.models.hf.LlamaConfig;
 import dev.retort.models.hf.ModelFileException;
 import dev.retort.models.hf.ModelWeights;
@@ -43,7 +45,8 @@ import java.util.function.Consumer;
  * <p>A PEFT LoRA adapter directory given to {@link #open(Path, Path)} is merged on open: every adapted layer
  * gets an F32 copy W + scale·B·A (computed as {@code retort export} computes it, so the numbers are those of the
  * merged export in F32); the other weights stay mapped in their stored dtype. Generation, logits and loss all
- * see the merged weights.
+ * see the merged weights. A Retort bottleneck adapter directory ({@link BottleneckFiles}, {@code adapter_type}
+ * {@code retort_bottleneck}) cannot be merged and is attached as modules instead, which every path applies.
  *
  * <p>Two paths compute over the same weights: {@link #generate} and {@link #logits} run the KV-cache inference
  * ({@link LlamaInference}); {@link #allLogits} and {@link #loss} run the autograd model without gradients
@@ -58,11 +61,12 @@ public final class Llm implements AutoCloseable {
     private final ModelWeights weights;
     private final Arena arena;
     private final LlamaModel model;
+    private final BottleneckModel bottleneck;   // attached bottleneck adapters, or null
     private final BufferPool pool = new BufferPool();
     private boolean closed;
 
     private Llm(Path directory, Path adapter, LlamaConfig config, Tokenizer tokenizer, ModelWeights weights, Arena arena,
-                LlamaModel model) {
+                LlamaModel model, BottleneckModel bottleneck) {
         this.directory = directory;
         this.adapter = adapter;
         this.config = config;
@@ -70,6 +74,7 @@ public final class Llm implements AutoCloseable {
         this.weights = weights;
         this.arena = arena;
         this.model = model;
+        this.bottleneck = bottleneck;
     }
 
     /** Opens the model directory {@code modelDir} (config.json, weights, tokenizer). */
@@ -79,14 +84,14 @@ public final class Llm implements AutoCloseable {
 
     /**
      * Opens {@code modelDir} and merges the PEFT LoRA adapter in {@code adapterDirOrNull} (adapter_config.json,
-     * adapter_model.safetensors) into it; null opens the base model. Bad files fail with a
+     * adapter_model.safetensors) into it, or attaches the bottleneck adapters there; null opens the base model. Bad files fail with a
      * {@link ModelFileException} (or an {@link UncheckedIOException} for the tokenizer) whose one-line message
      * starts with the file at fault.
      */
     public static Llm open(Path modelDir, Path adapterDirOrNull) {
         requireModelDirectory(modelDir);
         if (adapterDirOrNull != null) {
-            requireDirectory(adapterDirOrNull, "a PEFT adapter directory (" + PeftAdapter.CONFIG_FILE + ", "
+            requireDirectory(adapterDirOrNull, "an adapter directory, PEFT LoRA or Retort bottleneck (" + PeftAdapter.CONFIG_FILE + ", "
                     + PeftAdapter.WEIGHTS_FILE + ")");
         }
         Tokenizer tokenizer = loadTokenizer(modelDir);
@@ -99,8 +104,13 @@ public final class Llm implements AutoCloseable {
         Arena arena = Arena.ofShared();
         try {
             LlamaModel model = LlamaModel.load(config, weights, arena, false);
-            if (adapterDirOrNull != null) mergeAdapter(model, adapterDirOrNull, arena);
-            return new Llm(modelDir, adapterDirOrNull, config, tokenizer, weights, arena, model);
+            BottleneckModel bottleneck = null;
+            if (adapterDirOrNull != null && BottleneckFiles.holdsBottleneck(adapterDirOrNull)) {
+                bottleneck = BottleneckFiles.load(adapterDirOrNull, model);   // kept as modules: no merge exists
+            } else if (adapterDirOrNull != null) {
+                mergeAdapter(model, adapterDirOrNull, arena);
+            }
+            return new Llm(modelDir, adapterDirOrNull, config, tokenizer, weights, arena, model, bottleneck);
         } catch (RuntimeException | Error e) {
             arena.close();
             weights.close();
@@ -257,14 +267,14 @@ public final class Llm implements AutoCloseable {
     /** The model directory this was opened from. */
     public Path directory() { return directory; }
 
-    /** The adapter directory merged on open, if any. */
+    /** The adapter directory opened with the model (merged, or attached when bottleneck adapters), if any. */
     public Optional<Path> adapter() { return Optional.ofNullable(adapter); }
 
     public LlamaConfig config() { return config; }
 
     public Tokenizer tokenizer() { return tokenizer; }
 
-    /** The model itself (frozen; adapted layers merged), for what this class does not offer. Valid until close. */
+    /** The model itself (frozen; LoRA-adapted layers merged, bottleneck adapters attached), for what this class does not offer. Valid until close. */
     public LlamaModel model() {
         checkOpen();
         return model;
@@ -276,6 +286,7 @@ public final class Llm implements AutoCloseable {
         if (closed) return;
         closed = true;
         pool.close();
+        if (bottleneck != null) bottleneck.detach();
         arena.close();
         weights.close();
     }

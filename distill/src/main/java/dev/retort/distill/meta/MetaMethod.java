@@ -29,8 +29,8 @@ public final class MetaMethod implements Method {
 
     @Override
     public void check(DistillOptions o) {
-        if (o.lora().rank() != null) {
-            throw new IllegalArgumentException("--lora-rank goes with --method neo (or sft); meta trains every student parameter");
+        if (o.lora().adapted()) {
+            throw new IllegalArgumentException(o.lora().adaptedFlag() + " goes with --method neo (or sft); meta trains every student parameter");
         }
         if (o.models().teacherCache() != null) throw new IllegalArgumentException("--method meta updates the teacher, so it cannot read it from --teacher-cache");
         if (o.features().layers() != null) throw new IllegalArgumentException("--method meta does not support --feature-layers");

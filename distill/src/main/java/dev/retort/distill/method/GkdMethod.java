@@ -8,10 +8,8 @@ import dev.retort.distill.loss.Divergence;
 import dev.retort.distill.loss.KdConfig;
 import dev.retort.distill.options.DistillOptions;
 import dev.retort.distill.options.GkdOptions;
-import dev.retort.distill.options.LoraOptions;
 import dev.retort.distill.train.KdObjective;
 import dev.retort.models.Sampling;
-import dev.retort.models.lora.LoraModel;
 import java.io.IOException;
 import java.util.List;
 
@@ -23,7 +21,8 @@ import java.util.List;
  * response tokens only: by default the generalised JSD(β) ({@link Divergence#GJSD}: β = 0 forward KL, β = 1
  * reverse KL) at T = 1, with no cross-entropy term (α = 1). λ = 0 is supervised KD on the dataset's responses;
  * λ = 1 trains only on the student's own samples, so it learns to recover from its own mistakes. With
- * --lora-rank the student is a frozen base with LoRA adapters, which it samples through (without dropout).
+ * --lora-rank (or --adapter-size, or --adapter-type bottleneck) the student is a frozen base with adapters, which
+ * it samples through (LoRA without dropout).
  */
 public final class GkdMethod implements Method {
     @Override
@@ -49,7 +48,7 @@ public final class GkdMethod implements Method {
 
     @Override
     public boolean trainsStudentWeights(DistillOptions options) {
-        return options.lora().rank() == null;
+        return !options.lora().adapted();
     }
 
     @Override
@@ -61,8 +60,8 @@ public final class GkdMethod implements Method {
         Sampling sampling = new Sampling(g.maxNewTokens(), (float) g.genTemperature(), 0, 1, o.training().seed());
         GeneratedBatches batches = new GeneratedBatches(dataset, rows, run.student(), g.seqKd() ? run.teacher() : null,
                 run.tokenizer().eosId(), g.lambda(), sampling, run.padToken());
-        // every student weight, or LoRA adapters of a frozen student with --lora-rank (it samples through them)
-        LoraModel adapters = o.lora().rank() == null ? null : run.attachStudentLora(LoraOptions.NEO_RANK);
+        // every student weight, or adapters of a frozen student with --lora-rank or --adapter-* (it samples through them)
+        StudentAdapters adapters = o.lora().adapted() ? run.attachStudentAdapters() : null;
         List<Parameter> trainable = adapters == null ? run.student().trainableParameters() : adapters.parameters();
         List<ParamGroup> groups = adapters == null ? run.groups(trainable) : run.groups(adapters);
         return Plan.of(Phase.standard(name(), KdObjective.live(run.student(), run.teacher(), o.kd()), trainable, groups,

@@ -6,10 +6,8 @@ import dev.retort.distill.cache.TeacherCaches;
 import dev.retort.distill.loss.LayerMap;
 import dev.retort.distill.options.DistillOptions;
 import dev.retort.distill.options.FeatureOptions;
-import dev.retort.distill.options.LoraOptions;
 import dev.retort.distill.train.KdObjective;
 import dev.retort.models.hf.LlamaConfig;
-import dev.retort.models.lora.LoraModel;
 import dev.retort.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
@@ -24,7 +22,8 @@ import java.util.SplittableRandom;
  * <ul>
  *   <li>{@code kd}: every student weight trains;
  *   <li>{@code neo} (LLM-Neo, Yang et al. 2024): LoRA adapters of a frozen student train (rank 16 unless
- *       --lora-rank says otherwise) — KD's knowledge with LoRA's memory.
+ *       --lora-rank says otherwise) — KD's knowledge with LoRA's memory; or, with --adapter-type bottleneck,
+ *       Houlsby bottleneck adapters (width 16 unless --adapter-size says otherwise).
  * </ul>
  */
 public final class KdMethod implements Method {
@@ -49,8 +48,8 @@ public final class KdMethod implements Method {
 
     @Override
     public void check(DistillOptions options) {
-        if (!lora && options.lora().rank() != null) {
-            throw new IllegalArgumentException("--lora-rank goes with --method neo (or sft); kd trains every student parameter");
+        if (!lora && options.lora().adapted()) {
+            throw new IllegalArgumentException(options.lora().adaptedFlag() + " goes with --method neo (or sft); kd trains every student parameter");
         }
     }
 
@@ -62,7 +61,7 @@ public final class KdMethod implements Method {
     @Override
     public Plan plan(Workspace run) {
         DistillOptions o = run.options();
-        LoraModel adapters = lora ? run.attachStudentLora(LoraOptions.NEO_RANK) : null;
+        StudentAdapters adapters = lora ? run.attachStudentAdapters() : null;
         List<Parameter> trainable = lora ? adapters.parameters() : run.student().trainableParameters();
         List<ParamGroup> groups = new ArrayList<>(lora ? run.groups(adapters) : run.groups(trainable));
 

@@ -2,7 +2,6 @@ package dev.retort.distill.method;
 
 import dev.retort.autograd.Parameter;
 import dev.retort.models.lora.LoraAdapter;
-import dev.retort.models.lora.LoraModel;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -14,12 +13,13 @@ import java.util.Map;
  * What a {@link Method} makes of a run: its phases, run in order by the trainer, and what is written after them.
  *
  * @param phases          at least one
- * @param studentAdapters the student's LoRA adapters when it trains through them (written as a PEFT adapter),
- *                        or null when the student's own weights train (written as a model directory)
+ * @param studentAdapters the student's adapters when it trains through them (written as their own files: a PEFT
+ *                        adapter, or Retort's bottleneck adapters), or null when the student's own weights train
+ *                        (written as a model directory)
  * @param extraOutputs    anything else the method writes into the output directory after training (the
  *                        meta-distilled teacher, say)
  */
-public record Plan(List<Phase> phases, LoraModel studentAdapters, List<Output> extraOutputs) {
+public record Plan(List<Phase> phases, StudentAdapters studentAdapters, List<Output> extraOutputs) {
 
     /** Something written into the run's output directory once training is over. */
     public interface Output {
@@ -33,7 +33,7 @@ public record Plan(List<Phase> phases, LoraModel studentAdapters, List<Output> e
     }
 
     /** A plan of one phase. */
-    public static Plan of(Phase phase, LoraModel studentAdapters) {
+    public static Plan of(Phase phase, StudentAdapters studentAdapters) {
         return new Plan(List.of(phase), studentAdapters, List.of());
     }
 
@@ -66,12 +66,13 @@ public record Plan(List<Phase> phases, LoraModel studentAdapters, List<Output> e
 
     /**
      * The counters of random draws a checkpoint must keep for an exact resume, by name: how many LoRA dropout
-     * masks each of the student's adapters has drawn (the n-th mask's seed is a function of n).
+     * masks each of the student's adapters has drawn (the n-th mask's seed is a function of n). Bottleneck adapters
+     * draw nothing.
      */
     public Map<String, Long> randomState() {
         Map<String, Long> counters = new LinkedHashMap<>();
-        if (studentAdapters != null) {
-            for (Map.Entry<String, LoraAdapter> e : studentAdapters.adapters().entrySet()) {
+        if (studentAdapters instanceof StudentAdapters.Lora(var lora)) {
+            for (Map.Entry<String, LoraAdapter> e : lora.adapters().entrySet()) {
                 counters.put("dropout_calls/" + e.getKey(), e.getValue().dropoutCalls());
             }
         }
@@ -80,8 +81,8 @@ public record Plan(List<Phase> phases, LoraModel studentAdapters, List<Output> e
 
     /** Puts back what {@link #randomState} saved; a counter the checkpoint lacks is an error naming it. */
     public void restoreRandomState(Map<String, Long> saved, Path checkpoint) {
-        if (studentAdapters == null) return;
-        for (Map.Entry<String, LoraAdapter> e : studentAdapters.adapters().entrySet()) {
+        if (!(studentAdapters instanceof StudentAdapters.Lora(var lora))) return;
+        for (Map.Entry<String, LoraAdapter> e : lora.adapters().entrySet()) {
             Long calls = saved.get("dropout_calls/" + e.getKey());
             if (calls == null) {
                 throw new IllegalArgumentException(checkpoint + ": no LoRA dropout counter for " + e.getKey()

@@ -11,7 +11,7 @@ import java.io.IOException;
  * {@code seqkd}: sequence-level KD (Kim and Rush 2016). The student learns from text its teacher wrote
  * ({@code retort generate-data}): cross-entropy on the response tokens of {@code {"prompt", "response"}} lines,
  * one example per row with its prompt masked; with --alpha above 0, token-level KD from the live teacher on the
- * same tokens as well. Every student weight trains, or LoRA adapters with --lora-rank. Its rows are those of
+ * same tokens as well. Every student weight trains, or adapters with --lora-rank or --adapter-*. Its rows are those of
  * {@code gkd}, so {@code gkd --lambda 0} with the same loss is the same run.
  */
 public final class SeqKdMethod implements Method {
@@ -36,7 +36,7 @@ public final class SeqKdMethod implements Method {
 
     @Override
     public boolean trainsStudentWeights(DistillOptions options) {
-        return options.lora().rank() == null;
+        return !options.lora().adapted();
     }
 
     @Override

@@ -5,7 +5,7 @@ import dev.retort.distill.train.SftObjective;
 
 /**
  * {@code sft}: supervised fine-tuning, the student's cross-entropy on the data, no teacher in the loss. Every
- * student weight trains, or LoRA adapters of a frozen student when --lora-rank is given.
+ * student weight trains, or adapters of a frozen student when --lora-rank or --adapter-* is given.
  */
 public final class SftMethod implements Method {
     @Override
@@ -15,7 +15,7 @@ public final class SftMethod implements Method {
 
     @Override
     public boolean trainsStudentWeights(DistillOptions options) {
-        return options.lora().rank() == null;
+        return !options.lora().adapted();
     }
 
     @Override

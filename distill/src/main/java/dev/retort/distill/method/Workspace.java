@@ -5,14 +5,15 @@ import dev.retort.autograd.optim.ParamGroup;
 import dev.retort.distill.data.CorpusReader;
 import dev.retort.distill.data.PackedData;
 import dev.retort.distill.options.DistillOptions;
+import dev.retort.distill.options.LoraOptions;
 import dev.retort.distill.train.Objective;
 import dev.retort.distill.train.TrainingConfig;
 import dev.retort.models.hf.LlamaConfig;
 import dev.retort.models.hf.ModelWeights;
 import dev.retort.models.llama.LayerSelection;
 import dev.retort.models.llama.LlamaModel;
+import dev.retort.models.adapter.BottleneckModel;
 import dev.retort.models.lora.Lora;
-import dev.retort.models.lora.LoraModel;
 import dev.retort.models.tokenizer.ChatTemplate;
 import dev.retort.models.tokenizer.Tokenizer;
 import dev.retort.models.tokenizer.Tokenizers;
@@ -136,25 +137,32 @@ public final class Workspace implements AutoCloseable {
 
     /**
      * The single phase of a method that trains the student on {@code objective} over {@code rows}: every weight, or
-     * LoRA adapters of a frozen student when --lora-rank is given.
+     * adapters of a frozen student when --lora-rank, --adapter-size or --adapter-type bottleneck is given.
      */
     public Plan studentPhase(String name, Objective objective, PackedData rows) {
-        if (options.lora().rank() == null) {
+        if (!options.lora().adapted()) {
             List<Parameter> weights = student.trainableParameters();
             return Plan.of(phase(name, objective, weights, groups(weights), rows), null);
         }
-        LoraModel adapters = attachStudentLora(dev.retort.distill.options.LoraOptions.NEO_RANK);   // --lora-rank is given, so unused
+        StudentAdapters adapters = attachStudentAdapters();
         return Plan.of(phase(name, objective, adapters.parameters(), groups(adapters), rows), adapters);
     }
 
-    /** LoRA adapters on the student, with --lora-* (rank {@code defaultRank} when --lora-rank is not given). */
-    public LoraModel attachStudentLora(int defaultRank) {
-        return Lora.attach(student, options.lora().config(defaultRank, options.training().seed()));
+    /**
+     * Adapters on the student, of --adapter-type: LoRA with --lora-* (rank {@link LoraOptions#NEO_RANK} when
+     * neither --lora-rank nor --adapter-size is given), or bottleneck adapters of --adapter-size (default the same)
+     * at --adapter-placement. They are initialised from --seed.
+     */
+    public StudentAdapters attachStudentAdapters() {
+        LoraOptions o = options.lora();
+        long seed = options.training().seed();
+        return o.bottleneck() ? new StudentAdapters.Bottleneck(BottleneckModel.attach(student, o.bottleneckConfig(seed)))
+                : new StudentAdapters.Lora(Lora.attach(student, o.config(LoraOptions.NEO_RANK, seed)));
     }
 
-    /** The optimizer groups of a student trained through its adapters: A and B apart for LoRA+. */
-    public List<ParamGroup> groups(LoraModel adapters) {
-        return adapters.paramGroups(options.training().weightDecay(), options.lora().loraPlus());
+    /** The optimizer groups of a student trained through its adapters: LoRA's A and B apart for LoRA+. */
+    public List<ParamGroup> groups(StudentAdapters adapters) {
+        return adapters.groups(options.training().weightDecay(), options.lora().loraPlus());
     }
 
     /** One group over {@code params} with the run's weight decay. */

@@ -16,6 +16,7 @@ import dev.retort.distill.demo.DemoCorpus;
 import dev.retort.distill.loss.KdConfig;
 import dev.retort.distill.method.Phase;
 import dev.retort.distill.method.Plan;
+import dev.retort.distill.method.StudentAdapters;
 import dev.retort.distill.options.OutputOptions;
 import dev.retort.models.hf.LlamaConfig;
 import dev.retort.models.llama.LlamaModel;
@@ -175,7 +176,7 @@ class TrainerTest {
             Phase first = Phase.standard("sft", sft, weights, sftConfig, train);
             TrainingConfig kdConfig = config(4, 1, 4, 5e-3, checkpointEvery).withSeed(11);
             Phase second = Phase.standard("kd", kd, adapters.parameters(), adapters.paramGroups(0, 2), kdConfig, train);
-            return new Trainer(config, new Plan(List.of(first, second), adapters, List.of()), student, teacher, heldOut,
+            return new Trainer(config, new Plan(List.of(first, second), new StudentAdapters.Lora(adapters), List.of()), student, teacher, heldOut,
                     "two phases", new OutputOptions(out, false, false));
         }
     }

@@ -19,6 +19,8 @@ import dev.retort.tensor.kernels.Elementwise.RopeLayout;
  *   h = x + o_proj(attention(rope(q_proj(norm1(x))), rope(k_proj(norm1(x))), v_proj(norm1(x))))
  *   y = h + down_proj(silu(gate_proj(norm2(h))) ⊙ up_proj(norm2(h)))
  * </pre>
+ * An adapter on a projection changes that projection's output ({@link Linear#setAdapter}): LoRA on any of them,
+ * a bottleneck adapter on o_proj and down_proj, so that it sits on each block's output before the residual add.
  */
 public final class DecoderLayer extends Module {
     public final RmsNormLayer inputNorm;

@@ -2,6 +2,7 @@ package dev.retort.models.llama;
 
 import dev.retort.autograd.Parameter;
 import dev.retort.autograd.nn.Linear;
+import dev.retort.models.adapter.BottleneckAdapter;
 import dev.retort.models.hf.LlamaConfig;
 import dev.retort.models.lora.LoraAdapter;
 import dev.retort.tensor.DType;
@@ -16,7 +17,9 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * Fast inference over a {@link LlamaModel}'s weights with a KV cache: no autograd, no per-token allocation,
- * BF16/F16 weights read in place, unmerged LoRA adapters applied (without dropout) as their own small products. A session holds {@code slots} independent sequences, each with its own cache.
+ * BF16/F16 weights read in place, unmerged LoRA adapters applied (without dropout) as their own small products,
+ * bottleneck adapters ({@link BottleneckAdapter}) applied to their projection's output as in the training forward.
+ * A session holds {@code slots} independent sequences, each with its own cache.
  * {@link #forward(int, int[])} feeds the next tokens of one sequence (a whole prompt at once, in chunks, or one
  * token) and returns the logits of the last one; {@link #decode} feeds one token to each of several sequences
  * in one pass, so every weight matrix is read once for all of them ({@link Gemm#matvecs}).
@@ -36,6 +39,7 @@ public final class LlamaInference implements AutoCloseable {
     private final Tensor[] keyCache, valueCache;   // per layer: [slots × capacity × kvWidth]
     private final Tensor x, h, q, k, v, attn, proj, gate, up;   // [rows × …], rows = max(chunk, slots)
     private final Tensor loraDown, loraUp;       // [rows × r], [rows × out] of unmerged LoRA adapters; null without
+    private final Tensor adapterDown, adapterUp; // [rows × size], [rows × out] of bottleneck adapters; null without
     private final Tensor logits, rowLogits;      // [slots × V]: each sequence's latest; [rows × V] of one decode step
     private final int[] position;                // per slot: tokens it holds (the position of its next token)
 
@@ -54,11 +58,14 @@ public final class LlamaInference implements AutoCloseable {
             throw new IllegalArgumentException("capacity " + capacity + " must be in [1, max_position_embeddings "
                     + c.maxPositionEmbeddings() + "]");
         }
-        int loraRank = 0;
+        int loraRank = 0, bottleneckSize = 0, bottleneckOut = 0;
         for (DecoderLayer layer : model.layers()) {
             for (Linear l : java.util.List.of(layer.qProj, layer.kProj, layer.vProj, layer.oProj, layer.gateProj, layer.upProj, layer.downProj)) {
                 if (l.adapter() instanceof LoraAdapter lora) {
                     loraRank = Math.max(loraRank, lora.rank());
+                } else if (l.adapter() instanceof BottleneckAdapter adapter) {
+                    bottleneckSize = Math.max(bottleneckSize, adapter.size());
+                    bottleneckOut = Math.max(bottleneckOut, adapter.hidden());
                 } else if (l.adapter() != null) {
                     throw new IllegalStateException(l.name() + " has an adapter the KV-cache path cannot apply; "
                             + "merge it into the weights (or export the model) first");
@@ -88,6 +95,8 @@ public final class LlamaInference implements AutoCloseable {
         up = Tensor.zeros(arena, DType.F32, rows, c.intermediateSize());
         loraDown = loraRank == 0 ? null : Tensor.zeros(arena, DType.F32, rows, loraRank);
         loraUp = loraRank == 0 ? null : Tensor.zeros(arena, DType.F32, rows, Math.max(Math.max(qWidth, c.hiddenSize()), c.intermediateSize()));
+        adapterDown = bottleneckSize == 0 ? null : Tensor.zeros(arena, DType.F32, rows, bottleneckSize);
+        adapterUp = bottleneckSize == 0 ? null : Tensor.zeros(arena, DType.F32, rows, bottleneckOut);
         logits = Tensor.zeros(arena, DType.F32, slots, c.vocabSize());
         rowLogits = Tensor.zeros(arena, DType.F32, slots, c.vocabSize());
         position = new int[slots];
@@ -243,7 +252,7 @@ public final class LlamaInference implements AutoCloseable {
     }
 
     /**
-     * out[n × outFeatures] = in[n × inFeatures]·Wᵀ (+ b): a GEMM for the rows of a prompt chunk, matrix-vector
+     * out[n × outFeatures] = in[n × inFeatures]·Wᵀ (+ b), with the layer's adapter if any: a GEMM for the rows of a prompt chunk, matrix-vector
      * products (one weight read for all rows, each row as if alone) for one token or a decode step.
      */
     private void linear(int n, boolean gemm, Tensor in, Linear layer, MemorySegment out) {
@@ -259,12 +268,23 @@ public final class LlamaInference implements AutoCloseable {
             product(n, gemm, loraDown.segment(), r, bm, outFeatures, loraUp.segment());
             kernels.elementwise().add(n * outFeatures, out, 0, 1, loraUp.segment(), 0, 1, out, 0);
         }
-        if (layer.bias() != null) {
-            Tensor b = layer.bias().value();
-            for (int i = 0; i < n; i++) {
-                kernels.elementwise().add(outFeatures, out, (long) i * outFeatures, 1, b.segment(), b.offset(), 1,
-                        out, (long) i * outFeatures);
-            }
+        if (layer.bias() != null) addBias(n, outFeatures, out, layer.bias().value());
+        if (layer.adapter() instanceof BottleneckAdapter adapter) {
+            // out += W_up·silu(W_down·out + b_down) + b_up, the adapter's forward on the layer's output
+            int size = adapter.size();
+            product(n, gemm, out, outFeatures, adapter.downWeight().value(), size, adapterDown.segment());
+            addBias(n, size, adapterDown.segment(), adapter.downBias().value());
+            kernels.elementwise().silu(n * size, adapterDown.segment(), 0, adapterDown.segment(), 0);
+            product(n, gemm, adapterDown.segment(), size, adapter.upWeight().value(), outFeatures, adapterUp.segment());
+            addBias(n, outFeatures, adapterUp.segment(), adapter.upBias().value());
+            kernels.elementwise().add(n * outFeatures, out, 0, 1, adapterUp.segment(), 0, 1, out, 0);
+        }
+    }
+
+    /** Adds b [width] to each of the n rows of out [n × width]. */
+    private void addBias(int n, int width, MemorySegment out, Tensor b) {
+        for (int i = 0; i < n; i++) {
+            kernels.elementwise().add(width, out, (long) i * width, 1, b.segment(), b.offset(), 1, out, (long) i * width);
         }
     }
 

@@ -244,6 +244,11 @@ public final class PeftAdapter {
     private record ConfigReader(Path file, JsonNode root) {
         LoraConfig config(int layerCount, long seed) {
             String peftType = string("peft_type", null);
+            if (peftType == null && dev.retort.models.adapter.BottleneckFiles.TYPE.equals(string("adapter_type", null))) {
+                throw error("holds Retort bottleneck adapters (adapter_type " + dev.retort.models.adapter.BottleneckFiles.TYPE
+                        + "), not a PEFT LoRA adapter; they cannot be merged into the weights (a nonlinearity sits between "
+                        + "their projections), so they cannot be exported; generate and eval apply them as modules");
+            }
             if (peftType == null) throw error("missing required field peft_type");
             if (!peftType.equals("LORA")) throw error("peft_type is '" + peftType + "'; Retort reads LORA adapters only");
             String task = string("task_type", null);
