@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
         version = "retort 0.1.0",
         description = "Distil Llama-family language models on CPUs, in pure Java.",
         subcommands = {DistillCommand.class, CacheTeacherCommand.class, GenerateDataCommand.class, SynthesizeCommand.class, IndexCommand.class, AnswerCommand.class, EvalQaCommand.class, ExportCommand.class, GenerateCommand.class, TokenizeCommand.class, EvalCommand.class, BenchCommand.class,
-                DemoCommand.class, CommandLine.HelpCommand.class})
+                DemoCommand.class, ExperimentCommand.class, CommandLine.HelpCommand.class})
 public final class Retort {
 
     public static void main(String[] args) {

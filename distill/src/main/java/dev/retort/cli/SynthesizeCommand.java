@@ -44,6 +44,11 @@ final class SynthesizeCommand implements Callable<Integer> {
             description = "Keep an answer only when at least this fraction of its words occur in its context; 0 turns the filter off (default ${DEFAULT-VALUE}).")
     double minSupport;
 
+    @Option(names = "--train-on", defaultValue = "question-answer",
+            description = "The student's completion: question-answer (prompt = the context; what SGP's judgement needs) or answer "
+                    + "(prompt = context + question) (default ${DEFAULT-VALUE}).")
+    String trainOn;
+
     @Mixin
     SamplingOptions sampling;
 
@@ -63,7 +68,7 @@ final class SynthesizeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (threads != null) ThreadPool.setSharedThreads(threads);
         SynthesizeJob.Options options = new SynthesizeJob.Options(teacher, adapter, docs, out, contextTokens, template, samples,
-                sampling.settings(), batch, chunk, minSupport, memoryLimit);
+                sampling.settings(), batch, chunk, minSupport, SynthesizeJob.TrainOn.parse(trainOn), memoryLimit);
         SynthesizeJob.Summary summary = SynthesizeJob.run(options, System.err);
         System.out.println(summary.line(out, samples));
         return 0;

@@ -80,7 +80,8 @@ class QaCliTest {
         }
         for (String line : kept) {
             JsonNode k = JSON.readTree(line);
-            assertEquals(k.get("prompt").asText(), "passage: " + k.get("context").asText() + "\nquestion: " + k.get("question").asText() + "\nanswer:");
+            assertEquals("passage: " + k.get("context").asText() + "\nquestion:", k.get("prompt").asText());
+            assertEquals(" " + k.get("question").asText() + "\nanswer: " + k.get("answer").asText(), k.get("completion").asText());
         }
         assertFalse(Files.exists(tmp.resolve("straight.jsonl.progress")));
         assertEquals(2, run(synthesize(straight)).exit(), "a finished output is never overwritten");

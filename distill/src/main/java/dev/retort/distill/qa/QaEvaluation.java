@@ -16,8 +16,8 @@ import java.util.Locale;
  * context when the gold line names one ({@code context_id}), else any context of the gold {@code document}.
  *
  * <p>Two pipelines: {@link #bm25Top1} (the model answers from BM25's top hit, greedy) and {@link #sgp}
- * ({@link Sgp}). Each is timed with {@link ResourceUse}, so a student's CPU-seconds per answered question stand
- * beside the teacher's.
+ * ({@link Sgp}). Each is timed with {@link ResourceUse} after a warm-up of a few questions, so a student's
+ * CPU-seconds per answered question stand beside the teacher's.
  */
 public final class QaEvaluation {
     /** A gold question, its answer, and where the answer is. */
@@ -44,6 +44,8 @@ public final class QaEvaluation {
     /** A pipeline's per-question answers and their scores. */
     public record Run(Scores scores, List<Answered> answers) {}
 
+    private static final int WARM_UP_QUESTIONS = 5;
+
     private QaEvaluation() {}
 
     /** Gold lines {@code {"question", "answer", "document" and/or "context_id"}}. */
@@ -63,30 +65,54 @@ public final class QaEvaluation {
 
     /** {@code model} answers each question greedily from BM25's best context. */
     public static Run bm25Top1(String name, Llm model, ContextIndex index, List<Gold> gold, int maxTokens) {
+        warmUp(model, index, gold, maxTokens);
         ResourceUse.Meter meter = ResourceUse.start(1);
         List<Answered> out = new ArrayList<>();
-        for (Gold g : gold) {
-            List<ContextIndex.Hit> hits = index.search(g.question(), 1);
-            Contexts.Context top = hits.isEmpty() ? null : hits.getFirst().context();
-            String answer = "";
-            if (top != null) {
-                Generator.Result r = model.generate(QaFormat.answerPrompt(top.text(), g.question()), Sgp.greedy(maxTokens), piece -> { });
-                answer = r.text().strip();
-            }
-            out.add(answered(g, top, answer));
-        }
+        for (Gold g : gold) out.add(bm25Top1(model, index, g, maxTokens));
         return new Run(scores(name, out, meter.stop()), out);
+    }
+
+    private static Answered bm25Top1(Llm model, ContextIndex index, Gold g, int maxTokens) {
+        List<ContextIndex.Hit> hits = index.search(g.question(), 1);
+        Contexts.Context top = hits.isEmpty() ? null : hits.getFirst().context();
+        String answer = "";
+        if (top != null) {
+            Generator.Result r = model.generate(QaFormat.answerPrompt(top.text(), g.question()), Sgp.greedy(maxTokens), piece -> { });
+            answer = r.text().strip();
+        }
+        return answered(g, top, answer);
     }
 
     /** {@code student} answers each question with {@link Sgp}. */
     public static Run sgp(String name, Llm student, ContextIndex index, List<Gold> gold, Sgp.Options options) {
+        return sgpWeights(name, student, index, gold, options, List.of(options.bm25Weight())).getFirst();
+    }
+
+    /**
+     * {@link #sgp} at each of {@code weights} (w, --sgp-weight) from one judgement of the candidates: runs named
+     * {@code name + " w=" + w}, each charged the judgement's CPU time.
+     */
+    public static List<Run> sgpWeights(String name, Llm student, ContextIndex index, List<Gold> gold, Sgp.Options options, List<Double> weights) {
+        warmUp(student, index, gold, options.maxTokens());
         ResourceUse.Meter meter = ResourceUse.start(1);
-        List<Answered> out = new ArrayList<>();
-        for (Gold g : gold) {
-            Sgp.Answer a = Sgp.answer(student, index, g.question(), options);
-            out.add(answered(g, a.chosen() == null ? null : a.chosen().hit().context(), a.chosen() == null ? "" : a.chosen().answer()));
+        List<List<Sgp.Candidate>> judged = new ArrayList<>();
+        for (Gold g : gold) judged.add(Sgp.judge(student, index, g.question(), options));
+        ResourceUse use = meter.stop();
+        List<Run> runs = new ArrayList<>();
+        for (double w : weights) {
+            List<Answered> out = new ArrayList<>();
+            for (int i = 0; i < gold.size(); i++) {
+                Sgp.Answer a = Sgp.choose(gold.get(i).question(), judged.get(i), w, options.answerWeight());
+                out.add(answered(gold.get(i), a.chosen() == null ? null : a.chosen().hit().context(), a.chosen() == null ? "" : a.chosen().answer()));
+            }
+            runs.add(new Run(scores(weights.size() == 1 ? name : name + " w=" + w, out, use), out));
         }
-        return new Run(scores(name, out, meter.stop()), out);
+        return runs;
+    }
+
+    /** A few questions answered untimed first, so the JIT compiler's start is not charged to whichever pipeline runs first. */
+    private static void warmUp(Llm model, ContextIndex index, List<Gold> gold, int maxTokens) {
+        for (int i = 0; i < Math.min(WARM_UP_QUESTIONS, gold.size()); i++) bm25Top1(model, index, gold.get(i), maxTokens);
     }
 
     private static Answered answered(Gold g, Contexts.Context from, String answer) {

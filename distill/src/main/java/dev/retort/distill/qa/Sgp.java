@@ -54,29 +54,48 @@ public final class Sgp {
 
     /** Answers {@code question} from the candidate the combined score prefers. */
     public static Answer answer(Llm student, ContextIndex index, String question, Options o) {
+        return choose(question, judge(student, index, question, o), o.bm25Weight(), o.answerWeight());
+    }
+
+    /**
+     * The student's judgement of BM25's best {@code o.candidates()} contexts for {@code question}: each one's
+     * greedy answer, question score Q and answer score A (the combination is left to {@link #choose}).
+     */
+    public static List<Candidate> judge(Llm student, ContextIndex index, String question, Options o) {
         List<ContextIndex.Hit> hits = index.search(question, o.candidates());
-        if (hits.isEmpty()) return new Answer(question, null, List.of());
+        if (hits.isEmpty()) return List.of();
         List<String> prompts = new ArrayList<>();
         for (ContextIndex.Hit h : hits) prompts.add(QaFormat.answerPrompt(h.context().text(), question));
         List<Generator.Result> answers = student.generate(prompts, greedy(o.maxTokens()), hits.size(), (i, piece) -> { });
         Tokenizer tok = student.tokenizer();
-        double[] studentScores = new double[hits.size()], q = new double[hits.size()], a = new double[hits.size()];
-        double maxBm25 = hits.getFirst().score(), maxStudent = Double.NEGATIVE_INFINITY;
+        List<Candidate> out = new ArrayList<>();
         for (int i = 0; i < hits.size(); i++) {
             String context = hits.get(i).context().text();
-            q[i] = meanLogProb(student, tok.encodePrompt(QaFormat.questionPrompt(context)), tok.encode(" " + question.strip(), false, false));
-            a[i] = meanLogProb(student, tok.encodePrompt(prompts.get(i)), withEos(answers.get(i)));
-            studentScores[i] = q[i] + o.answerWeight() * a[i];
-            maxStudent = Math.max(maxStudent, studentScores[i]);
+            double q = meanLogProb(student, tok.encodePrompt(QaFormat.questionPrompt(context)), tok.encode(" " + question.strip(), false, false));
+            double a = meanLogProb(student, tok.encodePrompt(prompts.get(i)), withEos(answers.get(i)));
+            out.add(new Candidate(hits.get(i), answers.get(i).text().strip(), q, a, Double.NaN, Double.NaN));
         }
+        return out;
+    }
+
+    /**
+     * The choice among judged candidates (in BM25 order) for weights w = {@code bm25Weight} and
+     * {@code answerWeight}: each candidate comes back with its student score S and combined score filled in.
+     * A pure function of the scores, so one judgement serves any number of weights.
+     */
+    public static Answer choose(String question, List<Candidate> judged, double bm25Weight, double answerWeight) {
+        if (judged.isEmpty()) return new Answer(question, null, List.of());
+        double maxBm25 = judged.getFirst().hit().score(), maxStudent = Double.NEGATIVE_INFINITY;
+        for (Candidate c : judged) maxStudent = Math.max(maxStudent, c.questionScore() + answerWeight * c.answerScore());
         List<Candidate> candidates = new ArrayList<>();
         Candidate chosen = null;
-        for (int i = 0; i < hits.size(); i++) {
-            double bm25 = maxBm25 > 0 ? hits.get(i).score() / maxBm25 : 1;
-            double combined = o.bm25Weight() * bm25 + (1 - o.bm25Weight()) * Math.exp(studentScores[i] - maxStudent);
-            Candidate c = new Candidate(hits.get(i), answers.get(i).text().strip(), q[i], a[i], studentScores[i], combined);
-            candidates.add(c);
-            if (chosen == null || combined > chosen.combined()) chosen = c;
+        for (Candidate c : judged) {
+            double student = c.questionScore() + answerWeight * c.answerScore();
+            double bm25 = maxBm25 > 0 ? c.hit().score() / maxBm25 : 1;
+            double combined = bm25Weight * bm25 + (1 - bm25Weight) * Math.exp(student - maxStudent);
+            Candidate scored = new Candidate(c.hit(), c.answer(), c.questionScore(), c.answerScore(), student, combined);
+            candidates.add(scored);
+            if (chosen == null || combined > chosen.combined()) chosen = scored;
         }
         return new Answer(question, chosen, candidates);
     }

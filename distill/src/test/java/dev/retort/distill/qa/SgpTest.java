@@ -78,6 +78,20 @@ class SgpTest {
                 "with one candidate there is nothing to choose");
     }
 
+    /** SGP at w = 1 is BM25's top hit answered by the same model: the same contexts, answers and scores. */
+    @Test
+    void sgpAtWeightOneIsBm25TopOne() {
+        List<QaEvaluation.Gold> gold = List.of(new QaEvaluation.Gold(QUESTION, "in the garden", "right", null),
+                new QaEvaluation.Gold("What did Tom give the dog?", "a bone", "wrong", null),
+                new QaEvaluation.Gold("What color was the bird?", "blue", null, "far#0"));
+        QaEvaluation.Run top1 = QaEvaluation.bm25Top1("bm25", model, index, gold, 8);
+        List<QaEvaluation.Run> sgp = QaEvaluation.sgpWeights("sgp", model, index, gold, new Sgp.Options(3, 0.5, 1.0, 8), List.of(1.0, 0.3));
+        assertEquals("sgp w=1.0", sgp.get(0).scores().pipeline());
+        assertEquals(top1.answers(), sgp.get(0).answers());
+        assertEquals(0.0, top1.scores().retrieval() - 2.0 / 3, 1e-12, "BM25 misses the first question only");
+        assertEquals(1.0, sgp.get(1).scores().retrieval(), "w = 0.3 gets all three");
+    }
+
     private static Sgp.Candidate find(Sgp.Answer a, String id) {
         return a.candidates().stream().filter(c -> c.hit().context().id().equals(id)).findFirst().orElseThrow();
     }

@@ -1,0 +1,42 @@
+package dev.retort.distill.experiment;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The experiment up to its synthesis at a toy size: the world, the teacher and the index are made, and a teacher
+ * too small to write a usable triplet stops the run with one line saying so. (A teacher that writes good triplets
+ * takes minutes to train; the arms after synthesis are run by the recorded measurement, and their parts —
+ * synthesis, seqkd, SGP, evaluation — each have their own tests.)
+ */
+class AceAttorneyExperimentTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aTeacherThatWritesNothingUsableStopsTheRunInOneLine() throws Exception {
+        var size = new AceAttorneyExperiment.Size(30, 10, 200, 300, 32, 2, 2, 1, 64, 96, 4, 10, "0", 4, 1, 0.5);
+        IllegalStateException e = assertThrows(IllegalStateException.class,
+                () -> AceAttorneyExperiment.run(tmp, size, 1, new PrintStream(OutputStream.nullOutputStream())));
+        assertTrue(e.getMessage().matches("the teacher wrote no triplet that passed the filters \\(\\{truncated=\\d+, malformed=\\d+, "
+                + "empty_answer=\\d+, unsupported=\\d+, duplicate_question=\\d+\\}\\): it needs more than 10 training steps for this world"), e.getMessage());
+        assertEquals(30, Files.readAllLines(tmp.resolve("docs.jsonl")).size());
+        assertEquals(10, Files.readAllLines(tmp.resolve("gold.jsonl")).size());
+        assertTrue(Files.exists(tmp.resolve("teacher/model.safetensors")));
+        assertTrue(Files.exists(tmp.resolve("index/retort-index.json")));
+    }
+
+    @Test
+    void tableShowsMeanAndSampleStandardDeviation() {
+        assertEquals("0.500 ± 0.707", AceAttorneyExperiment.meanSd(new double[] {0, 1}));
+        assertEquals("0.250", AceAttorneyExperiment.meanSd(new double[] {0.25}));
+    }
+}
