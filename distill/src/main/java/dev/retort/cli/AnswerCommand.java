@@ -36,7 +36,7 @@ final class AnswerCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "The answering model's directory (Hugging Face layout).")
     Path model;
 
-    @Option(names = "--adapter", description = "PEFT LoRA adapter applied to the model on load.")
+    @Option(names = "--adapter", description = "Adapter for the model: PEFT LoRA, merged on load, or Retort bottleneck adapters, applied as modules.")
     Path adapter;
 
     @Option(names = "--index", required = true, description = "Index directory written by retort index.")

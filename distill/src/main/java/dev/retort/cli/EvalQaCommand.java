@@ -31,7 +31,7 @@ final class EvalQaCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "The student's directory (Hugging Face layout).")
     Path model;
 
-    @Option(names = "--adapter", description = "PEFT LoRA adapter applied to the student on load.")
+    @Option(names = "--adapter", description = "Adapter for the student: PEFT LoRA, merged on load, or Retort bottleneck adapters, applied as modules.")
     Path adapter;
 
     @Option(names = "--teacher", description = "A teacher to score with BM25 top-1 as well.")

@@ -1,7 +1,6 @@
 package dev.retort.cli;
 
 import dev.retort.distill.synth.GenerateDataJob;
-import dev.retort.tensor.ThreadPool;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -16,12 +15,6 @@ import picocli.CommandLine.Option;
 @Command(name = "generate-data", mixinStandardHelpOptions = true,
         description = "Let the teacher write responses to prompts: JSONL {\"prompt\", \"response\"} for sequence-level KD.")
 final class GenerateDataCommand implements Callable<Integer> {
-    @Option(names = "--teacher", required = true, description = "Teacher model directory (Hugging Face layout).")
-    Path teacher;
-
-    @Option(names = "--adapter", description = "Adapter for the teacher: PEFT LoRA, merged on load, or Retort bottleneck adapters, applied as modules.")
-    Path adapter;
-
     @Option(names = "--prompts", required = true, description = "Prompts: JSONL with a \"prompt\" per line, or text with one prompt per line.")
     Path prompts;
 
@@ -32,13 +25,10 @@ final class GenerateDataCommand implements Callable<Integer> {
     int samples;
 
     @Mixin
+    TeacherWriterOptions writer;
+
+    @Mixin
     SamplingOptions sampling;
-
-    @Option(names = "--batch", defaultValue = "8", description = "Sequences generated together (default ${DEFAULT-VALUE}).")
-    int batch;
-
-    @Option(names = "--chunk", defaultValue = "64", description = "Prompts written to --out at a time (default ${DEFAULT-VALUE}).")
-    int chunk;
 
     @Option(names = "--drop-empty", description = "Leave out empty responses.")
     boolean dropEmpty;
@@ -49,17 +39,11 @@ final class GenerateDataCommand implements Callable<Integer> {
     @Option(names = "--drop-duplicates", description = "Leave out a response already written for the same prompt.")
     boolean dropDuplicates;
 
-    @Option(names = "--threads", description = "Threads (default: all processors).")
-    Integer threads;
-
-    @Option(names = "--memory-limit", description = "Refuse a run planned above this much memory, e.g. 8g (default: the memory available now).")
-    String memoryLimit;
-
     @Override
     public Integer call() throws Exception {
-        if (threads != null) ThreadPool.setSharedThreads(threads);
-        GenerateDataJob.Options options = new GenerateDataJob.Options(teacher, adapter, prompts, out, samples, sampling.settings(),
-                batch, chunk, dropEmpty, dropTruncated, dropDuplicates, memoryLimit);
+        writer.applyThreads();
+        GenerateDataJob.Options options = new GenerateDataJob.Options(writer.teacher, writer.adapter, prompts, out, samples, sampling.settings(),
+                writer.batch, writer.chunk, dropEmpty, dropTruncated, dropDuplicates, writer.memoryLimit);
         GenerateDataJob.Summary summary = GenerateDataJob.run(options, System.err);
         System.out.println(summary.line(out, samples));
         return 0;

@@ -1,7 +1,6 @@
 package dev.retort.cli;
 
 import dev.retort.distill.synth.SynthesizeJob;
-import dev.retort.tensor.ThreadPool;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -17,12 +16,6 @@ import picocli.CommandLine.Option;
 @Command(name = "synthesize", mixinStandardHelpOptions = true,
         description = "Let the teacher write (context, question, answer) triplets from documents, filtered, as JSONL for seqkd.")
 final class SynthesizeCommand implements Callable<Integer> {
-    @Option(names = "--teacher", required = true, description = "Teacher model directory (Hugging Face layout).")
-    Path teacher;
-
-    @Option(names = "--adapter", description = "PEFT LoRA adapter merged into the teacher on load.")
-    Path adapter;
-
     @Option(names = "--docs", required = true, description = "Documents: a directory of text files, a JSONL file of {\"id\", \"text\"}, or one text file.")
     Path docs;
 
@@ -50,25 +43,16 @@ final class SynthesizeCommand implements Callable<Integer> {
     String trainOn;
 
     @Mixin
+    TeacherWriterOptions writer;
+
+    @Mixin
     SamplingOptions sampling;
-
-    @Option(names = "--batch", defaultValue = "8", description = "Sequences generated together (default ${DEFAULT-VALUE}).")
-    int batch;
-
-    @Option(names = "--chunk", defaultValue = "64", description = "Contexts written to --out at a time (default ${DEFAULT-VALUE}).")
-    int chunk;
-
-    @Option(names = "--threads", description = "Threads (default: all processors).")
-    Integer threads;
-
-    @Option(names = "--memory-limit", description = "Refuse a run planned above this much memory, e.g. 8g (default: the memory available now).")
-    String memoryLimit;
 
     @Override
     public Integer call() throws Exception {
-        if (threads != null) ThreadPool.setSharedThreads(threads);
-        SynthesizeJob.Options options = new SynthesizeJob.Options(teacher, adapter, docs, out, contextTokens, template, samples,
-                sampling.settings(), batch, chunk, minSupport, SynthesizeJob.TrainOn.parse(trainOn), memoryLimit);
+        writer.applyThreads();
+        SynthesizeJob.Options options = new SynthesizeJob.Options(writer.teacher, writer.adapter, docs, out, contextTokens, template, samples,
+                sampling.settings(), writer.batch, writer.chunk, minSupport, SynthesizeJob.TrainOn.parse(trainOn), writer.memoryLimit);
         SynthesizeJob.Summary summary = SynthesizeJob.run(options, System.err);
         System.out.println(summary.line(out, samples));
         return 0;
