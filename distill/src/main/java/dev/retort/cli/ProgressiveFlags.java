@@ -23,7 +23,15 @@ final class ProgressiveFlags {
     @Option(names = "--lens-weight", description = "progressive: weight of the logit-lens cross-entropy in the representations phase (default ${DEFAULT-VALUE}).")
     double lensWeight = ProgressiveOptions.DEFAULTS.lensWeight();
 
+    @Option(names = "--prompt-templates", description = "progressive: prompt templates for the unlabelled inputs, one per line with one {input}; chosen adaptively (default: the input alone).")
+    Path promptTemplates;
+    @Option(names = "--template-eta", description = "progressive: how sharply the template bandit prefers high-scoring templates (default ${DEFAULT-VALUE}).")
+    double templateEta = ProgressiveOptions.DEFAULTS.templateEta();
+    @Option(names = "--template-explore", description = "progressive: share of template draws made uniformly (default ${DEFAULT-VALUE}).")
+    double templateExplore = ProgressiveOptions.DEFAULTS.templateExplore();
+
     ProgressiveOptions options() {
-        return ProgressiveOptions.parse(phases, steps, lrs, temperatures, trainable, patience, lensLayers, lensWeight, null, false);
+        return ProgressiveOptions.parse(phases, steps, lrs, temperatures, trainable, patience, lensLayers, lensWeight, promptTemplates,
+                templateEta, templateExplore, false);
     }
 }

@@ -22,18 +22,20 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * {@code retort distill --method progressive} end to end on the real tiny Llama (stories260K) as the teacher and
  * a layer-dropped student (layers 0, 2, 4) with either kind of adapter: three phases, each its own steps, rate
- * and trainable set; Ctrl-C and --resume across phase boundaries, bitwise.
+ * and trainable set; adaptive prompting; Ctrl-C and --resume across phase boundaries (template bandit included),
+ * bitwise.
  */
 class ProgressiveCliTest {
     private static final Path STORIES = Path.of(System.getProperty("retort.root", ".")).resolve("../shared/assets/stories260K");
     @TempDir
     static Path shared;
-    static Path data;
+    static Path data, templates;
 
     @BeforeAll
     static void data() throws Exception {
         Assumptions.assumeTrue(Files.isDirectory(STORIES), "shared assets not found at " + STORIES + ": skipped");
         data = DistillCliTest.writeStories(shared.resolve("stories.txt"));
+        templates = Files.writeString(shared.resolve("templates.txt"), "{input}\nOnce upon a time, {input}\nTell me a story. {input}\n");
     }
 
     static String[] distill(Path out, String... extra) {
@@ -71,6 +73,22 @@ class ProgressiveCliTest {
         assertTrue(Files.exists(out.resolve(type.equals("lora") ? "adapter/adapter_model.safetensors" : "adapter/adapter_config.json")));
     }
 
+    /** Adaptive prompting: the template weights move with the outputs phase's rewards, are logged and plotted. */
+    @Test
+    void templateWeightsAreLearnedLoggedAndPlotted(@TempDir Path out) throws Exception {
+        CliTest.Run r = run(distill(out, "--phases", "outputs", "--max-steps", "8", "--prompt-templates", templates.toString()));
+        assertEquals(0, r.exit(), r.err());
+        List<Map<String, Object>> rows = steps(out);
+        assertEquals(8, rows.size());
+        for (Map<String, Object> row : rows) {
+            double sum = 0;
+            for (int k = 0; k < 3; k++) sum += ((Number) row.get("template_" + k)).doubleValue();
+            assertEquals(1, sum, 1e-9, row.toString());
+        }
+        assertTrue(!rows.getFirst().get("template_0").equals(rows.getLast().get("template_0")), "the weights moved: " + rows);
+        assertTrue(Files.readString(out.resolve("report.html")).contains("Prompt template weights"), "the report plots them");
+    }
+
     @Test
     void optionsThatDoNotFitAreRefusedInOneLine(@TempDir Path out) {
         CliTest.Run r = run(distill(out, "--phase-steps", "2,3"));
@@ -91,7 +109,8 @@ class ProgressiveCliTest {
     @Test
     void ctrlCAndResumeAcrossPhaseBoundariesAreBitwiseTheUninterruptedRun(@TempDir Path work) throws Exception {
         Assumptions.assumeTrue(Files.isExecutable(Path.of("/bin/kill")) || Files.isExecutable(Path.of("/usr/bin/kill")), "no kill(1): skipped");
-        String[] flags = {"--adapter-type", "lora", "--lora-rank", "4", "--lora-dropout", "0.1", "--phase-steps", "30,30,3"};
+        String[] flags = {"--adapter-type", "lora", "--lora-rank", "4", "--lora-dropout", "0.1", "--phase-steps", "30,30,3",
+                "--prompt-templates", templates.toString()};
         Path straight = work.resolve("straight"), out = work.resolve("interrupted");
         assertEquals(0, run(distill(straight, flags)).exit());
 

@@ -34,16 +34,18 @@ import java.util.Locale;
  * @param lensLayers  student:teacher layer pairs of the logit lens; null = spread evenly ({@link LayerMap#uniform})
  * @param lensWeight  weight of the logit-lens cross-entropy in the representations phase (0 = hidden states only)
  * @param promptTemplates a file of prompt templates for the unlabelled inputs (adaptive prompting), or null
+ * @param templateEta     how sharply the template bandit prefers the best-scoring templates (η of its softmax)
+ * @param templateExplore the share of template draws made uniformly (γ), in [0, 1]
  * @param unfreeze    progressive unfreezing: a phase that trains the lower adapters switches them on from the
  *                    bottom layer upwards, one more layer every steps/layers steps
  */
 public record ProgressiveOptions(List<String> phases, List<Long> steps, List<Double> lrs, List<Double> temperatures,
                                  List<String> trainable, int patience, LayerMap lensLayers, double lensWeight,
-                                 Path promptTemplates, boolean unfreeze) {
+                                 Path promptTemplates, double templateEta, double templateExplore, boolean unfreeze) {
     public static final List<String> KINDS = List.of("representations", "outputs", "generation");
     public static final List<String> TRAINABLE = List.of("lower", "upper", "all");
     public static final ProgressiveOptions DEFAULTS = new ProgressiveOptions(KINDS, List.of(), List.of(), List.of(), List.of(),
-            0, null, 1.0, null, false);
+            0, null, 1.0, null, 3.0, 0.1, false);
 
     /** One phase's settings, resolved against the run's. */
     public record PhaseSettings(String kind, long steps, double lr, double temperature, String trainable) {}
@@ -70,11 +72,14 @@ public record ProgressiveOptions(List<String> phases, List<Long> steps, List<Dou
         }
         if (patience < 0) throw new IllegalArgumentException("--phase-patience must be >= 0 (0 = off), got " + patience);
         if (!(lensWeight >= 0) || Double.isInfinite(lensWeight)) throw new IllegalArgumentException("--lens-weight must be a number >= 0, got " + lensWeight);
+        if (!(templateEta >= 0) || Double.isInfinite(templateEta)) throw new IllegalArgumentException("--template-eta must be a number >= 0, got " + templateEta);
+        if (!(templateExplore >= 0 && templateExplore <= 1)) throw new IllegalArgumentException("--template-explore must be in [0, 1], got " + templateExplore);
     }
 
     /** From the command line's text (null or blank: the default). */
     public static ProgressiveOptions parse(String phases, String steps, String lrs, String temperatures, String trainable,
-                                           int patience, String lensLayers, double lensWeight, Path promptTemplates, boolean unfreeze) {
+                                           int patience, String lensLayers, double lensWeight, Path promptTemplates,
+                                           double templateEta, double templateExplore, boolean unfreeze) {
         List<String> kinds = words(phases).isEmpty() ? KINDS : words(phases);
         List<Long> s = new ArrayList<>();
         for (String w : words(steps)) s.add((long) number("--phase-steps", w));
@@ -83,7 +88,7 @@ public record ProgressiveOptions(List<String> phases, List<Long> steps, List<Dou
         List<Double> t = new ArrayList<>();
         for (String w : words(temperatures)) t.add(number("--phase-temperature", w));
         return new ProgressiveOptions(kinds, s, l, t, words(trainable), patience,
-                lensLayers == null || lensLayers.isBlank() ? null : LayerMap.parse(lensLayers), lensWeight, promptTemplates, unfreeze);
+                lensLayers == null || lensLayers.isBlank() ? null : LayerMap.parse(lensLayers), lensWeight, promptTemplates, templateEta, templateExplore, unfreeze);
     }
 
     /**
@@ -104,9 +109,9 @@ public record ProgressiveOptions(List<String> phases, List<Long> steps, List<Dou
 
     /** For the run's fingerprint. */
     public String describe() {
-        return String.format(Locale.ROOT, "phases=%s steps=%s lr=%s T=%s trainable=%s patience=%d lens=%s x%s templates=%s unfreeze=%s",
+        return String.format(Locale.ROOT, "phases=%s steps=%s lr=%s T=%s trainable=%s patience=%d lens=%s x%s templates=%s eta=%s explore=%s unfreeze=%s",
                 phases, steps, lrs, temperatures, trainable, patience, lensLayers == null ? "uniform" : lensLayers, lensWeight,
-                promptTemplates, unfreeze);
+                promptTemplates, templateEta, templateExplore, unfreeze);
     }
 
     private static <T> T pick(List<T> given, int i, T fallback) {

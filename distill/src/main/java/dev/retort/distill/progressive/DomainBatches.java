@@ -55,7 +55,7 @@ final class DomainBatches implements BatchSource {
         int[] rows = schedule.rowsOf(index);
         int b = rows.length;
         int[] chosen = new int[b];
-        for (int i = 0; i < b; i++) chosen[i] = heldOut ? rows[i] % templates.size() : templates.choose(index, i);
+        for (int i = 0; i < b; i++) chosen[i] = heldOut ? rows[i] % templates.size() : templates.choose(index, i, b);
         int[] in = new int[b * seqLen], tg = new int[b * seqLen], prompts = new int[b];
         Arrays.fill(in, padToken);
         Arrays.fill(tg, CrossEntropy.IGNORE_INDEX);

@@ -100,7 +100,8 @@ public final class ProgressiveMethod implements Method {
             heldOut = split.get(1);
         }
         if (train.isEmpty()) throw new IllegalArgumentException("--data " + o.data().data() + ": no unlabelled inputs to train on");
-        PromptTemplates templates = PromptTemplates.identity();
+        PromptTemplates templates = p.promptTemplates() == null ? PromptTemplates.identity(run.arena())
+                : new PromptTemplates(PromptTemplates.read(p.promptTemplates()), p.templateEta(), p.templateExplore(), training.seed(), run.arena());
         Sampling sampling = new Sampling(o.gkd().maxNewTokens(), (float) o.gkd().genTemperature(), 0, 1, training.seed());
         Generator writer = Generator.tokensOnly(run.teacher(), run.tokenizer().eosId());
 
@@ -111,12 +112,12 @@ public final class ProgressiveMethod implements Method {
             PhaseSettings s = settings.get(i);
             ProgressiveObjective.Kind kind = ProgressiveObjective.Kind.valueOf(s.kind().toUpperCase(java.util.Locale.ROOT));
             boolean generates = kind == ProgressiveObjective.Kind.GENERATION;
-            ProgressiveObjective objective = new ProgressiveObjective(kind, run.student(), run.teacher(), s.temperature(),
-                    lens, p.lensWeight(), kind == ProgressiveObjective.Kind.REPRESENTATIONS ? features : null, f.weight(), f.cosine(),
-                    projections);
             long seed = training.seed() + i;   // each phase its own order
             DomainBatches data = new DomainBatches(train, run.tokenizer(), o.data().seqLen(), run.padToken(), training.batchSize(),
                     seed, templates, false, generates ? writer : null, sampling);
+            ProgressiveObjective objective = new ProgressiveObjective(kind, run.student(), run.teacher(), s.temperature(),
+                    lens, p.lensWeight(), kind == ProgressiveObjective.Kind.REPRESENTATIONS ? features : null, f.weight(), f.cosine(),
+                    projections, data, templates);
             List<Parameter> trainable = select(adapters.parameters(), s.trainable(), studentLayers);
             if (trainable.isEmpty()) {
                 throw new IllegalArgumentException("--phase-trainable " + s.trainable() + ": the " + studentLayers + "-layer student has no such "

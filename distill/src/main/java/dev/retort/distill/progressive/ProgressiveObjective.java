@@ -26,7 +26,8 @@ import java.util.Map;
  *   generation:       CE of the student on the tokens the teacher sampled: sequence-level KD
  * </pre>
  * Lens and output terms are {@link LogitLensLoss} (T²-scaled, normalised by the accumulated batch's counted
- * positions); the teacher runs without gradients. Layer outputs: index 0 is the embeddings, i + 1 the output of
+ * positions); the teacher runs without gradients. The outputs phase rewards the prompt templates its rows used
+ * ({@link PromptTemplates#reward}: teacher confidence × student KL), training micro-batches only. Layer outputs: index 0 is the embeddings, i + 1 the output of
  * layer i, each read through its model's final norm and head.
  */
 final class ProgressiveObjective implements Objective {
@@ -41,9 +42,12 @@ final class ProgressiveObjective implements Objective {
     private final double featureWeight;
     private final boolean cosine;
     private final Map<Integer, Parameter> projections; // student layer -> [Ct × Cs], when widths differ
+    private final DomainBatches source;                // the phase's batches: which template each row used
+    private final PromptTemplates templates;           // their bandit, rewarded by the outputs phase
 
     ProgressiveObjective(Kind kind, LlamaModel student, LlamaModel teacher, double temperature, LayerMap lens, double lensWeight,
-                         LayerMap features, double featureWeight, boolean cosine, Map<Integer, Parameter> projections) {
+                         LayerMap features, double featureWeight, boolean cosine, Map<Integer, Parameter> projections,
+                         DomainBatches source, PromptTemplates templates) {
         this.kind = kind;
         this.student = student;
         this.teacher = teacher;
@@ -54,11 +58,30 @@ final class ProgressiveObjective implements Objective {
         this.featureWeight = featureWeight;
         this.cosine = cosine;
         this.projections = projections;
+        this.source = source;
+        this.templates = templates;
+    }
+
+    /** The template bandit's scores and counts: a resumed run must choose as the uninterrupted one. */
+    @Override
+    public List<Parameter> state() {
+        return List.of(templates.state());
+    }
+
+    /** The template weights the next draws use, {@code template_k}, when there are several templates. */
+    @Override
+    public Map<String, Object> metrics() {
+        if (templates.size() == 1) return Map.of();
+        Map<String, Object> out = new java.util.LinkedHashMap<>();
+        double[] w = templates.weights();
+        for (int k = 0; k < w.length; k++) out.put("template_" + k, w[k]);
+        return out;
     }
 
     @Override
     public StepLoss loss(Graph g, Batch batch, double divisor, long step) {
         int b = batch.batch(), t = batch.seq();
+        int[] chosen = g.gradEnabled() ? source.templatesOf(batch) : null;   // a training batch (not a held-out one)
         if (kind == Kind.GENERATION) {   // the targets are the teacher's own tokens
             Var loss = student.loss(g, batch.inputs(), batch.targets(), b, t, divisor);
             return new StepLoss(loss, loss.item() * divisor, 0, batch.targetCount(), 0);
@@ -70,6 +93,7 @@ final class ProgressiveObjective implements Objective {
             Var teacherHidden = teacher.hidden(teacherGraph, batch.inputs(), b, t, teacherLayers);   // [B × T × Ct]
             if (kind == Kind.OUTPUTS) {
                 LogitLensLoss.Result r = lens(studentHidden, teacherHidden, batch, divisor);
+                if (chosen != null) templates.reward(chosen, t, r.perRow().kd(), r.perRow().teacherEntropy(), batch.targets());
                 return new StepLoss(r.loss(), r.ceSum(), r.klSum(), r.countedRows(), r.top1Agreement());
             }
             Var loss = null;
