@@ -30,8 +30,11 @@ final class ProgressiveFlags {
     @Option(names = "--template-explore", description = "progressive: share of template draws made uniformly (default ${DEFAULT-VALUE}).")
     double templateExplore = ProgressiveOptions.DEFAULTS.templateExplore();
 
+    @Option(names = "--progressive-unfreeze", description = "progressive: switch each phase's adapters on from the bottom layer upwards, one more layer per stage.")
+    boolean unfreeze;
+
     ProgressiveOptions options() {
         return ProgressiveOptions.parse(phases, steps, lrs, temperatures, trainable, patience, lensLayers, lensWeight, promptTemplates,
-                templateEta, templateExplore, false);
+                templateEta, templateExplore, unfreeze);
     }
 }

@@ -89,6 +89,15 @@ class ProgressiveCliTest {
         assertTrue(Files.readString(out.resolve("report.html")).contains("Prompt template weights"), "the report plots them");
     }
 
+    /** Progressive unfreezing: the lower phase in two stages (layer 0, then 0-1), the others with layer 2 switched on. */
+    @Test
+    void progressiveUnfreezingRunsEachNewLayerAsAStage(@TempDir Path out) {
+        CliTest.Run r = run(distill(out, "--phase-steps", "4,2,1", "--progressive-unfreeze"));
+        assertEquals(0, r.exit(), r.err());
+        assertEquals(List.of("representations/1", "representations/1", "representations/2", "representations/2", "outputs", "outputs",
+                "generation"), steps(out).stream().map(x -> x.get("phase")).toList());
+    }
+
     @Test
     void optionsThatDoNotFitAreRefusedInOneLine(@TempDir Path out) {
         CliTest.Run r = run(distill(out, "--phase-steps", "2,3"));

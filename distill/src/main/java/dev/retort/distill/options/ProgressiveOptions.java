@@ -36,8 +36,8 @@ import java.util.Locale;
  * @param promptTemplates a file of prompt templates for the unlabelled inputs (adaptive prompting), or null
  * @param templateEta     how sharply the template bandit prefers the best-scoring templates (η of its softmax)
  * @param templateExplore the share of template draws made uniformly (γ), in [0, 1]
- * @param unfreeze    progressive unfreezing: a phase that trains the lower adapters switches them on from the
- *                    bottom layer upwards, one more layer every steps/layers steps
+ * @param unfreeze    progressive unfreezing: each phase switches its adapters on from the bottom layer upwards,
+ *                    one more layer per stage of steps/layers steps (layers an earlier phase trained stay on)
  */
 public record ProgressiveOptions(List<String> phases, List<Long> steps, List<Double> lrs, List<Double> temperatures,
                                  List<String> trainable, int patience, LayerMap lensLayers, double lensWeight,

@@ -3,8 +3,10 @@ package dev.retort.distill.progressive;
 import dev.retort.autograd.BufferPool;
 import dev.retort.autograd.Graph;
 import dev.retort.autograd.Parameter;
+import dev.retort.autograd.optim.LrSchedule;
 import dev.retort.autograd.optim.ParamGroup;
 import dev.retort.distill.data.Batch;
+import dev.retort.distill.data.BatchSource;
 import dev.retort.distill.loss.KdConfig;
 import dev.retort.distill.loss.LayerMap;
 import dev.retort.distill.method.EarlyStop;
@@ -108,6 +110,7 @@ public final class ProgressiveMethod implements Method {
         int batchesPerEpoch = Math.max(1, train.size() / training.batchSize());
         List<PhaseSettings> settings = p.resolve(training.totalSteps(batchesPerEpoch), training.lr(), o.kd().temperature());
         List<Phase> phases = new ArrayList<>();
+        java.util.Set<Integer> switchedOn = new java.util.TreeSet<>();   // layers whose adapters an earlier phase trained
         for (int i = 0; i < settings.size(); i++) {
             PhaseSettings s = settings.get(i);
             ProgressiveObjective.Kind kind = ProgressiveObjective.Kind.valueOf(s.kind().toUpperCase(java.util.Locale.ROOT));
@@ -118,26 +121,79 @@ public final class ProgressiveMethod implements Method {
             ProgressiveObjective objective = new ProgressiveObjective(kind, run.student(), run.teacher(), s.temperature(),
                     lens, p.lensWeight(), kind == ProgressiveObjective.Kind.REPRESENTATIONS ? features : null, f.weight(), f.cosine(),
                     projections, data, templates);
-            List<Parameter> trainable = select(adapters.parameters(), s.trainable(), studentLayers);
-            if (trainable.isEmpty()) {
+            List<Parameter> chosen = select(adapters.parameters(), s.trainable(), studentLayers);
+            if (chosen.isEmpty()) {
                 throw new IllegalArgumentException("--phase-trainable " + s.trainable() + ": the " + studentLayers + "-layer student has no such "
                         + "adapters for phase " + s.kind());
             }
-            if (kind == ProgressiveObjective.Kind.REPRESENTATIONS) trainable = Workspace.concat(trainable, new ArrayList<>(projections.values()));
-            List<ParamGroup> groups = restrict(run.groups(adapters), trainable);
-            if (kind == ProgressiveObjective.Kind.REPRESENTATIONS && !projections.isEmpty()) {
-                groups = new ArrayList<>(groups);
-                groups.addAll(run.groups(new ArrayList<>(projections.values())));
-            }
+            List<Parameter> maps = kind == ProgressiveObjective.Kind.REPRESENTATIONS ? new ArrayList<>(projections.values()) : List.of();
             TrainingConfig phaseConfig = training.withSteps(s.steps(), training.batchSize(), s.lr(), Math.min(training.minLr(), s.lr()),
                     Math.min(training.warmupSteps(), s.steps()));
+            LrSchedule schedule = phaseConfig.schedule(s.steps());
             EarlyStop early = p.patience() == 0 || heldOut.isEmpty() ? null : new EarlyStop(p.patience(), training.evalEvery(),
                     heldOutLoss(objective, new DomainBatches(heldOut, run.tokenizer(), o.data().seqLen(), run.padToken(),
                             training.batchSize(), seed, templates, true, generates ? writer : null, sampling), training.evalBatches()));
-            phases.add(new Phase(s.kind(), objective, trainable, groups, phaseConfig::optimizer, data, s.steps(),
-                    phaseConfig.schedule(s.steps()), early));
+
+            // one stage, or with --progressive-unfreeze one per layer switched on (see stages)
+            List<List<Parameter>> stages = p.unfreeze() ? stages(chosen, switchedOn, s.steps()) : List.of(chosen);
+            long stageStart = 0;
+            for (int j = 0; j < stages.size(); j++) {
+                boolean last = j == stages.size() - 1;
+                long steps = last ? s.steps() - stageStart : s.steps() / stages.size();
+                List<Parameter> trainable = Workspace.concat(stages.get(j), maps);
+                List<ParamGroup> groups = new ArrayList<>(restrict(run.groups(adapters), trainable));
+                if (!maps.isEmpty()) groups.addAll(run.groups(maps));
+                long offset = stageStart, microOffset = stageStart * training.gradAccum();
+                phases.add(new Phase(stages.size() == 1 ? s.kind() : s.kind() + "/" + (j + 1), objective, trainable, groups,
+                        phaseConfig::optimizer, shifted(data, microOffset), steps, step -> schedule.lr(step + offset), last ? early : null));
+                stageStart += steps;
+            }
+            for (Parameter q : chosen) switchedOn.add(layerOf(q));
         }
         return new Plan(phases, adapters, List.of());
+    }
+
+    /**
+     * Progressive unfreezing: a phase's adapters switched on from the bottom layer upwards. Layers an earlier phase
+     * already trained stay on from the start; each further layer of the phase's set opens a new stage, which trains
+     * the adapters of every layer on so far. Stage j of s gets steps/s steps (the last the remainder), at most one
+     * stage per step; each is a phase of its own to the trainer (a fresh optimizer, its part of the phase's
+     * schedule and batches), and only the last may end early.
+     */
+    static List<List<Parameter>> stages(List<Parameter> adapters, java.util.Set<Integer> switchedOn, long steps) {
+        java.util.TreeSet<Integer> layers = new java.util.TreeSet<>();
+        for (Parameter q : adapters) layers.add(layerOf(q));
+        List<Integer> fresh = layers.stream().filter(l -> !switchedOn.contains(l)).toList();
+        int count = (int) Math.max(1, Math.min(fresh.size(), steps));
+        List<List<Parameter>> out = new ArrayList<>();
+        for (int j = 0; j < count; j++) {
+            // stage j: every layer already on, and the fresh layers up to the (j + 1)-th (the last stage: all of them)
+            int upTo = j == count - 1 ? Integer.MAX_VALUE : fresh.get(j);
+            List<Parameter> stage = adapters.stream().filter(q -> switchedOn.contains(layerOf(q)) || layerOf(q) <= upTo).toList();
+            out.add(stage);
+        }
+        return out;
+    }
+
+    /** {@code data} from micro-batch {@code offset} on: a stage continues its phase's batches. */
+    private static BatchSource shifted(BatchSource data, long offset) {
+        if (offset == 0) return data;
+        return new BatchSource() {
+            @Override
+            public Batch batch(long index) {
+                return data.batch(index + offset);
+            }
+
+            @Override
+            public int batchesPerEpoch() {
+                return data.batchesPerEpoch();
+            }
+
+            @Override
+            public int epochOf(long index) {
+                return data.epochOf(index + offset);
+            }
+        };
     }
 
     /**
