@@ -26,8 +26,9 @@ import java.util.Map;
  *   generation:       CE of the student on the tokens the teacher sampled: sequence-level KD
  * </pre>
  * Lens and output terms are {@link LogitLensLoss} (T²-scaled, normalised by the accumulated batch's counted
- * positions); the teacher runs without gradients. The outputs phase rewards the prompt templates its rows used
- * ({@link PromptTemplates#reward}: teacher confidence × student KL), training micro-batches only. Layer outputs: index 0 is the embeddings, i + 1 the output of
+ * positions); the teacher runs without gradients. The representations phase (through its deepest lens pair) and
+ * the outputs phase reward the prompt templates their rows used ({@link PromptTemplates#reward}: teacher confidence
+ * × student KL), on training micro-batches only; generation computes no teacher distribution and only draws. Layer outputs: index 0 is the embeddings, i + 1 the output of
  * layer i, each read through its model's final norm and head.
  */
 final class ProgressiveObjective implements Objective {
@@ -43,7 +44,7 @@ final class ProgressiveObjective implements Objective {
     private final boolean cosine;
     private final Map<Integer, Parameter> projections; // student layer -> [Ct × Cs], when widths differ
     private final DomainBatches source;                // the phase's batches: which template each row used
-    private final PromptTemplates templates;           // their bandit, rewarded by the outputs phase
+    private final PromptTemplates templates;           // their bandit, rewarded by representations and outputs
 
     ProgressiveObjective(Kind kind, LlamaModel student, LlamaModel teacher, double temperature, LayerMap lens, double lensWeight,
                          LayerMap features, double featureWeight, boolean cosine, Map<Integer, Parameter> projections,
@@ -97,6 +98,7 @@ final class ProgressiveObjective implements Objective {
                 return new StepLoss(r.loss(), r.ceSum(), r.klSum(), r.countedRows(), r.top1Agreement());
             }
             Var loss = null;
+            LogitLensLoss.Result deepest = null;
             double ce = 0, kl = 0;
             long counted = 0, agree = 0;
             if (lensWeight > 0) {
@@ -110,7 +112,9 @@ final class ProgressiveObjective implements Objective {
                     kl += r.klSum() / lens.pairs().size();
                     counted = r.countedRows();
                     agree = r.top1Agreement();      // the deepest pair's, last
+                    deepest = r;
                 }
+                if (chosen != null && deepest != null) templates.reward(chosen, t, deepest.perRow().kd(), deepest.perRow().teacherEntropy(), batch.targets());
             }
             if (features != null) {
                 for (LayerMap.Pair pair : features.pairs()) {
