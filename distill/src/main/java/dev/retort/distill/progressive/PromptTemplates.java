@@ -28,7 +28,7 @@ import java.util.SplittableRandom;
  * and the state. The state (s, n) lives in one F32 tensor that every read and write goes through, checkpointed
  * with the run ({@link #state}), so a resumed run chooses exactly as the uninterrupted one.
  */
-final class PromptTemplates {
+public final class PromptTemplates {
     static final String SLOT = "{input}";
     /** Rewards averaged before the score becomes an exponential average of rate 1/WINDOW. */
     static final int WINDOW = 10;
@@ -54,7 +54,7 @@ final class PromptTemplates {
     }
 
     /** The templates of {@code file}, each checked for its one slot; errors name the file and line. */
-    static List<String> read(Path file) {
+    public static List<String> read(Path file) {
         String text = InputFiles.readUtf8(file, InputFiles.DATA_BYTES, (f, problem) -> new IllegalArgumentException("--prompt-templates " + f + ": " + problem));
         List<String> out = new ArrayList<>();
         List<String> lines = text.lines().toList();
