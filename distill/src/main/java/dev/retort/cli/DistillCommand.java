@@ -20,14 +20,14 @@ import picocli.CommandLine.Spec;
  * or YAML file with {@code --config}.
  */
 @Command(name = "distill", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Distil a teacher into a student (methods: sft, kd, neo, meta, seqkd, gkd).")
+        description = "Distil a teacher into a student (methods: sft, kd, neo, meta, seqkd, gkd, progressive).")
 final class DistillCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
     @Option(names = "--config", description = "JSON or YAML file of options (keys are flag names without dashes, kebab-case or snake_case); flags given here win.")
     Path config;
-    @Option(names = "--method", defaultValue = "neo", description = "sft, kd, neo, meta, seqkd or gkd (default ${DEFAULT-VALUE}).")
+    @Option(names = "--method", defaultValue = "neo", description = "sft, kd, neo, meta, seqkd, gkd or progressive (default ${DEFAULT-VALUE}).")
     String method;
     @Option(names = "--threads", description = "Threads (default: all processors).")
     Integer threads;
@@ -47,6 +47,8 @@ final class DistillCommand implements Callable<Integer> {
     @Mixin
     OptionGroups.Gkd gkd;
     @Mixin
+    ProgressiveFlags progressive;
+    @Mixin
     OptionGroups.Training training;
     @Mixin
     OptionGroups.Output output;
@@ -58,7 +60,7 @@ final class DistillCommand implements Callable<Integer> {
         Method chosen = Methods.named(method);
         DistillOptions options = new DistillOptions(chosen.name(), models.options().requireStudent(),
                 data.options().requireData(), training.options(), lora.options(), kd.options(chosen.kdDefaults()), features.options(),
-                meta.options(), gkd.options(), output.options());
+                meta.options(), gkd.options(), output.options(), progressive.options());
         DistillJob.Outcome outcome = DistillJob.run(options);
         var eval = outcome.training().finalEval();
         if (eval != null) {

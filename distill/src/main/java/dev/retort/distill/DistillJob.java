@@ -97,6 +97,11 @@ public final class DistillJob {
         }
         report.chart("Learning rate", "lr", HtmlReport.one("lr", HtmlReport.series(rows, "lr")));
         report.chart("Gradient norm (before clipping)", "L2 norm", HtmlReport.one("grad_norm", HtmlReport.series(rows, "grad_norm")));
+        Map<String, List<double[]>> templates = new LinkedHashMap<>();   // progressive's adaptive prompting
+        for (int k = 0; !HtmlReport.series(rows, "template_" + k).isEmpty(); k++) {
+            templates.put("template " + k, HtmlReport.series(rows, "template_" + k));
+        }
+        if (!templates.isEmpty()) report.chart("Prompt template weights (adaptive prompting)", "probability", templates);
         List<List<String>> table = new ArrayList<>();
         if (teacherEval != null) table.add(List.of("teacher", fmt(teacherEval.perplexity()), "1.000", "0"));
         Evaluator.Result s = result.finalEval();

@@ -60,6 +60,10 @@ class MethodLossesGoldenTest {
                 "--lora-plus", "4", "--optimizer", "rmsprop"));
         c.put("meta", List.of("--method", "meta"));
         c.put("meta-full", List.of("--method", "meta", "--meta-update", "full"));
+        c.put("progressive", List.of("--method", "progressive", "--lora-rank", "4", "--phase-steps", "2,1,1", "--max-new-tokens", "8"));
+        c.put("progressive-bottleneck-unfreeze-features", List.of("--method", "progressive", "--adapter-type", "bottleneck",
+                "--adapter-size", "4", "--phase-steps", "2,1,1", "--max-new-tokens", "8", "--progressive-unfreeze",
+                "--feature-layers", "0:1,2:4", "--phase-temperature", "1,2,1"));
         return c;
     }
 

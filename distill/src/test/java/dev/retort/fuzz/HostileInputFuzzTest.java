@@ -190,6 +190,13 @@ class HostileInputFuzzTest {
                 Mutations::mutate, file -> CorpusReader.read(file, stories));
     }
 
+    @Test
+    void promptTemplates() throws Exception {
+        byte[] valid = "{input}\nOnce upon a time, {input}\\nThe end.\n\nQ: {input} é 日本\n".getBytes(StandardCharsets.UTF_8);
+        FuzzLoop.run("templates.txt", 16_09L, FuzzLoop.iterations(2000), valid, dir, IllegalArgumentException.class,
+                Mutations::mutate, dev.retort.distill.progressive.PromptTemplates::read);
+    }
+
     // ---- helpers --------------------------------------------------------------------------------------------
 
     /**

@@ -37,7 +37,24 @@ public final class DistillationLoss {
      * without α·T²), the number of counted rows, and how many of them have the student's argmax equal to the
      * teacher's (top-1 agreement; ties go to the lower token id).
      */
-    public record Result(Var loss, double ceSum, double kdSum, int countedTokens, int top1Agreement) {}
+    public record Result(Var loss, double ceSum, double kdSum, int countedTokens, int top1Agreement, PerRow perRow) {
+        public Result(Var loss, double ceSum, double kdSum, int countedTokens, int top1Agreement) {
+            this(loss, ceSum, kdSum, countedTokens, top1Agreement, null);
+        }
+    }
+
+    /**
+     * Each row's divergence D (at T, unweighted) and the entropy of its teacher distribution at T, over the same
+     * buckets; both 0 for rows that do not count. What a caller that scores rows apart needs (adaptive prompting).
+     */
+    public record PerRow(double[] kd, double[] teacherEntropy) {
+        /** Σ over rows of the teacher's entropy. */
+        public double entropySum() {
+            double h = 0;
+            for (double v : teacherEntropy) h += v;
+            return h;
+        }
+    }
 
     /**
      * The fused loss of student logits {@code studentHidden · studentHeadᵀ}: studentHidden [N × C] (or
@@ -45,7 +62,13 @@ public final class DistillationLoss {
      */
     public static Result linear(Var studentHidden, Var studentHead, TeacherSource teacher, int[] targets,
                                 KdConfig config, double divisor, int chunkRows) {
-        StudentRows rows = new StudentRows(teacher, targets, config, divisor);
+        return linear(studentHidden, studentHead, teacher, targets, config, divisor, chunkRows, false);
+    }
+
+    /** As {@link #linear}, and with {@code perRow} each row's D and teacher entropy as well ({@link Result#perRow}). */
+    public static Result linear(Var studentHidden, Var studentHead, TeacherSource teacher, int[] targets,
+                                KdConfig config, double divisor, int chunkRows, boolean perRow) {
+        StudentRows rows = new StudentRows(teacher, targets, config, divisor, perRow);
         return rows.result(LmHeadLoss.linear(studentHidden, studentHead, rows, chunkRows));
     }
 
@@ -55,7 +78,13 @@ public final class DistillationLoss {
      */
     public static Result fromLogits(Var studentLogits, TeacherSource teacher, int[] targets, KdConfig config,
                                     double divisor) {
-        StudentRows rows = new StudentRows(teacher, targets, config, divisor);
+        return fromLogits(studentLogits, teacher, targets, config, divisor, false);
+    }
+
+    /** As {@link #fromLogits}, optionally with each row's D and teacher entropy. */
+    public static Result fromLogits(Var studentLogits, TeacherSource teacher, int[] targets, KdConfig config,
+                                    double divisor, boolean perRow) {
+        StudentRows rows = new StudentRows(teacher, targets, config, divisor, perRow);
         return rows.result(LmHeadLoss.fromLogits(studentLogits, rows));
     }
 
@@ -68,6 +97,7 @@ public final class DistillationLoss {
         private final int[] targets;
         private final KdConfig config;
         private final double divisor;
+        private final boolean perRowWanted;
         private TeacherMode mode;
         private double scale;
         private KdRows math;
@@ -75,11 +105,12 @@ public final class DistillationLoss {
         private Tensor teacherLogits;      // one chunk of dense teacher logits, unless the source gives blocks
         private Result sums;
 
-        StudentRows(TeacherSource teacher, int[] targets, KdConfig config, double divisor) {
+        StudentRows(TeacherSource teacher, int[] targets, KdConfig config, double divisor, boolean perRow) {
             this.teacher = teacher;
             this.targets = targets;
             this.config = config;
             this.divisor = divisor;
+            this.perRowWanted = perRow;
         }
 
         @Override
@@ -87,7 +118,7 @@ public final class DistillationLoss {
             mode = checkInputs(teacher, targets, config, rows, vocab);
             scale = 1.0 / (divisor > 0 ? divisor : Math.max(1, countedRows(targets)));
             math = new KdRows(g.kernels().elementwise(), config, vocab, scale, gradient);
-            perRow = new KdRows.RowResults(rows);
+            perRow = new KdRows.RowResults(rows, perRowWanted);
             teacherLogits = mode == TeacherMode.BLOCKS ? null : g.allocate(chunkRows, vocab);
         }
 
@@ -105,7 +136,8 @@ public final class DistillationLoss {
         }
 
         Result result(Var loss) {
-            return new Result(loss, sums.ceSum(), sums.kdSum(), sums.countedTokens(), sums.top1Agreement());
+            PerRow rows = perRowWanted ? new PerRow(perRow.kd(), perRow.teacherEntropy()) : null;   // masked rows stay 0
+            return new Result(loss, sums.ceSum(), sums.kdSum(), sums.countedTokens(), sums.top1Agreement(), rows);
         }
     }
 

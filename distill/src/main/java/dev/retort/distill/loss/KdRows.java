@@ -44,10 +44,13 @@ final class KdRows {
     private final double scale;      // 1 / divisor
     private final boolean withGradient;
 
-    /** Per-row outputs for rows [0, n) of the batch: cross-entropy, divergence, top-1 agreement. */
-    record RowResults(double[] ce, double[] kd, boolean[] agree) {
-        RowResults(int rows) {
-            this(new double[rows], new double[rows], new boolean[rows]);
+    /**
+     * Per-row outputs for rows [0, n) of the batch: cross-entropy, divergence, top-1 agreement and, when asked
+     * for (else null), the entropy of the teacher's distribution at temperature T (over the same buckets as D).
+     */
+    record RowResults(double[] ce, double[] kd, boolean[] agree, double[] teacherEntropy) {
+        RowResults(int rows, boolean withEntropy) {
+            this(new double[rows], new double[rows], new boolean[rows], withEntropy ? new double[rows] : null);
         }
     }
 
@@ -95,6 +98,7 @@ final class KdRows {
         }
         RowStats student = ew.rowStats(vocab, invT, true, z, zRow);     // argmax, lse(z), lse(z/T)
         RowStats teacher = ew.rowStats(vocab, invT, false, y, yRow);    // argmax, lse(y/T)
+        if (out.teacherEntropy != null) out.teacherEntropy[row] = entropy(y, yRow, teacher.lseScaled());  // before y becomes h
         // D = Σ_j f(p_j, q_j); H = Σ_j h_j, with h_j kept in place of y_j for the gradient pass
         double[] sums = new double[2];
         ew.kdTerms(divergence, beta, vocab, invT, y, yRow, teacher.lseScaled(), z, zRow, student.lseScaled(), withGradient, sums);
@@ -167,6 +171,12 @@ final class KdRows {
         out.ce[row] = s.lse() - z.getAtIndex(F32, zRow + target);
         out.kd[row] = d;
         out.agree[row] = s.argmax() == tArgmax;
+        if (out.teacherEntropy != null) {
+            double hp = 0;     // −Σ_b p_b·log p_b over the k + 1 buckets
+            for (int i = 0; i < k; i++) hp -= xLogX(block.logit(blockRow, i) * invT - lseP);
+            if (hasRest) hp -= xLogX(rest - lseP);
+            out.teacherEntropy[row] = hp;
+        }
         if (!withGradient) return;
 
         // every token as if in the rest bucket: q_j/q_rest = exp(s_j − lseRest) ...
@@ -181,6 +191,21 @@ final class KdRows {
             double ce = softmax - (j == target ? 1 : 0);
             z.setAtIndex(F32, zRow + j, (float) (scale * (ceWeight * ce + kdWeight * (h[i] - q * hSum))));
         }
+    }
+
+    /**
+     * H(p) = −Σ_j p_j·log p_j of the teacher row y [V] at temperature T, p_j = exp(y_j/T − lseP), in double: one
+     * pass over the row (the teacher's confidence, and what turns KL(p‖q) into the cross-entropy −Σ p·log q).
+     */
+    private double entropy(MemorySegment y, long yRow, double lseP) {
+        double h = 0;
+        for (int j = 0; j < vocab; j++) h -= xLogX(y.getAtIndex(F32, yRow + j) * invT - lseP);
+        return h;
+    }
+
+    /** p·log p from log p (0 where p underflows). */
+    private static double xLogX(double logP) {
+        return logP == Double.NEGATIVE_INFINITY ? 0 : Math.exp(logP) * logP;
     }
 
     private static double logAddExp(double a, double b) {

@@ -68,17 +68,31 @@ public final class GeneratedBatches implements BatchSource {
 
     /** The batch's prompts, answered by {@code model}. */
     private Batch generated(Batch data, Generator model, long index) {
+        int[] prompts = new int[data.batch()];
+        for (int i = 0; i < prompts.length; i++) prompts[i] = rows.promptLength(data.rows()[i]);
+        long start = System.nanoTime();
+        Batch answered = answer(data, prompts, model, sampling, index, padToken);
+        generationSeconds += (System.nanoTime() - start) / 1e9;
+        return answered;
+    }
+
+    /**
+     * Micro-batch {@code index}'s prompts answered by {@code model}: row i's prompt is its first
+     * {@code promptLengths[i]} input tokens; it samples at most min(max tokens, room left in the row) tokens with
+     * the sequence seed of (sampling seed, index·B + i). A row becomes prompt + response (+ the end-of-sequence
+     * token the model wrote), padded; only the response tokens are targets. The same tokens for any batch size
+     * and thread count.
+     */
+    public static Batch answer(Batch data, int[] promptLengths, Generator model, Sampling sampling, long index, int padToken) {
         int b = data.batch(), seq = data.seq();
         List<Generator.Request> requests = new ArrayList<>(b);
         for (int i = 0; i < b; i++) {
-            int prompt = rows.promptLength(data.rows()[i]);
+            int prompt = promptLengths[i];
             int[] promptIds = java.util.Arrays.copyOfRange(data.inputs(), i * seq, i * seq + prompt);
             int room = seq - prompt;
             requests.add(new Generator.Request(promptIds, Math.min(sampling.maxTokens(), room), sampling.sampler(index * b + i), List.of()));
         }
-        long start = System.nanoTime();
         List<Generator.Result> results = model.generate(requests, b, (i, piece) -> { });
-        generationSeconds += (System.nanoTime() - start) / 1e9;
         int[] inputs = new int[b * seq], targets = new int[b * seq];
         java.util.Arrays.fill(inputs, padToken);
         java.util.Arrays.fill(targets, CrossEntropy.IGNORE_INDEX);

@@ -83,7 +83,7 @@ public final class KdMethod implements Method {
     }
 
     /** Learned maps [Ct × Cs] from teacher width to student width for feature pairs whose widths differ. */
-    static Map<Integer, Parameter> projections(LayerMap features, LlamaConfig student, LlamaConfig teacher, Arena arena, long seed) {
+    public static Map<Integer, Parameter> projections(LayerMap features, LlamaConfig student, LlamaConfig teacher, Arena arena, long seed) {
         Map<Integer, Parameter> out = new LinkedHashMap<>();
         if (features == null || student.hiddenSize() == teacher.hiddenSize()) return out;
         SplittableRandom random = new SplittableRandom(seed ^ 0x5eed);

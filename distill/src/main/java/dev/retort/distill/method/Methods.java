@@ -1,6 +1,7 @@
 package dev.retort.distill.method;
 
 import dev.retort.distill.meta.MetaMethod;
+import dev.retort.distill.progressive.ProgressiveMethod;
 import java.util.List;
 import java.util.Locale;
 import java.util.stream.Collectors;
@@ -11,7 +12,8 @@ public final class Methods {
 
     /** In the order --help lists them. */
     public static List<Method> all() {
-        return List.of(new SftMethod(), KdMethod.kd(), KdMethod.neo(), new MetaMethod(), new SeqKdMethod(), new GkdMethod());
+        return List.of(new SftMethod(), KdMethod.kd(), KdMethod.neo(), new MetaMethod(), new SeqKdMethod(), new GkdMethod(),
+                new ProgressiveMethod());
     }
 
     /** The method called {@code name} (any case), or a one-line error listing the choices. */
@@ -22,7 +24,7 @@ public final class Methods {
         throw new IllegalArgumentException("--method must be " + names() + ", got '" + name + "'");
     }
 
-    /** "sft, kd, neo, meta, seqkd or gkd". */
+    /** "sft, kd, neo, meta, seqkd, gkd or progressive". */
     public static String names() {
         List<String> names = all().stream().map(Method::name).toList();
         return names.subList(0, names.size() - 1).stream().collect(Collectors.joining(", ")) + " or " + names.getLast();

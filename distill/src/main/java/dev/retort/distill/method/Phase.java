@@ -23,9 +23,17 @@ import java.util.function.Function;
  * @param data      where its micro-batches come from
  * @param steps     optimizer steps in this phase
  * @param schedule  learning rate at each step of the phase, from 0
+ * @param earlyStop when the phase may end before {@code steps} ({@link EarlyStop}), or null: never
  */
 public record Phase(String name, Objective objective, List<Parameter> trainable, List<ParamGroup> groups,
-                    Function<List<ParamGroup>, Optimizer> optimizer, BatchSource data, long steps, LrSchedule schedule) {
+                    Function<List<ParamGroup>, Optimizer> optimizer, BatchSource data, long steps, LrSchedule schedule,
+                    EarlyStop earlyStop) {
+    /** A phase that always runs all its steps. */
+    public Phase(String name, Objective objective, List<Parameter> trainable, List<ParamGroup> groups,
+                 Function<List<ParamGroup>, Optimizer> optimizer, BatchSource data, long steps, LrSchedule schedule) {
+        this(name, objective, trainable, groups, optimizer, data, steps, schedule, null);
+    }
+
     public Phase {
         trainable = List.copyOf(trainable);
         groups = List.copyOf(groups);

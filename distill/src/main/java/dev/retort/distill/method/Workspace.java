@@ -116,6 +116,11 @@ public final class Workspace implements AutoCloseable {
         return PackedData.pack(CorpusReader.read(file, tokenizer, chatTemplate), options.data().seqLen(), padToken());
     }
 
+    /** A data file's examples, read with the run's tokenizer and chat template as --data is. */
+    public List<dev.retort.distill.data.Example> examples(Path file) throws IOException {
+        return CorpusReader.read(file, tokenizer, chatTemplate);
+    }
+
     /** The token that pads rows past their end: EOS where the tokenizer has one, else 0. */
     public int padToken() {
         return Math.max(0, tokenizer.eosId());

@@ -19,12 +19,19 @@ import java.util.Map;
  * @param kd       the distillation loss (kd, neo, meta)
  * @param features feature KD (kd, neo)
  * @param meta     the teacher's meta-update (meta)
- * @param gkd      on-policy sampling (gkd)
+ * @param gkd      on-policy sampling (gkd; the teacher's sampling in progressive's generation phase)
  * @param output   the output directory, resume, progress
+ * @param progressive the phases of progressive distillation (progressive)
  */
 public record DistillOptions(String method, ModelOptions models, DataOptions data, TrainingConfig training,
                              LoraOptions lora, KdConfig kd, FeatureOptions features, MetaOptions meta,
-                             GkdOptions gkd, OutputOptions output) {
+                             GkdOptions gkd, OutputOptions output, ProgressiveOptions progressive) {
+
+    /** The options of a method other than progressive (its own options at their defaults). */
+    public DistillOptions(String method, ModelOptions models, DataOptions data, TrainingConfig training, LoraOptions lora,
+                          KdConfig kd, FeatureOptions features, MetaOptions meta, GkdOptions gkd, OutputOptions output) {
+        this(method, models, data, training, lora, kd, features, meta, gkd, output, ProgressiveOptions.DEFAULTS);
+    }
 
     /** Every setting, for the report. */
     public Map<String, String> settings() {
@@ -53,6 +60,10 @@ public record DistillOptions(String method, ModelOptions models, DataOptions dat
         m.put("training", training.describeFixed());
         if ("meta".equals(method)) m.put("meta", meta.describe());
         if ("gkd".equals(method)) m.put("gkd", gkd.describe());
+        if ("progressive".equals(method)) {
+            m.put("progressive", progressive.describe());
+            m.put("generation", gkd.describe());
+        }
         return m;
     }
 }

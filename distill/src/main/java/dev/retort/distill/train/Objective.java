@@ -22,4 +22,12 @@ public interface Objective {
     default List<Parameter> state() {
         return List.of();
     }
+
+    /**
+     * Figures of the objective's own to log with the step just taken (metrics.jsonl), by name: numbers, or lists of
+     * numbers. Empty for most objectives.
+     */
+    default java.util.Map<String, Object> metrics() {
+        return java.util.Map.of();
+    }
 }

@@ -7,6 +7,7 @@ import dev.retort.autograd.optim.GradientClipping;
 import dev.retort.autograd.optim.Optimizer;
 import dev.retort.distill.data.Batch;
 import dev.retort.distill.data.PackedData;
+import dev.retort.distill.method.EarlyStop;
 import dev.retort.distill.method.Phase;
 import dev.retort.distill.method.Plan;
 import dev.retort.distill.options.OutputOptions;
@@ -36,7 +37,8 @@ import java.util.concurrent.TimeUnit;
  *   log; every evalEvery steps evaluate on held-out rows; every checkpointEvery steps checkpoint
  * </pre>
  * Steps are counted across phases (metrics.jsonl's "step"); a checkpoint records the step, the phase and that
- * phase's optimizer state. Everything random is a function of (seed, step) — batch order, dropout — so
+ * phase's optimizer state. A phase with an {@link EarlyStop} measures its own held-out loss every few steps and
+ * ends early once it stops improving. Everything random is a function of (seed, step) — batch order, dropout — so
  * {@code resume} continues, in any phase, with bitwise the losses an uninterrupted run would have had.
  */
 public final class Trainer {
@@ -155,14 +157,16 @@ public final class Trainer {
                 if (phase.trainable().isEmpty()) throw new IllegalStateException("phase " + phase.name() + " has nothing to train");
                 plan.enterPhase(index);
                 Optimizer optimizer = phase.optimizer().apply(phase.groups());
+                Patience patience = new Patience(phase.earlyStop() != null);
                 if (restored != null && restored.phase() == index) {
                     restored.loadInto(optimizer);
+                    patience.restore(restored.randomState());
                 }
                 while (step < phaseEnd) {
                     if (stopRequested) {
                         if (step > 0) {
                             requireFinite(checkpointed, step, checkpointFile);
-                            TrainingCheckpoint.save(checkpointFile, step, index, fingerprint, config.describeAdjustable(), checkpointed, optimizer, plan.randomState());
+                            TrainingCheckpoint.save(checkpointFile, step, index, fingerprint, config.describeAdjustable(), checkpointed, optimizer, patience.with(plan.randomState()));
                         }
                         System.err.printf("%ninterrupted at step %d of %d: %s; --resume continues from there%n", step, totalSteps,
                                 step > 0 ? "checkpoint written to " + checkpointFile : "nothing to save yet");
@@ -227,6 +231,7 @@ public final class Trainer {
                     String sources = micro.stream().map(Batch::source).filter(java.util.Objects::nonNull).distinct()
                             .collect(java.util.stream.Collectors.joining("+"));
                     if (!sources.isEmpty()) row.put("source", sources);
+                    row.putAll(phase.objective().metrics());
                     row.put("lr", optimizer.learningRate());
                     row.put("grad_norm", gradNorm);
                     row.put("tokens_per_s", tokPerSec);
@@ -236,15 +241,26 @@ public final class Trainer {
                     if (config.evalEvery() > 0 && step % config.evalEvery() == 0 && step < totalSteps) {
                         logEval(metrics, step, pool);
                     }
+                    EarlyStop early = phase.earlyStop();
+                    if (early != null && step < phaseEnd && (step - phaseStart) % early.every() == 0) {
+                        double held = early.heldOutLoss().applyAsDouble(pool);
+                        boolean over = patience.measured(held, early.patience());
+                        Map<String, Object> phaseRow = new LinkedHashMap<>();
+                        phaseRow.put("step", step);
+                        phaseRow.put("phase_eval_loss", held);
+                        if (over) phaseRow.put("phase_stopped", phase.name());
+                        metrics.append(phaseRow);
+                        if (over) step = phaseEnd;   // the phase's remaining steps are skipped
+                    }
                     if (config.checkpointEvery() > 0 && step % config.checkpointEvery() == 0 && step < totalSteps) {
                         requireFinite(checkpointed, step, checkpointFile);
-                        TrainingCheckpoint.save(checkpointFile, step, index, fingerprint, config.describeAdjustable(), checkpointed, optimizer, plan.randomState());
+                        TrainingCheckpoint.save(checkpointFile, step, index, fingerprint, config.describeAdjustable(), checkpointed, optimizer, patience.with(plan.randomState()));
                     }
                 }
                 if (step == totalSteps) {
                     Evaluator.Result finalEval = logEval(metrics, step, pool);
                     requireFinite(checkpointed, step, checkpointFile);
-                    TrainingCheckpoint.save(checkpointFile, step, index, fingerprint, config.describeAdjustable(), checkpointed, optimizer, plan.randomState());
+                    TrainingCheckpoint.save(checkpointFile, step, index, fingerprint, config.describeAdjustable(), checkpointed, optimizer, patience.with(plan.randomState()));
                     return new Result(step, lastLoss, finalEval, (System.nanoTime() - start) / 1e9, tokensSeen, logResources(metrics, step, meter));
                 }
                 phaseStart = phaseEnd;
@@ -260,6 +276,44 @@ public final class Trainer {
             } catch (IllegalStateException shuttingDown) {
                 // the JVM is exiting: the hook has run
             }
+        }
+    }
+
+    /**
+     * A phase's early-stop state ({@link EarlyStop}): the best held-out loss so far and how many measurements in a
+     * row have not beaten it, kept in the checkpoint's counters (the double as its bits) for an exact resume.
+     */
+    private static final class Patience {
+        private final boolean used;
+        private double best = Double.POSITIVE_INFINITY;
+        private long misses;
+
+        Patience(boolean used) {
+            this.used = used;
+        }
+
+        /** Records a measurement; true when the phase has run out of patience. */
+        boolean measured(double loss, int patience) {
+            if (loss < best) {
+                best = loss;
+                misses = 0;
+            } else {
+                misses++;
+            }
+            return misses >= patience;
+        }
+
+        Map<String, Long> with(Map<String, Long> counters) {
+            if (!used) return counters;
+            Map<String, Long> all = new LinkedHashMap<>(counters);
+            all.put("patience/best", Double.doubleToRawLongBits(best));
+            all.put("patience/misses", misses);
+            return all;
+        }
+
+        void restore(Map<String, Long> counters) {
+            if (counters.containsKey("patience/best")) best = Double.longBitsToDouble(counters.get("patience/best"));
+            misses = counters.getOrDefault("patience/misses", 0L);
         }
     }
 
