@@ -290,14 +290,21 @@ public final class TokenPruning extends Module {
 
     // ---- the baselines' scores --------------------------------------------------------------------------------
 
-    /** Uniform scores [B × T] from {@code seed}, one split stream per row. */
-    static Tensor randomScores(Graph g, int batch, int seq, long seed) {
-        Tensor s = g.allocate(batch, seq);
+    /** Uniform scores [B × T] from {@code seed}, one split stream per row (the inference path uses row 0). */
+    static float[][] randomScores(int batch, int seq, long seed) {
         SplittableRandom root = new SplittableRandom(seed ^ 0x52414E44L);
+        float[][] s = new float[batch][seq];
         for (int b = 0; b < batch; b++) {
             SplittableRandom r = root.split();
-            for (int t = 0; t < seq; t++) s.setFlat((long) b * seq + t, (float) r.nextDouble());
+            for (int t = 0; t < seq; t++) s[b][t] = (float) r.nextDouble();
         }
+        return s;
+    }
+
+    static Tensor randomScores(Graph g, int batch, int seq, long seed) {
+        float[][] r = randomScores(batch, seq, seed);
+        Tensor s = g.allocate(batch, seq);
+        for (int b = 0; b < batch; b++) for (int t = 0; t < seq; t++) s.setFlat((long) b * seq + t, r[b][t]);
         return s;
     }
 
