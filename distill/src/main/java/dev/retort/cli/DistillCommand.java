@@ -47,6 +47,8 @@ final class DistillCommand implements Callable<Integer> {
     @Mixin
     OptionGroups.Gkd gkd;
     @Mixin
+    OptionGroups.Prune prune;
+    @Mixin
     OptionGroups.Training training;
     @Mixin
     OptionGroups.Output output;
@@ -58,7 +60,7 @@ final class DistillCommand implements Callable<Integer> {
         Method chosen = Methods.named(method);
         DistillOptions options = new DistillOptions(chosen.name(), models.options().requireStudent(),
                 data.options().requireData(), training.options(), lora.options(), kd.options(chosen.kdDefaults()), features.options(),
-                meta.options(), gkd.options(), output.options());
+                meta.options(), gkd.options(), prune.options(), output.options());
         DistillJob.Outcome outcome = DistillJob.run(options);
         var eval = outcome.training().finalEval();
         if (eval != null) {

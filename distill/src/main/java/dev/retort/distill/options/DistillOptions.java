@@ -20,11 +20,12 @@ import java.util.Map;
  * @param features feature KD (kd, neo)
  * @param meta     the teacher's meta-update (meta)
  * @param gkd      on-policy sampling (gkd)
+ * @param prune    token pruning inside the student (seqkd)
  * @param output   the output directory, resume, progress
  */
 public record DistillOptions(String method, ModelOptions models, DataOptions data, TrainingConfig training,
                              LoraOptions lora, KdConfig kd, FeatureOptions features, MetaOptions meta,
-                             GkdOptions gkd, OutputOptions output) {
+                             GkdOptions gkd, PruneOptions prune, OutputOptions output) {
 
     /** Every setting, for the report. */
     public Map<String, String> settings() {
@@ -53,6 +54,7 @@ public record DistillOptions(String method, ModelOptions models, DataOptions dat
         m.put("training", training.describeFixed());
         if ("meta".equals(method)) m.put("meta", meta.describe());
         if ("gkd".equals(method)) m.put("gkd", gkd.describe());
+        if (prune.enabled()) m.put("prune", prune.describe());
         return m;
     }
 }

@@ -6,6 +6,7 @@ import dev.retort.autograd.Var;
 import dev.retort.autograd.nn.Linear;
 import dev.retort.autograd.ops.MatMul;
 import dev.retort.autograd.ops.PerturbedTopK;
+import dev.retort.autograd.ops.PruneSchedule;
 import dev.retort.autograd.ops.Rope;
 import dev.retort.autograd.ops.Shapes;
 import dev.retort.models.hf.LlamaConfig;
@@ -113,6 +114,7 @@ public final class TokenPruning extends Module {
 
     private final Settings settings;
     private final Linear scorer;
+    private PruneSchedule schedule;   // training: keep ratio and σ by optimizer step; null = the settings' own
 
     /**
      * A fresh scorer for a model of width {@code hidden}: weight ~ U(−1/√C, 1/√C) (torch's Linear), bias 0, F32,
@@ -136,6 +138,22 @@ public final class TokenPruning extends Module {
     /** The settings' own keep ratio and σ, with {@code seed} (evaluation, tests). */
     public Step step(long seed) {
         return new Step(settings.keepRatio(), settings.sigma(), seed);
+    }
+
+    /** Sets the keep ratio and σ training uses at each step ({@link #trainingStep}); null = the settings' throughout. */
+    public void setSchedule(PruneSchedule schedule) {
+        this.schedule = schedule;
+    }
+
+    /**
+     * The step of a training micro-batch: the schedule's keep ratio and σ at optimizer step {@code step}, and a noise
+     * seed that is a function of the settings' seed, the step and the batch's rows (so a resumed run draws the same
+     * noise).
+     */
+    public Step trainingStep(long step, int[] rows) {
+        long seed = settings.seed() ^ (step * 0x9E3779B97F4A7C15L) ^ ((long) Arrays.hashCode(rows) << 17);
+        return schedule == null ? new Step(settings.keepRatio(), settings.sigma(), seed)
+                : new Step(schedule.keepRatio(step), schedule.sigma(step), seed);
     }
 
     /** Tokens kept of {@code prunable}: {@link PerturbedTopK#keepCount}. */
