@@ -108,7 +108,8 @@ public final class TokenPruningFiles {
         return pruning;
     }
 
-    static TokenPruning.Settings readConfig(Path file, int hidden) {
+    /** The settings in a {@value #CONFIG_FILE} for a model of width {@code hidden}. */
+    public static TokenPruning.Settings readConfig(Path file, int hidden) {
         String text = InputFiles.readUtf8(file, InputFiles.JSON_CONFIG_BYTES, ModelFileException::new);
         JsonNode root;
         try {
