@@ -37,7 +37,7 @@ public final class LlamaInference implements AutoCloseable {
     private final Kernels kernels;
     private final Arena arena = Arena.ofShared();
     private final int slots, capacity, chunk, kvWidth, qWidth;
-    private final Tensor[] keyCache, valueCache;   // per layer: [slots × capacity × kvWidth]
+    private final Tensor[] keyCache, valueCache;   // per layer: [slots × capacity × kvWidth] (layers >= pruneLayer: prunedCapacity)
     private final Tensor x, h, q, k, v, attn, proj, gate, up;   // [rows × …], rows = max(chunk, slots)
     private final Tensor loraDown, loraUp;       // [rows × r], [rows × out] of unmerged LoRA adapters; null without
     private final Tensor adapterDown, adapterUp; // [rows × size], [rows × out] of bottleneck adapters; null without
@@ -46,6 +46,7 @@ public final class LlamaInference implements AutoCloseable {
     // token pruning (null/unused without): layers from pruneLayer on hold only each prompt's kept tokens
     private final TokenPruning pruning;
     private final int pruneLayer;                // the first pruned layer; numHiddenLayers without pruning
+    private final int prunedCapacity;            // tokens per sequence in the caches of layers >= pruneLayer
     private final int[] kept;                    // per slot: rows in the caches of layers >= pruneLayer
     private final Tensor pruneHidden;            // [capacity × C]: a prompt's hidden states entering pruneLayer
     private final Tensor pruneQueries;           // [capacity × qWidth]: its queries at layer pruneLayer − 1 (attention mode)
@@ -57,6 +58,14 @@ public final class LlamaInference implements AutoCloseable {
 
     /** A session for {@code slots} sequences of up to {@code capacity} tokens each. */
     public LlamaInference(LlamaModel model, int slots, int capacity, int chunk) {
+        this(model, slots, capacity, chunk, capacity);
+    }
+
+    /**
+     * A session whose layers from the model's token-pruning layer on hold at most {@code prunedCapacity} tokens per
+     * sequence (the kept prompt tokens and those after it: see {@link #prunedRows}); without pruning it is ignored.
+     */
+    public LlamaInference(LlamaModel model, int slots, int capacity, int chunk, int prunedCapacity) {
         this.model = model;
         this.c = model.config();
         this.kernels = Kernels.get();
@@ -81,14 +90,19 @@ public final class LlamaInference implements AutoCloseable {
         }
         this.slots = slots;
         this.capacity = capacity;
+        this.pruneLayer = model.pruning() == null ? model.config().numHiddenLayers() : model.pruning().settings().layer();
+        if (prunedCapacity < 1 || prunedCapacity > capacity) {
+            throw new IllegalArgumentException("pruned capacity " + prunedCapacity + " must be in [1, capacity " + capacity + "]");
+        }
+        this.prunedCapacity = model.pruning() == null ? capacity : prunedCapacity;
         this.chunk = Math.max(1, chunk);
         this.kvWidth = c.numKeyValueHeads() * c.headDim();
         this.qWidth = c.numAttentionHeads() * c.headDim();
         keyCache = new Tensor[c.numHiddenLayers()];
         valueCache = new Tensor[c.numHiddenLayers()];
         for (int l = 0; l < keyCache.length; l++) {
-            keyCache[l] = Tensor.zeros(arena, DType.F32, Math.multiplyExact(slots, capacity), kvWidth);
-            valueCache[l] = Tensor.zeros(arena, DType.F32, Math.multiplyExact(slots, capacity), kvWidth);
+            keyCache[l] = Tensor.zeros(arena, DType.F32, Math.multiplyExact(slots, layerCapacity(l)), kvWidth);
+            valueCache[l] = Tensor.zeros(arena, DType.F32, Math.multiplyExact(slots, layerCapacity(l)), kvWidth);
         }
         int rows = Math.max(this.chunk, slots);
         x = Tensor.zeros(arena, DType.F32, rows, c.hiddenSize());
@@ -108,7 +122,6 @@ public final class LlamaInference implements AutoCloseable {
         rowLogits = Tensor.zeros(arena, DType.F32, slots, c.vocabSize());
         position = new int[slots];
         pruning = model.pruning();
-        pruneLayer = pruning == null ? c.numHiddenLayers() : pruning.settings().layer();
         kept = new int[slots];
         pruneHidden = pruning == null ? null : Tensor.zeros(arena, DType.F32, capacity, c.hiddenSize());
         pruneQueries = pruning == null || pruning.settings().mode() != TokenPruning.Mode.ATTENTION ? null
@@ -120,6 +133,28 @@ public final class LlamaInference implements AutoCloseable {
 
     /** Tokens each sequence can hold. */
     public int capacity() { return capacity; }
+
+    /** Cache rows per sequence of layer {@code l}: the capacity, or the pruned capacity from the pruning layer on. */
+    private int layerCapacity(int l) {
+        return l < pruneLayer ? capacity : prunedCapacity;
+    }
+
+    /**
+     * Rows a sequence needs in the caches of the pruned layers for a prompt of {@code promptLength} tokens followed
+     * by {@code newTokens}: the kept prompt tokens (and its last) plus the new ones; all of them without pruning.
+     */
+    public static int prunedRows(LlamaModel model, int promptLength, int newTokens) {
+        TokenPruning p = model.pruning();
+        int prompt = p == null || promptLength < 2 ? promptLength : TokenPruning.keepCount(p.settings().keepRatio(), promptLength - 1) + 1;
+        return prompt + newTokens;
+    }
+
+    /** Bytes the session's KV caches occupy (allocated, every slot). */
+    public long allocatedCacheBytes() {
+        long bytes = 0;
+        for (Tensor t : keyCache) bytes += 2 * t.size() * Float.BYTES;
+        return bytes;
+    }
 
     /** Tokens sequence 0 holds (the position of its next token). */
     public int position() { return position[0]; }
@@ -202,6 +237,12 @@ public final class LlamaInference implements AutoCloseable {
     }
 
     private void checkRoom(int slot, int tokens) {
+        int keptAfter = pruning != null && position[slot] == 0 && tokens > 1
+                ? prunedRows(model, tokens, 0) : kept[slot] + tokens;
+        if (keptAfter > prunedCapacity) {
+            throw new IllegalStateException("the pruned layers' caches would reach " + keptAfter + " tokens; this session holds "
+                    + prunedCapacity + " there");
+        }
         if ((long) position[slot] + tokens > capacity) {
             throw new IllegalStateException("the sequence would reach " + ((long) position[slot] + tokens)
                     + " tokens; this session holds " + capacity);
@@ -329,6 +370,7 @@ public final class LlamaInference implements AutoCloseable {
         for (int l = from; l < to; l++) {
             DecoderLayer layer = model.layers().get(l);
             int[] rows = l < pruneLayer ? cacheRows : prunedRows;
+            int cap = layerCapacity(l);
             MemorySegment kCache = keyCache[l].segment(), vCache = valueCache[l].segment();
             // attention block: q, k, v of the new rows; k and v join each row's sequence in the cache
             rmsNorm(n, x, layer.inputNorm.weight(), eps, h);
@@ -338,16 +380,16 @@ public final class LlamaInference implements AutoCloseable {
             ew.rope(RopeLayout.HALF, n, heads, headDim, qWidth, q.segment(), 0, positions, model.rope().cos().segment(), model.rope().sin().segment(), false);
             ew.rope(RopeLayout.HALF, n, kvHeads, headDim, kvWidth, k.segment(), 0, positions, model.rope().cos().segment(), model.rope().sin().segment(), false);
             for (int i = 0; i < n; i++) {
-                long cacheRow = ((long) rowSlots[i] * capacity + rows[i]) * kvWidth * Float.BYTES;
+                long cacheRow = ((long) rowSlots[i] * cap + rows[i]) * kvWidth * Float.BYTES;
                 MemorySegment.copy(k.segment(), (long) i * kvWidth * Float.BYTES, kCache, cacheRow, (long) kvWidth * Float.BYTES);
                 MemorySegment.copy(v.segment(), (long) i * kvWidth * Float.BYTES, vCache, cacheRow, (long) kvWidth * Float.BYTES);
             }
             float scale = (float) (1 / Math.sqrt(headDim));
             for (int i = 0; i < n; i += oneSequence ? n : 1) {
                 int count = oneSequence ? n : 1;
-                long slotBase = (long) rowSlots[i] * capacity * kvWidth;
+                long slotBase = (long) rowSlots[i] * cap * kvWidth;
                 kernels.attention().forward(1, count, rows[i], heads, kvHeads, headDim, scale,
-                        q.segment(), (long) i * qWidth, kCache, slotBase, vCache, slotBase, (long) capacity * kvWidth,
+                        q.segment(), (long) i * qWidth, kCache, slotBase, vCache, slotBase, (long) cap * kvWidth,
                         attn.segment(), (long) i * qWidth, null, 0);
             }
             linear(n, gemm, attn, layer.oProj, proj.segment());

@@ -39,7 +39,12 @@ class PrunedInferenceTest {
             model.setPruning(new TokenPruning(new TokenPruning.Settings(layer, keep, 8, 0.1, TokenPruning.Mode.parse(mode), 9),
                     config.hiddenSize(), arena));
             int vocab = config.vocabSize();
-            try (LlamaInference inference = new LlamaInference(model, 2, 64, chunk)) {
+            int prunedCapacity = LlamaInference.prunedRows(model, n, decoded);   // the pruned layers' caches: only what they keep
+            assertEquals(TokenPruning.keepCount(keep, n - 1) + 1 + decoded, prunedCapacity);
+            try (LlamaInference inference = new LlamaInference(model, 2, 64, chunk, prunedCapacity)) {
+                long full = 2L * 64 * config.numHiddenLayers() * 2 * config.numKeyValueHeads() * config.headDim() * Float.BYTES;
+                assertEquals(full - 2L * (64 - prunedCapacity) * (config.numHiddenLayers() - layer) * 2 * config.numKeyValueHeads()
+                        * config.headDim() * Float.BYTES, inference.allocatedCacheBytes());
                 inference.forward(1, Arrays.copyOf(all, 5));   // another sequence in the session changes nothing
                 for (int j = 0; j <= decoded; j++) {
                     float[] cached = j == 0 ? inference.forward(0, Arrays.copyOf(all, n)).toFloatArray()
