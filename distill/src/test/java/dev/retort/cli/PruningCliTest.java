@@ -88,4 +88,52 @@ class PruningCliTest {
         assertEquals(2, tooDeep.exit());
         assertTrue(tooDeep.err().contains("--prune-layer 3"), tooDeep.err());
     }
+
+    /**
+     * Ctrl-C and --resume with learned pruning: the scorer is checkpointed with the student and the noise is a
+     * function of (seed, step, rows), so every step's numbers are bitwise those of the uninterrupted run.
+     */
+    @Test
+    void ctrlCAndResumeAreBitwiseTheUninterruptedRun() throws Exception {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/bin/kill")) || Files.isExecutable(Path.of("/usr/bin/kill")), "no kill(1): skipped");
+        String[] flags = {"--prune-layer", "1", "--keep-ratio", "0.5", "--prune-samples", "8", "--alpha", "0.5",
+                "--prune-schedule", "anneal", "--max-steps", "40", "--eval-every", "10"};
+        Path straight = tmp.resolve("straight"), out = tmp.resolve("interrupted");
+        CliTest.Run first = run(distill(straight, flags));
+        assertEquals(0, first.exit(), first.err());
+        String[] withMaxSteps = distill(out, flags);
+        Process p = CliTest.start(tmp.resolve("log.txt"), withMaxSteps);
+        Path metrics = out.resolve("metrics.jsonl");
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (losses(metrics) < 3 && p.isAlive() && System.nanoTime() < deadline) Thread.sleep(10);
+        new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
+        assertTrue(p.waitFor(90, java.util.concurrent.TimeUnit.SECONDS), "the run stops");
+        String log = Files.readString(tmp.resolve("log.txt"));
+        Assumptions.assumeTrue(p.exitValue() == 130, "finished before it could be interrupted: " + log);
+        String[] resume = Arrays.copyOf(flags, flags.length + 1);
+        resume[flags.length] = "--resume";
+        CliTest.Run resumed = run(distill(out, resume));
+        assertEquals(0, resumed.exit(), resumed.err());
+        assertEquals(pinned(straight), pinned(out), "every step's numbers, interrupted and resumed vs straight");
+        assertEquals(Files.readString(straight.resolve("student").resolve(TokenPruningFiles.CONFIG_FILE)),
+                Files.readString(out.resolve("student").resolve(TokenPruningFiles.CONFIG_FILE)));
+        assertTrue(Arrays.equals(Files.readAllBytes(straight.resolve("student").resolve(TokenPruningFiles.WEIGHTS_FILE)),
+                Files.readAllBytes(out.resolve("student").resolve(TokenPruningFiles.WEIGHTS_FILE))), "the same scorer");
+    }
+
+    private static List<java.util.Map<String, Object>> pinned(Path out) {
+        return new dev.retort.distill.train.MetricsLog(out.resolve("metrics.jsonl")).read().stream().filter(r -> !r.containsKey("wall_s")).map(r -> {
+            java.util.Map<String, Object> copy = new java.util.LinkedHashMap<>(r);
+            copy.remove("tokens_per_s");
+            return (java.util.Map<String, Object>) copy;
+        }).toList();
+    }
+
+    private static int losses(Path metrics) {
+        try {
+            return Files.exists(metrics) ? (int) Files.readAllLines(metrics).stream().filter(l -> l.contains("\"loss\"")).count() : 0;
+        } catch (java.io.IOException e) {
+            return 0;
+        }
+    }
 }
