@@ -247,7 +247,7 @@ public final class Llm implements AutoCloseable {
         int vocab = config.vocabSize();
         float[] flat;
         try (Graph g = Graph.noGrad(pool)) {
-            LlamaModel.Pruned p = model.pruned(g, tokens, new int[] {promptLength - 1}, 1, tokens.length, model.pruning().step(0));
+            LlamaModel.Pruned p = model.pruned(g, tokens, new int[] {promptLength - 1}, 1, tokens.length, model.pruning().inferenceStep());
             flat = dev.retort.autograd.ops.MatMul.linear(p.hidden(), model.lmHead()).value().toFloatArray();   // [1 × S × V]
         }
         int rows = tokens.length - promptLength + 1, s = flat.length / vocab;

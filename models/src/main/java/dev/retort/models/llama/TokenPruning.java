@@ -140,6 +140,14 @@ public final class TokenPruning extends Module {
         return new Step(settings.keepRatio(), settings.sigma(), seed);
     }
 
+    /**
+     * The step of inference and evaluation: the settings' keep ratio, σ = 0 (the hard top-k), and the settings' seed,
+     * which the random mode draws from; {@link LlamaInference} prunes a prompt as the training forward does with it.
+     */
+    public Step inferenceStep() {
+        return new Step(settings.keepRatio(), 0, settings.seed());
+    }
+
     /** Sets the keep ratio and σ training uses at each step ({@link #trainingStep}); null = the settings' throughout. */
     public void setSchedule(PruneSchedule schedule) {
         this.schedule = schedule;

@@ -52,7 +52,7 @@ class PrunedInferenceTest {
                     int seq = n + j;
                     float[] reference;
                     try (Graph g = Graph.noGrad(pool)) {
-                        LlamaModel.Pruned p = model.pruned(g, Arrays.copyOf(all, seq), new int[] {n - 1}, 1, seq, model.pruning().step(9));
+                        LlamaModel.Pruned p = model.pruned(g, Arrays.copyOf(all, seq), new int[] {n - 1}, 1, seq, model.pruning().inferenceStep());
                         int s = p.layout().seq();
                         Var last = Shapes.reshape(Shapes.slice(p.hidden(), 1, s - 1, s), 1, config.hiddenSize());
                         reference = MatMul.linear(last, model.lmHead()).value().toFloatArray();
