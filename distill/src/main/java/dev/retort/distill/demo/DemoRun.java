@@ -117,7 +117,7 @@ public final class DemoRun {
                     TrainingConfig.DEFAULTS.withSteps(size.studentSteps(), size.batch(), 3e-3, 3e-4, size.studentSteps() / 20)
                             .withSeed(size.seed()).withEvaluation(Math.max(1, size.studentSteps() / 10), 8, 0),
                     LoraOptions.DEFAULTS.withRank(size.loraRank(), 2.0 * size.loraRank()), KdConfig.DEFAULTS.withAlpha(size.alpha()),
-                    FeatureOptions.DEFAULTS, MetaOptions.defaults(), GkdOptions.DEFAULTS, dev.retort.distill.options.PruneOptions.DEFAULTS, new OutputOptions(work.resolve("student-" + method), false, true));
+                    FeatureOptions.DEFAULTS, MetaOptions.defaults(), GkdOptions.DEFAULTS, new OutputOptions(work.resolve("student-" + method), false, true));
             outcomes.put(method, DistillJob.run(o));
         }
 

@@ -27,7 +27,13 @@ public record DistillOptions(String method, ModelOptions models, DataOptions dat
                              LoraOptions lora, KdConfig kd, FeatureOptions features, MetaOptions meta,
                              GkdOptions gkd, PruneOptions prune, OutputOptions output) {
 
-    /** Every setting, for the report. */
+    /** Without token pruning (the record before --prune-layer existed; callers that build options in code). */
+    public DistillOptions(String method, ModelOptions models, DataOptions data, TrainingConfig training, LoraOptions lora,
+                          KdConfig kd, FeatureOptions features, MetaOptions meta, GkdOptions gkd, OutputOptions output) {
+        this(method, models, data, training, lora, kd, features, meta, gkd, PruneOptions.DEFAULTS, output);
+    }
+
+        /** Every setting, for the report. */
     public Map<String, String> settings() {
         Map<String, String> m = fixedSettings();
         m.put("training", training.describe());

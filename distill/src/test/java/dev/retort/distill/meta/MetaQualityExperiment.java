@@ -93,7 +93,7 @@ public final class MetaQualityExperiment {
                         new ModelOptions(teacherDir, null, null, "0,2"), DataOptions.DEFAULTS.withFiles(transfer, heldOutFile).withSeqLen(seq),
                         TrainingConfig.DEFAULTS.withSteps(steps, batch, 3e-3, 3e-4, steps / 20).withSeed(s + 1).withEvaluation(0, 8, 0),
                         LoraOptions.DEFAULTS, KdConfig.DEFAULTS.withAlpha(0.9), FeatureOptions.DEFAULTS, meta,
-                        dev.retort.distill.options.GkdOptions.DEFAULTS, dev.retort.distill.options.PruneOptions.DEFAULTS, new OutputOptions(out, false, false));
+                        dev.retort.distill.options.GkdOptions.DEFAULTS, new OutputOptions(out, false, false));
                 DistillJob.run(options);
                 // agreement with the original teacher, on the same held-out rows for every run
                 try (Arena arena = Arena.ofShared(); var tw = dev.retort.models.hf.ModelWeights.open(teacherDir);
