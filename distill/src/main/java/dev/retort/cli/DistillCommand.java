@@ -49,6 +49,8 @@ final class DistillCommand implements Callable<Integer> {
     @Mixin
     ProgressiveFlags progressive;
     @Mixin
+    OptionGroups.Prune prune;
+    @Mixin
     OptionGroups.Training training;
     @Mixin
     OptionGroups.Output output;
@@ -60,7 +62,7 @@ final class DistillCommand implements Callable<Integer> {
         Method chosen = Methods.named(method);
         DistillOptions options = new DistillOptions(chosen.name(), models.options().requireStudent(),
                 data.options().requireData(), training.options(), lora.options(), kd.options(chosen.kdDefaults()), features.options(),
-                meta.options(), gkd.options(), output.options(), progressive.options());
+                meta.options(), gkd.options(), prune.options(), output.options(), progressive.options());
         DistillJob.Outcome outcome = DistillJob.run(options);
         var eval = outcome.training().finalEval();
         if (eval != null) {

@@ -9,6 +9,7 @@ import dev.retort.distill.options.GkdOptions;
 import dev.retort.distill.options.LoraOptions;
 import dev.retort.distill.options.ModelOptions;
 import dev.retort.distill.options.OutputOptions;
+import dev.retort.distill.options.PruneOptions;
 import dev.retort.distill.train.TrainingConfig;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -178,6 +179,26 @@ final class OptionGroups {
     }
 
     /** The teacher's meta-update. */
+    static final class Prune {
+        private static final PruneOptions D = PruneOptions.DEFAULTS;
+        @Option(names = "--prune-layer", description = "Token pruning (seqkd): before this 0-based student layer, keep --keep-ratio of each prompt's tokens (default: no pruning).")
+        Integer layer;
+        @Option(names = "--keep-ratio", description = "Fraction of prompt tokens kept by --prune-layer (default ${DEFAULT-VALUE}).")
+        double keepRatio = D.keepRatio();
+        @Option(names = "--prune-samples", description = "Perturbed top-k noise samples per row (default ${DEFAULT-VALUE}).")
+        int samples = D.samples();
+        @Option(names = "--prune-sigma", description = "Perturbed top-k noise scale (default ${DEFAULT-VALUE}).")
+        double sigma = D.sigma();
+        @Option(names = "--prune-mode", description = "learned (a scorer trained end to end), or the baselines attention (most attended at layer L-1) and random (default ${DEFAULT-VALUE}).")
+        String mode = D.mode().cliName();
+        @Option(names = "--prune-schedule", description = "constant, or anneal: keep ratio 0.9 down to --keep-ratio by 40% of the run, sigma decayed to 0 (default ${DEFAULT-VALUE}).")
+        String schedule = D.schedule();
+
+        PruneOptions options() {
+            return PruneOptions.parse(layer, keepRatio, samples, sigma, mode, schedule);
+        }
+    }
+
     static final class Meta {
         private static final MetaOptions D = MetaOptions.defaults();
         @Option(names = "--meta-update", description = "meta: train the teacher's LoRA (lora) or all its weights (full) (default ${DEFAULT-VALUE}).")

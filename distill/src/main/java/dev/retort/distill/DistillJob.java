@@ -2,6 +2,7 @@ package dev.retort.distill;
 
 import dev.retort.autograd.BufferPool;
 import dev.retort.distill.method.Method;
+import dev.retort.models.llama.TokenPruningFiles;
 import dev.retort.distill.method.Methods;
 import dev.retort.distill.method.Plan;
 import dev.retort.distill.method.Workspace;
@@ -37,6 +38,10 @@ public final class DistillJob {
         o.models().requireStudent();
         o.data().requireData();
         method.check(o);
+        if (o.prune().enabled() && !method.name().equals("seqkd")) {
+            throw new IllegalArgumentException("--prune-layer: --method " + method.name() + " is not supported; token pruning "
+                    + "prunes the prompts of one-example rows, which --method seqkd trains on");
+        }
         OutputDirectory.check(o.output(), o.models());
         MemoryPlan memory = MemoryPlan.of(o, method);
         memory.requireWithin(o.output().memoryLimit(), MemoryPlan.DISTILL_ADVICE);
@@ -60,9 +65,11 @@ public final class DistillJob {
                 }
                 adapterDir = OutputDirectory.fresh(out.resolve("adapter"));
                 plan.studentAdapters().save(adapterDir, base.toAbsolutePath().toString());
+                if (run.student().pruning() != null) TokenPruningFiles.save(adapterDir, run.student().pruning());
             } else {
                 studentDir = OutputDirectory.fresh(out.resolve("student"));
                 ModelExporter.save(run.student(), null, o.models().teacher(), studentDir, DType.F32);
+                if (run.student().pruning() != null) TokenPruningFiles.save(studentDir, run.student().pruning());
             }
             for (Plan.Output extra : plan.extraOutputs()) extra.write(out);
             Evaluator.Result teacherEval = null;

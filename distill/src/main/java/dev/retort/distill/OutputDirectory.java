@@ -23,7 +23,8 @@ public final class OutputDirectory {
     static final Set<String> WRITTEN_BY_RETORT = Set.of(
             "checkpoint.safetensors", "metrics.jsonl", "meta.jsonl", "report.html",
             "config.json", "model.safetensors", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
-            "tokenizer.model", "special_tokens_map.json", "adapter_config.json", "adapter_model.safetensors");
+            "tokenizer.model", "special_tokens_map.json", "adapter_config.json", "adapter_model.safetensors",
+            "prune_config.json", "prune_scorer.safetensors");
 
     /** Checks {@code --out} before a run touches anything; one line naming the directory and what to do. */
     public static void check(OutputOptions output, ModelOptions models) {

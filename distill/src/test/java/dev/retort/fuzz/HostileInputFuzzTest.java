@@ -119,6 +119,24 @@ class HostileInputFuzzTest {
     }
 
     @Test
+    void tokenPruningConfig() throws Exception {
+        byte[] valid = """
+                {
+                  "hidden_size" : 64,
+                  "keep_ratio" : 0.5,
+                  "mode" : "learned",
+                  "prune_layer" : 1,
+                  "retort_type" : "token_pruning",
+                  "samples" : 100,
+                  "seed" : 3,
+                  "sigma" : 0.1
+                }
+                """.getBytes(StandardCharsets.UTF_8);
+        FuzzLoop.run("prune_config.json", 16_10L, FuzzLoop.iterations(3000), valid, dir, ModelFileException.class,
+                Mutations::mutate, file -> dev.retort.models.llama.TokenPruningFiles.readConfig(file, 64));
+    }
+
+    @Test
     void tokenizerJson() throws Exception {
         byte[] valid = Files.readAllBytes(STORIES.resolve("tokenizer.json"));
         FuzzLoop.run("tokenizer.json", 16_03L, FuzzLoop.iterations(2000), valid, dir, TokenizerFileException.class,

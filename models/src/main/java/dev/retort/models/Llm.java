@@ -11,6 +11,8 @@ import dev.retort.models.hf.ModelWeights;
 import dev.retort.models.llama.Generator;
 import dev.retort.models.llama.LlamaInference;
 import dev.retort.models.llama.LlamaModel;
+import dev.retort.models.llama.TokenPruning;
+import dev.retort.models.llama.TokenPruningFiles;
 import dev.retort.models.lora.LoraModel;
 import dev.retort.models.lora.PeftAdapter;
 import dev.retort.models.tokenizer.Tokenizer;
@@ -47,6 +49,11 @@ import java.util.function.Consumer;
  * merged export in F32); the other weights stay mapped in their stored dtype. Generation, logits and loss all
  * see the merged weights. A Retort bottleneck adapter directory ({@link BottleneckFiles}, {@code adapter_type}
  * {@code retort_bottleneck}) cannot be merged and is attached as modules instead, which every path applies.
+ *
+ * <p>Token pruning ({@link TokenPruning}) saved with the model ({@link TokenPruningFiles}, in the adapter directory
+ * or the model directory) is attached on open: {@link #generate} and {@link #logits} prune each prompt in the KV-cache
+ * path and {@link #continuationLogits} prunes the prefix; {@link #allLogits}, {@link #loss} and {@link #evaluate}
+ * measure the unpruned model (plain text has no prompt to prune).
  *
  * <p>Two paths compute over the same weights: {@link #generate} and {@link #logits} run the KV-cache inference
  * ({@link LlamaInference}); {@link #allLogits} and {@link #loss} run the autograd model without gradients
@@ -110,6 +117,10 @@ public final class Llm implements AutoCloseable {
             } else if (adapterDirOrNull != null) {
                 mergeAdapter(model, adapterDirOrNull, arena);
             }
+            // token pruning saved with the student: beside an adapter first (an adapted student), else in the model directory
+            Path pruningDir = TokenPruningFiles.present(adapterDirOrNull) ? adapterDirOrNull
+                    : TokenPruningFiles.present(modelDir) ? modelDir : null;
+            if (pruningDir != null) model.setPruning(TokenPruningFiles.load(pruningDir, config.hiddenSize(), arena));
             return new Llm(modelDir, adapterDirOrNull, config, tokenizer, weights, arena, model, bottleneck);
         } catch (RuntimeException | Error e) {
             arena.close();
@@ -220,6 +231,29 @@ public final class Llm implements AutoCloseable {
         float[][] rows = new float[tokens.length][];
         for (int t = 0; t < rows.length; t++) rows[t] = Arrays.copyOfRange(flat, t * vocab, (t + 1) * vocab);
         return rows;
+    }
+
+    /**
+     * The logits [T − promptLength + 1][V] that predict tokens promptLength..T−1 and the one after, rows for positions
+     * promptLength − 1 .. T − 1: with token pruning the first promptLength − 1 tokens are pruned (the hard top-k, as
+     * {@link #generate} prunes a prompt), otherwise the rows of {@link #allLogits}.
+     */
+    public float[][] continuationLogits(int[] tokens, int promptLength) {
+        checkTokens(tokens);
+        if (promptLength < 1 || promptLength > tokens.length) {
+            throw new IllegalArgumentException("prompt length " + promptLength + " outside [1, " + tokens.length + "]");
+        }
+        if (model.pruning() == null) return Arrays.copyOfRange(allLogits(tokens), promptLength - 1, tokens.length);
+        int vocab = config.vocabSize();
+        float[] flat;
+        try (Graph g = Graph.noGrad(pool)) {
+            LlamaModel.Pruned p = model.pruned(g, tokens, new int[] {promptLength - 1}, 1, tokens.length, model.pruning().inferenceStep());
+            flat = dev.retort.autograd.ops.MatMul.linear(p.hidden(), model.lmHead()).value().toFloatArray();   // [1 × S × V]
+        }
+        int rows = tokens.length - promptLength + 1, s = flat.length / vocab;
+        float[][] out = new float[rows][];
+        for (int i = 0; i < rows; i++) out[i] = Arrays.copyOfRange(flat, (s - rows + i) * vocab, (s - rows + i + 1) * vocab);
+        return out;
     }
 
     // ---- loss ------------------------------------------------------------------------------------------

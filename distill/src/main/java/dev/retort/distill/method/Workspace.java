@@ -13,6 +13,7 @@ import dev.retort.models.hf.ModelWeights;
 import dev.retort.models.llama.LayerSelection;
 import dev.retort.models.llama.LlamaModel;
 import dev.retort.models.adapter.BottleneckModel;
+import dev.retort.models.llama.TokenPruning;
 import dev.retort.models.lora.Lora;
 import dev.retort.models.tokenizer.ChatTemplate;
 import dev.retort.models.tokenizer.Tokenizer;
@@ -145,12 +146,32 @@ public final class Workspace implements AutoCloseable {
      * adapters of a frozen student when --lora-rank, --adapter-size or --adapter-type bottleneck is given.
      */
     public Plan studentPhase(String name, Objective objective, PackedData rows) {
+        List<Parameter> scorer = attachPruning();
         if (!options.lora().adapted()) {
-            List<Parameter> weights = student.trainableParameters();
-            return Plan.of(phase(name, objective, weights, groups(weights), rows), null);
+            List<Parameter> weights = concat(student.trainableParameters(), scorer);
+            return Plan.of(schedulePruning(phase(name, objective, weights, groups(weights), rows)), null);
         }
         StudentAdapters adapters = attachStudentAdapters();
-        return Plan.of(phase(name, objective, adapters.parameters(), groups(adapters), rows), adapters);
+        List<ParamGroup> groups = new ArrayList<>(groups(adapters));
+        if (!scorer.isEmpty()) groups.add(ParamGroup.of(scorer, options.training().weightDecay()));
+        return Plan.of(schedulePruning(phase(name, objective, concat(adapters.parameters(), scorer), groups, rows)), adapters);
+    }
+
+    /**
+     * With --prune-layer: token pruning on the student ({@link TokenPruning}, its scorer initialised from --seed);
+     * returns the scorer's parameters when they train (--prune-mode learned), else nothing.
+     */
+    private List<Parameter> attachPruning() {
+        if (!options.prune().enabled()) return List.of();
+        TokenPruning pruning = new TokenPruning(options.prune().settings(options.training().seed()), student.config().hiddenSize(), arena);
+        student.setPruning(pruning);
+        return pruning.trainableParameters();
+    }
+
+    /** The pruning's keep ratio and σ over the phase's steps (--prune-schedule). */
+    private Phase schedulePruning(Phase phase) {
+        if (student.pruning() != null) student.pruning().setSchedule(options.prune().pruneSchedule(phase.steps()));
+        return phase;
     }
 
     /**

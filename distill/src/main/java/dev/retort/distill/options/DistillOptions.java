@@ -11,7 +11,7 @@ import java.util.Map;
  * its validation, shared by the commands that take it (distill, cache-teacher, demo, bench train) and by
  * {@code --config} files.
  *
- * @param method   sft, kd, neo, meta, seqkd or gkd ({@link dev.retort.distill.method.Methods})
+ * @param method   sft, kd, neo, meta, seqkd, gkd or progressive ({@link dev.retort.distill.method.Methods})
  * @param models   teacher (or its cache) and student
  * @param data     training and held-out text
  * @param training steps, batches, schedule, optimizer, seed, evaluation and checkpoints
@@ -20,17 +20,31 @@ import java.util.Map;
  * @param features feature KD (kd, neo)
  * @param meta     the teacher's meta-update (meta)
  * @param gkd      on-policy sampling (gkd; the teacher's sampling in progressive's generation phase)
+ * @param prune    token pruning inside the student (seqkd)
  * @param output   the output directory, resume, progress
  * @param progressive the phases of progressive distillation (progressive)
  */
 public record DistillOptions(String method, ModelOptions models, DataOptions data, TrainingConfig training,
                              LoraOptions lora, KdConfig kd, FeatureOptions features, MetaOptions meta,
-                             GkdOptions gkd, OutputOptions output, ProgressiveOptions progressive) {
+                             GkdOptions gkd, PruneOptions prune, OutputOptions output, ProgressiveOptions progressive) {
 
-    /** The options of a method other than progressive (its own options at their defaults). */
+    /** Without token pruning and progressive's phases (callers that build options in code for other methods). */
     public DistillOptions(String method, ModelOptions models, DataOptions data, TrainingConfig training, LoraOptions lora,
                           KdConfig kd, FeatureOptions features, MetaOptions meta, GkdOptions gkd, OutputOptions output) {
-        this(method, models, data, training, lora, kd, features, meta, gkd, output, ProgressiveOptions.DEFAULTS);
+        this(method, models, data, training, lora, kd, features, meta, gkd, PruneOptions.DEFAULTS, output, ProgressiveOptions.DEFAULTS);
+    }
+
+    /** With token pruning, without progressive's phases. */
+    public DistillOptions(String method, ModelOptions models, DataOptions data, TrainingConfig training, LoraOptions lora,
+                          KdConfig kd, FeatureOptions features, MetaOptions meta, GkdOptions gkd, PruneOptions prune, OutputOptions output) {
+        this(method, models, data, training, lora, kd, features, meta, gkd, prune, output, ProgressiveOptions.DEFAULTS);
+    }
+
+    /** With progressive's phases, without token pruning. */
+    public DistillOptions(String method, ModelOptions models, DataOptions data, TrainingConfig training, LoraOptions lora,
+                          KdConfig kd, FeatureOptions features, MetaOptions meta, GkdOptions gkd, OutputOptions output,
+                          ProgressiveOptions progressive) {
+        this(method, models, data, training, lora, kd, features, meta, gkd, PruneOptions.DEFAULTS, output, progressive);
     }
 
     /** Every setting, for the report. */
@@ -64,6 +78,7 @@ public record DistillOptions(String method, ModelOptions models, DataOptions dat
             m.put("progressive", progressive.describe());
             m.put("generation", gkd.describe());
         }
+        if (prune.enabled()) m.put("prune", prune.describe());
         return m;
     }
 }

@@ -122,9 +122,9 @@ public final class Sgp {
         int[] tokens = new int[prefix.length + continuation.length];
         System.arraycopy(prefix, 0, tokens, 0, prefix.length);
         System.arraycopy(continuation, 0, tokens, prefix.length, continuation.length);
-        float[][] logits = model.allLogits(tokens);
+        float[][] logits = model.continuationLogits(tokens, prefix.length);   // row k predicts continuation[k]; a pruned prefix with token pruning
         double sum = 0;
-        for (int k = 0; k < continuation.length; k++) sum += logSoftmax(logits[prefix.length + k - 1], continuation[k]);
+        for (int k = 0; k < continuation.length; k++) sum += logSoftmax(logits[k], continuation[k]);
         return sum / continuation.length;
     }
 

@@ -12,6 +12,8 @@ import dev.retort.distill.loss.KdConfig;
 import dev.retort.distill.loss.LayerMap;
 import dev.retort.distill.loss.TeacherSource;
 import dev.retort.models.llama.LlamaModel;
+import dev.retort.models.llama.TokenPruning;
+import dev.retort.autograd.ops.CrossEntropy;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -64,17 +66,27 @@ public final class KdObjective implements Objective {
     public StepLoss loss(Graph g, Batch batch, double divisor, long step) {
         int b = batch.batch(), t = batch.seq();
         List<Var> studentLayers = featureLayers == null ? null : new ArrayList<>();
-        Var studentHidden = student.hidden(g, batch.inputs(), b, t, studentLayers);
+        TokenPruning pruning = student.pruning();
+        if (pruning != null && (featureLayers != null || teacher == null)) {
+            throw new IllegalStateException("token pruning distils from a live teacher's logits only");
+        }
+        // With token pruning the student sees [B × S] places (the kept prompt tokens, then the rest); the unpruned
+        // teacher's rows and the targets are read at the same original tokens.
+        LlamaModel.Pruned pruned = pruning == null ? null : student.pruned(g, batch.inputs(),
+                TokenPruning.prunableFromTargets(batch.targets(), b, t, CrossEntropy.IGNORE_INDEX), b, t, pruning.trainingStep(step, batch.rows()));
+        Var studentHidden = pruned == null ? student.hidden(g, batch.inputs(), b, t, studentLayers) : pruned.hidden();
+        int[] targets = pruned == null ? batch.targets() : pruned.layout().targets(batch.targets(), CrossEntropy.IGNORE_INDEX);
         try (Graph teacherGraph = Graph.noGrad(g.pool())) {
             TeacherSource source;
             List<Var> teacherLayers = featureLayers == null ? null : new ArrayList<>();
             if (teacher != null) {
-                Var teacherHidden = teacher.hidden(teacherGraph, batch.inputs(), b, t, teacherLayers);
+                Var teacherHidden = teacher.hidden(teacherGraph, batch.inputs(), b, t, teacherLayers);   // [B × T × C]
+                if (pruned != null) teacherHidden = teacherGraph.constant(pruned.layout().gatherRows(teacherGraph, teacherHidden.value()));   // [B × S × C]
                 source = DenseTeacher.of(teacherHidden, teacher.lmHead(), config.topK());
             } else {
                 source = cache.apply(batch, b * t);
             }
-            DistillationLoss.Result r = DistillationLoss.linear(studentHidden, student.lmHead(), source, batch.targets(),
+            DistillationLoss.Result r = DistillationLoss.linear(studentHidden, student.lmHead(), source, targets,
                     config, divisor, LlamaModel.LOSS_CHUNK_ROWS);
             Var loss = r.loss();
             if (featureLayers != null) {

@@ -122,18 +122,21 @@ public final class Generator {
     public List<Result> generate(List<Request> requests, int batchSize, Listener onText) {
         if (batchSize < 1) throw new IllegalArgumentException("batch size must be at least 1, got " + batchSize);
         int context = model.config().maxPositionEmbeddings();
-        long longest = 1;
+        long longest = 1, longestPruned = 1;
         for (Request r : requests) {
             if (r.prompt().length >= context) {
                 throw new IllegalArgumentException("the prompt has " + r.prompt().length + " tokens; the model's context is " + context);
             }
             longest = Math.max(longest, (long) r.prompt().length + r.maxTokens());
+            longestPruned = Math.max(longestPruned, (long) LlamaInference.prunedRows(model, r.prompt().length, 0) + r.maxTokens());
         }
         Result[] results = new Result[requests.size()];
         if (requests.isEmpty()) return List.of();
         int capacity = (int) Math.min(context, longest);
         int slots = Math.min(batchSize, requests.size());
-        try (LlamaInference inference = new LlamaInference(model, slots, capacity, PREFILL_CHUNK)) {
+        // with token pruning the layers after it cache only each prompt's kept tokens and the new ones
+        int prunedCapacity = (int) Math.min(capacity, longestPruned);
+        try (LlamaInference inference = new LlamaInference(model, slots, capacity, PREFILL_CHUNK, prunedCapacity)) {
             Sequence[] running = new Sequence[slots];
             int next = 0;
             while (true) {

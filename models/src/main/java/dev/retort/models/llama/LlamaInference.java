@@ -2,6 +2,7 @@ package dev.retort.models.llama;
 
 import dev.retort.autograd.Parameter;
 import dev.retort.autograd.nn.Linear;
+import dev.retort.autograd.ops.PerturbedTopK;
 import dev.retort.models.adapter.BottleneckAdapter;
 import dev.retort.models.hf.LlamaConfig;
 import dev.retort.models.lora.LoraAdapter;
@@ -36,12 +37,19 @@ public final class LlamaInference implements AutoCloseable {
     private final Kernels kernels;
     private final Arena arena = Arena.ofShared();
     private final int slots, capacity, chunk, kvWidth, qWidth;
-    private final Tensor[] keyCache, valueCache;   // per layer: [slots × capacity × kvWidth]
+    private final Tensor[] keyCache, valueCache;   // per layer: [slots × capacity × kvWidth] (layers >= pruneLayer: prunedCapacity)
     private final Tensor x, h, q, k, v, attn, proj, gate, up;   // [rows × …], rows = max(chunk, slots)
     private final Tensor loraDown, loraUp;       // [rows × r], [rows × out] of unmerged LoRA adapters; null without
     private final Tensor adapterDown, adapterUp; // [rows × size], [rows × out] of bottleneck adapters; null without
     private final Tensor logits, rowLogits;      // [slots × V]: each sequence's latest; [rows × V] of one decode step
     private final int[] position;                // per slot: tokens it holds (the position of its next token)
+    // token pruning (null/unused without): layers from pruneLayer on hold only each prompt's kept tokens
+    private final TokenPruning pruning;
+    private final int pruneLayer;                // the first pruned layer; numHiddenLayers without pruning
+    private final int prunedCapacity;            // tokens per sequence in the caches of layers >= pruneLayer
+    private final int[] kept;                    // per slot: rows in the caches of layers >= pruneLayer
+    private final Tensor pruneHidden;            // [capacity × C]: a prompt's hidden states entering pruneLayer
+    private final Tensor pruneQueries;           // [capacity × qWidth]: its queries at layer pruneLayer − 1 (attention mode)
 
     /** A session for one sequence of up to {@code capacity} tokens, processing prompts {@code chunk} tokens at a time. */
     public LlamaInference(LlamaModel model, int capacity, int chunk) {
@@ -50,6 +58,14 @@ public final class LlamaInference implements AutoCloseable {
 
     /** A session for {@code slots} sequences of up to {@code capacity} tokens each. */
     public LlamaInference(LlamaModel model, int slots, int capacity, int chunk) {
+        this(model, slots, capacity, chunk, capacity);
+    }
+
+    /**
+     * A session whose layers from the model's token-pruning layer on hold at most {@code prunedCapacity} tokens per
+     * sequence (the kept prompt tokens and those after it: see {@link #prunedRows}); without pruning it is ignored.
+     */
+    public LlamaInference(LlamaModel model, int slots, int capacity, int chunk, int prunedCapacity) {
         this.model = model;
         this.c = model.config();
         this.kernels = Kernels.get();
@@ -74,14 +90,19 @@ public final class LlamaInference implements AutoCloseable {
         }
         this.slots = slots;
         this.capacity = capacity;
+        this.pruneLayer = model.pruning() == null ? model.config().numHiddenLayers() : model.pruning().settings().layer();
+        if (prunedCapacity < 1 || prunedCapacity > capacity) {
+            throw new IllegalArgumentException("pruned capacity " + prunedCapacity + " must be in [1, capacity " + capacity + "]");
+        }
+        this.prunedCapacity = model.pruning() == null ? capacity : prunedCapacity;
         this.chunk = Math.max(1, chunk);
         this.kvWidth = c.numKeyValueHeads() * c.headDim();
         this.qWidth = c.numAttentionHeads() * c.headDim();
         keyCache = new Tensor[c.numHiddenLayers()];
         valueCache = new Tensor[c.numHiddenLayers()];
         for (int l = 0; l < keyCache.length; l++) {
-            keyCache[l] = Tensor.zeros(arena, DType.F32, Math.multiplyExact(slots, capacity), kvWidth);
-            valueCache[l] = Tensor.zeros(arena, DType.F32, Math.multiplyExact(slots, capacity), kvWidth);
+            keyCache[l] = Tensor.zeros(arena, DType.F32, Math.multiplyExact(slots, layerCapacity(l)), kvWidth);
+            valueCache[l] = Tensor.zeros(arena, DType.F32, Math.multiplyExact(slots, layerCapacity(l)), kvWidth);
         }
         int rows = Math.max(this.chunk, slots);
         x = Tensor.zeros(arena, DType.F32, rows, c.hiddenSize());
@@ -100,6 +121,11 @@ public final class LlamaInference implements AutoCloseable {
         logits = Tensor.zeros(arena, DType.F32, slots, c.vocabSize());
         rowLogits = Tensor.zeros(arena, DType.F32, slots, c.vocabSize());
         position = new int[slots];
+        pruning = model.pruning();
+        kept = new int[slots];
+        pruneHidden = pruning == null ? null : Tensor.zeros(arena, DType.F32, capacity, c.hiddenSize());
+        pruneQueries = pruning == null || pruning.settings().mode() != TokenPruning.Mode.ATTENTION ? null
+                : Tensor.zeros(arena, DType.F32, capacity, qWidth);
     }
 
     /** Sequences this session holds. */
@@ -107,6 +133,28 @@ public final class LlamaInference implements AutoCloseable {
 
     /** Tokens each sequence can hold. */
     public int capacity() { return capacity; }
+
+    /** Cache rows per sequence of layer {@code l}: the capacity, or the pruned capacity from the pruning layer on. */
+    private int layerCapacity(int l) {
+        return l < pruneLayer ? capacity : prunedCapacity;
+    }
+
+    /**
+     * Rows a sequence needs in the caches of the pruned layers for a prompt of {@code promptLength} tokens followed
+     * by {@code newTokens}: the kept prompt tokens (and its last) plus the new ones; all of them without pruning.
+     */
+    public static int prunedRows(LlamaModel model, int promptLength, int newTokens) {
+        TokenPruning p = model.pruning();
+        int prompt = p == null || promptLength < 2 ? promptLength : TokenPruning.keepCount(p.settings().keepRatio(), promptLength - 1) + 1;
+        return prompt + newTokens;
+    }
+
+    /** Bytes the session's KV caches occupy (allocated, every slot). */
+    public long allocatedCacheBytes() {
+        long bytes = 0;
+        for (Tensor t : keyCache) bytes += 2 * t.size() * Float.BYTES;
+        return bytes;
+    }
 
     /** Tokens sequence 0 holds (the position of its next token). */
     public int position() { return position[0]; }
@@ -117,6 +165,21 @@ public final class LlamaInference implements AutoCloseable {
     /** Empties sequence {@code slot}, so it can take a new prompt (its cache is overwritten as it refills). */
     public void reset(int slot) {
         position[checkSlot(slot)] = 0;
+        kept[slot] = 0;
+    }
+
+    /**
+     * Rows of KV cache sequence {@code slot} fills, summed over layers: position·L + kept·(layers − L) with token
+     * pruning at layer L, position·layers without. Each row is 2·kvWidth floats (a key and a value).
+     */
+    public long cacheRows(int slot) {
+        checkSlot(slot);
+        return (long) position[slot] * pruneLayer + (long) kept[slot] * (c.numHiddenLayers() - pruneLayer);
+    }
+
+    /** Bytes of KV cache sequence {@code slot} fills: {@link #cacheRows} · 2 · kvWidth · 4. */
+    public long cacheBytes(int slot) {
+        return cacheRows(slot) * 2L * kvWidth * Float.BYTES;
     }
 
     /** The logits [V] after the latest token of sequence {@code slot} (a live view). */
@@ -129,11 +192,18 @@ public final class LlamaInference implements AutoCloseable {
         return forward(0, tokens);
     }
 
-    /** Feeds {@code tokens} to sequence {@code slot}, {@code chunk} at a time; returns its logits [V] after the last. */
+    /**
+     * Feeds {@code tokens} to sequence {@code slot}, {@code chunk} at a time; returns its logits [V] after the last.
+     * With token pruning, the first tokens an empty sequence gets are its prompt and are pruned ({@link #prunedPrefill}).
+     */
     public Tensor forward(int slot, int[] tokens) {
         checkSlot(slot);
         if (tokens.length == 0) throw new IllegalArgumentException("forward needs at least one token");
         checkRoom(slot, tokens.length);
+        if (pruning != null && position[slot] == 0 && tokens.length > 1) {
+            prunedPrefill(slot, tokens);
+            return logits(slot);
+        }
         for (int start = 0; start < tokens.length; start += chunk) {
             int n = Math.min(chunk, tokens.length - start);
             int[] rowSlots = new int[n];
@@ -167,6 +237,12 @@ public final class LlamaInference implements AutoCloseable {
     }
 
     private void checkRoom(int slot, int tokens) {
+        int keptAfter = pruning != null && position[slot] == 0 && tokens > 1
+                ? prunedRows(model, tokens, 0) : kept[slot] + tokens;
+        if (keptAfter > prunedCapacity) {
+            throw new IllegalStateException("the pruned layers' caches would reach " + keptAfter + " tokens; this session holds "
+                    + prunedCapacity + " there");
+        }
         if ((long) position[slot] + tokens > capacity) {
             throw new IllegalStateException("the sequence would reach " + ((long) position[slot] + tokens)
                     + " tokens; this session holds " + capacity);
@@ -180,23 +256,121 @@ public final class LlamaInference implements AutoCloseable {
      * step: matrix-vector products that share each weight read, attention per row, logits of every row).
      */
     private void step(int n, int[] tokens, int start, int[] rowSlots, boolean oneSequence) {
-        Elementwise ew = kernels.elementwise();
-        int hidden = c.hiddenSize(), heads = c.numAttentionHeads(), kvHeads = c.numKeyValueHeads(), headDim = c.headDim();
-        int[] positions = new int[n];
-        for (int i = 0; i < n; i++) positions[i] = position[rowSlots[i]] + (oneSequence ? i : 0);
-        float eps = (float) c.rmsNormEps();
-        boolean gemm = oneSequence && n > 1;
+        int[] positions = new int[n], prunedRows = new int[n];
+        for (int i = 0; i < n; i++) {
+            positions[i] = position[rowSlots[i]] + (oneSequence ? i : 0);
+            prunedRows[i] = kept[rowSlots[i]] + (oneSequence ? i : 0);
+        }
+        embed(n, tokens, start);
+        layers(0, c.numHiddenLayers(), n, rowSlots, oneSequence, positions, positions, prunedRows);
+        if (oneSequence) {
+            position[rowSlots[0]] += n;
+            kept[rowSlots[0]] += n;
+        } else {
+            for (int slot : rowSlots) { position[slot]++; kept[slot]++; }
+        }
+        logits(n, rowSlots, oneSequence);
+    }
 
-        // x[n × C] = embeddings of the new tokens
+    /**
+     * A prompt of n tokens through a model with token pruning at layer L (in {@code chunk}s):
+     * <ol>
+     *   <li>layers 0..L−1 on every prompt token, their caches filled at positions 0..n−1; the hidden states entering
+     *       layer L are kept in {@code pruneHidden} [n × C] (and layer L−1's queries, for the attention mode);</li>
+     *   <li>the first n − 1 tokens are scored (the scorer, the attention they receive, or seeded uniform) and the
+     *       hard top-k keeps {@link TokenPruning#keepCount}(keep ratio, n − 1) of them; the last token always stays;</li>
+     *   <li>layers L.. on the k + 1 kept rows at their original positions, their caches filled at rows 0..k, so
+     *       that later tokens attend only over kept tokens.</li>
+     * </ol>
+     * The training forward ({@link LlamaModel#pruned}) with the same prunable count makes the same choice.
+     */
+    private void prunedPrefill(int slot, int[] tokens) {
+        int n = tokens.length, hidden = c.hiddenSize();
+        for (int start = 0; start < n; start += chunk) {
+            int m = Math.min(chunk, n - start);
+            int[] rowSlots = new int[m], positions = new int[m];
+            java.util.Arrays.fill(rowSlots, slot);
+            for (int i = 0; i < m; i++) positions[i] = start + i;
+            embed(m, tokens, start);
+            layers(0, pruneLayer, m, rowSlots, true, positions, positions, positions);
+            MemorySegment.copy(x.segment(), 0, pruneHidden.segment(), (long) start * hidden * Float.BYTES, (long) m * hidden * Float.BYTES);
+            if (pruneQueries != null) {
+                MemorySegment.copy(q.segment(), 0, pruneQueries.segment(), (long) start * qWidth * Float.BYTES, (long) m * qWidth * Float.BYTES);
+            }
+        }
+        int prunable = n - 1;
+        int[] choice = PerturbedTopK.hard(scores(slot, n), PerturbedTopK.Rows.prefix(new int[] {prunable},
+                pruning.settings().keepRatio()))[0];
+        int[] rows = java.util.Arrays.copyOf(choice, choice.length + 1);   // the kept prompt tokens, then the last
+        rows[choice.length] = n - 1;
+        for (int start = 0; start < rows.length; start += chunk) {
+            int m = Math.min(chunk, rows.length - start);
+            int[] rowSlots = new int[m], positions = new int[m], cacheRows = new int[m];
+            java.util.Arrays.fill(rowSlots, slot);
+            for (int i = 0; i < m; i++) {
+                positions[i] = rows[start + i];
+                cacheRows[i] = start + i;
+                MemorySegment.copy(pruneHidden.segment(), (long) positions[i] * hidden * Float.BYTES, x.segment(),
+                        (long) i * hidden * Float.BYTES, (long) hidden * Float.BYTES);
+            }
+            layers(pruneLayer, c.numHiddenLayers(), m, rowSlots, true, positions, null, cacheRows);
+            if (start + m == rows.length) logits(m, rowSlots, true);
+        }
+        position[slot] = n;
+        kept[slot] = rows.length;
+    }
+
+    /** Scores [1 × n] of a prompt's n tokens held in {@code pruneHidden} (and the caches), as the training forward's. */
+    private Tensor scores(int slot, int n) {
+        Tensor out = Tensor.zeros(arena, DType.F32, 1, n);   // small, once per prompt
+        switch (pruning.settings().mode()) {
+            case LEARNED -> {
+                // s = h·wᵀ + b, the scorer Linear(C, 1) with the same GEMM as the training forward
+                Tensor w = pruning.scorer().weight().value();
+                kernels.gemm().gemm(Layout.ABT, n, 1, c.hiddenSize(), 1f, pruneHidden.segment(), 0, c.hiddenSize(),
+                        w.segment(), w.offset(), c.hiddenSize(), w.dtype(), 0f, out.segment(), 0, 1);
+                addBias(n, 1, out.segment(), pruning.scorer().bias().value());
+            }
+            case RANDOM -> {
+                float[] r = TokenPruning.randomScores(1, n, pruning.settings().seed())[0];
+                for (int j = 0; j < n; j++) out.setFlat(j, r[j]);
+            }
+            case ATTENTION -> {
+                // layer L − 1's queries of the prompt and its keys in that layer's cache (slot's rows 0..n−1)
+                float[] qs = TokenPruning.toArray(pruneQueries.slice(0, 0, n));
+                float[] ks = TokenPruning.toArray(keyCache[pruneLayer - 1].slice(0, slot * capacity, slot * capacity + n));
+                float[] r = TokenPruning.attentionReceived(qs, 0, ks, 0, n, c.numAttentionHeads(), c.numKeyValueHeads(), c.headDim());
+                for (int j = 0; j < n; j++) out.setFlat(j, r[j]);
+            }
+        }
+        return out;
+    }
+
+    /** x[n × C] = embeddings of tokens[start, start + n). */
+    private void embed(int n, int[] tokens, int start) {
         Tensor emb = model.embedTokens().value();
         for (int i = 0; i < n; i++) {
             int id = tokens[start + i];
             if (id < 0 || id >= c.vocabSize()) throw new IllegalArgumentException("token id " + id + " outside the vocabulary [0, " + c.vocabSize() + ")");
         }
-        ew.embeddingGather(n, tokens, start, c.vocabSize(), hidden, emb.segment(), emb.offset(), emb.dtype(), x.segment(), 0);
+        kernels.elementwise().embeddingGather(n, tokens, start, c.vocabSize(), c.hiddenSize(), emb.segment(), emb.offset(), emb.dtype(), x.segment(), 0);
+    }
 
-        for (int l = 0; l < c.numHiddenLayers(); l++) {
+    /**
+     * Layers [from, to) over the n rows in x. Row i is at RoPE position positions[i]; its key and value go to cache
+     * row cacheRows[i] of its sequence (layers before the pruning layer) or prunedRows[i] (from it on), and it
+     * attends to that sequence's cache rows up to its own. Without pruning both are the positions.
+     */
+    private void layers(int from, int to, int n, int[] rowSlots, boolean oneSequence, int[] positions, int[] cacheRows, int[] prunedRows) {
+        Elementwise ew = kernels.elementwise();
+        int hidden = c.hiddenSize(), heads = c.numAttentionHeads(), kvHeads = c.numKeyValueHeads(), headDim = c.headDim();
+        float eps = (float) c.rmsNormEps();
+        boolean gemm = oneSequence && n > 1;
+
+        for (int l = from; l < to; l++) {
             DecoderLayer layer = model.layers().get(l);
+            int[] rows = l < pruneLayer ? cacheRows : prunedRows;
+            int cap = layerCapacity(l);
             MemorySegment kCache = keyCache[l].segment(), vCache = valueCache[l].segment();
             // attention block: q, k, v of the new rows; k and v join each row's sequence in the cache
             rmsNorm(n, x, layer.inputNorm.weight(), eps, h);
@@ -206,16 +380,16 @@ public final class LlamaInference implements AutoCloseable {
             ew.rope(RopeLayout.HALF, n, heads, headDim, qWidth, q.segment(), 0, positions, model.rope().cos().segment(), model.rope().sin().segment(), false);
             ew.rope(RopeLayout.HALF, n, kvHeads, headDim, kvWidth, k.segment(), 0, positions, model.rope().cos().segment(), model.rope().sin().segment(), false);
             for (int i = 0; i < n; i++) {
-                long cacheRow = ((long) rowSlots[i] * capacity + positions[i]) * kvWidth * Float.BYTES;
+                long cacheRow = ((long) rowSlots[i] * cap + rows[i]) * kvWidth * Float.BYTES;
                 MemorySegment.copy(k.segment(), (long) i * kvWidth * Float.BYTES, kCache, cacheRow, (long) kvWidth * Float.BYTES);
                 MemorySegment.copy(v.segment(), (long) i * kvWidth * Float.BYTES, vCache, cacheRow, (long) kvWidth * Float.BYTES);
             }
             float scale = (float) (1 / Math.sqrt(headDim));
             for (int i = 0; i < n; i += oneSequence ? n : 1) {
-                int rows = oneSequence ? n : 1;
-                long slotBase = (long) rowSlots[i] * capacity * kvWidth;
-                kernels.attention().forward(1, rows, positions[i], heads, kvHeads, headDim, scale,
-                        q.segment(), (long) i * qWidth, kCache, slotBase, vCache, slotBase, (long) capacity * kvWidth,
+                int count = oneSequence ? n : 1;
+                long slotBase = (long) rowSlots[i] * cap * kvWidth;
+                kernels.attention().forward(1, count, rows[i], heads, kvHeads, headDim, scale,
+                        q.segment(), (long) i * qWidth, kCache, slotBase, vCache, slotBase, (long) cap * kvWidth,
                         attn.segment(), (long) i * qWidth, null, 0);
             }
             linear(n, gemm, attn, layer.oProj, proj.segment());
@@ -228,10 +402,13 @@ public final class LlamaInference implements AutoCloseable {
             linear(n, gemm, gate, layer.downProj, proj.segment());
             ew.add(n * hidden, x.segment(), 0, 1, proj.segment(), 0, 1, x.segment(), 0);
         }
-        if (oneSequence) position[rowSlots[0]] += n;
-        else for (int slot : rowSlots) position[slot]++;
+    }
 
-        // logits: LM head over the final norm, of the last row (a prompt chunk) or of every row (a decode step)
+    /** Logits: LM head over the final norm, of the last row (a prompt chunk) or of every row (a decode step). */
+    private void logits(int n, int[] rowSlots, boolean oneSequence) {
+        Elementwise ew = kernels.elementwise();
+        int hidden = c.hiddenSize();
+        float eps = (float) c.rmsNormEps();
         int first = oneSequence ? n - 1 : 0, count = oneSequence ? 1 : n;
         Parameter normWeight = model.norm().weight();
         ew.rmsNorm(count, hidden, eps, x.segment(), (long) first * hidden, normWeight.value().segment(), normWeight.value().offset(),

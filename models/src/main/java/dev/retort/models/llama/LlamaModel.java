@@ -37,6 +37,7 @@ public final class LlamaModel extends Module {
     private final RmsNormLayer norm;
     private final Parameter lmHead;   // the embedding itself when tie_word_embeddings
     private final RopeTables rope;
+    private TokenPruning pruning;     // null: every layer sees every token
 
     private LlamaModel(LlamaConfig config, WeightSource weights) {
         super("");
@@ -76,6 +77,27 @@ public final class LlamaModel extends Module {
     public RmsNormLayer norm() { return norm; }
     public RopeTables rope() { return rope; }
 
+    /** The token pruning the pruned forward ({@link #pruned}) and {@link LlamaInference} apply, or null. */
+    public TokenPruning pruning() { return pruning; }
+
+    /**
+     * Sets (or with null removes) the token pruning. It is not a child module: the model's own state dict, and so
+     * the student Retort writes, is unchanged, and the scorer is saved beside it ({@link TokenPruningFiles}).
+     */
+    public void setPruning(TokenPruning pruning) {
+        if (pruning != null) {
+            if (pruning.settings().layer() >= layers.size()) {
+                throw new IllegalArgumentException("--prune-layer " + pruning.settings().layer() + " is not a layer of this "
+                        + layers.size() + "-layer model (0-based; pruning happens before that layer)");
+            }
+            if (pruning.scorer().inFeatures() != config.hiddenSize()) {
+                throw new IllegalArgumentException("the token scorer reads " + pruning.scorer().inFeatures()
+                        + " features; this model's hidden size is " + config.hiddenSize());
+            }
+        }
+        this.pruning = pruning;
+    }
+
     /**
      * The final normalised hidden states [B × T × C] of tokens [B × T]. When {@code layerOutputs} is not null it
      * receives the residual stream after every layer (index 0 = embeddings, i = after layer i), for feature
@@ -97,6 +119,51 @@ public final class LlamaModel extends Module {
             if (layerOutputs != null) layerOutputs.add(x);
         }
         return norm.forward(x);
+    }
+
+    /**
+     * The final normalised hidden states of a pruned forward ({@link TokenPruning}): layers 0..L−1 on tokens [B × T]
+     * with positions 0..T−1, then row b keeps {@code keepCount(step.keepRatio, prunable[b])} of its first
+     * prunable[b] tokens and every later one, and layers L.. run on that shorter sequence at the tokens' original
+     * positions. Returns hidden [B × S × C] and the {@link TokenPruning.Layout} that maps its places back to the
+     * original tokens (targets, teacher rows). Needs {@link #setPruning}; without it use {@link #hidden}.
+     */
+    public Pruned pruned(Graph g, int[] tokens, int[] prunable, int batch, int seq, TokenPruning.Step step) {
+        if (pruning == null) throw new IllegalStateException("this model has no token pruning; call setPruning first");
+        if (tokens.length != batch * seq) {
+            throw new IllegalArgumentException(tokens.length + " tokens for batch " + batch + " × sequence " + seq);
+        }
+        if (seq > config.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("sequence length " + seq + " exceeds max_position_embeddings " + config.maxPositionEmbeddings());
+        }
+        int at = pruning.settings().layer();
+        int[] positions = new int[batch * seq];
+        for (int i = 0; i < positions.length; i++) positions[i] = i % seq;
+        Var x = Shapes.reshape(Embedding.lookup(g, embedTokens, tokens, 0, tokens.length), batch, seq, config.hiddenSize());
+        Var previous = null;                                      // the input of layer L − 1 (attention mode)
+        for (int l = 0; l < at; l++) {
+            previous = x;
+            x = layers.get(l).forward(x, positions, rope);       // [B × T × C]
+        }
+        TokenPruning.Selection selection = pruning.select(x, prunable, step, previous, at == 0 ? null : layers.get(at - 1), rope, config);
+        TokenPruning.Layout layout = selection.layout();
+        x = TokenPruning.apply(selection, x);                     // [B × S × C]
+        for (int l = at; l < layers.size(); l++) x = layers.get(l).forward(x, layout.positions(), rope);
+        return new Pruned(norm.forward(x), layout);
+    }
+
+    /** A pruned forward's final hidden states [B × S × C] and where each of its S places came from. */
+    public record Pruned(Var hidden, TokenPruning.Layout layout) {}
+
+    /**
+     * The mean next-token cross-entropy of a pruned forward: targets [B × T] are read at the kept places (a pruned
+     * token's own target is dropped; see {@link TokenPruning}); the prunable tokens of each row are those before
+     * its first target ({@link TokenPruning#prunableFromTargets}).
+     */
+    public Var prunedLoss(Graph g, int[] tokens, int[] targets, int batch, int seq, double divisor, TokenPruning.Step step) {
+        int[] prunable = TokenPruning.prunableFromTargets(targets, batch, seq, CrossEntropy.IGNORE_INDEX);
+        Pruned p = pruned(g, tokens, prunable, batch, seq, step);
+        return CrossEntropy.linear(p.hidden(), lmHead, p.layout().targets(targets, CrossEntropy.IGNORE_INDEX), divisor, LOSS_CHUNK_ROWS);
     }
 
     /** Logits [B × T × V]. */

@@ -1,0 +1,59 @@
+package dev.retort.distill.options;
+
+import dev.retort.autograd.ops.PerturbedTopK;
+import dev.retort.autograd.ops.PruneSchedule;
+import dev.retort.models.llama.TokenPruning;
+import java.util.Locale;
+
+/**
+ * Token pruning inside the student ({@link TokenPruning}, issue 14): at layer {@code layer} each row's prompt keeps
+ * {@code keepRatio} of its tokens, chosen by a scorer trained end to end through the perturbed top-k
+ * ({@code learned}), or by the two baselines ({@code attention}, {@code random}) at the same ratio.
+ *
+ * @param layer          --prune-layer: 0-based layer before which the prompt is pruned; null = no pruning
+ * @param keepRatio      --keep-ratio: the fraction of prompt tokens kept (at inference, and at the schedule's end)
+ * @param samples        --prune-samples: perturbed top-k noise samples per row
+ * @param sigma          --prune-sigma: perturbed top-k noise scale
+ * @param mode           --prune-mode: learned, attention or random
+ * @param schedule       --prune-schedule: {@code constant} (keep ratio and σ fixed) or {@code anneal} (the keep
+ *                       ratio from 0.9 down to --keep-ratio in steps of 0.1, one stage per tenth of the run, and σ
+ *                       decayed to 0 by the end, {@link PruneSchedule})
+ */
+public record PruneOptions(Integer layer, double keepRatio, int samples, double sigma, TokenPruning.Mode mode, String schedule) {
+    public static final PruneOptions DEFAULTS = new PruneOptions(null, PerturbedTopK.DEFAULT_KEEP_RATIO, PerturbedTopK.DEFAULT_SAMPLES,
+            PerturbedTopK.DEFAULT_SIGMA, TokenPruning.Mode.LEARNED, "constant");
+
+    public PruneOptions {
+        if (!schedule.equals("constant") && !schedule.equals("anneal")) {
+            throw new IllegalArgumentException("--prune-schedule must be constant or anneal, got '" + schedule + "'");
+        }
+        if (layer != null) new TokenPruning.Settings(layer, keepRatio, samples, sigma, mode, 0);   // validates the rest
+    }
+
+    /** From the command line's text. */
+    public static PruneOptions parse(Integer layer, double keepRatio, int samples, double sigma, String mode, String schedule) {
+        return new PruneOptions(layer, keepRatio, samples, sigma, TokenPruning.Mode.parse(mode.toLowerCase(Locale.ROOT)),
+                schedule.toLowerCase(Locale.ROOT));
+    }
+
+    public boolean enabled() { return layer != null; }
+
+    /** The model's settings, the scorer initialised from {@code seed}. */
+    public TokenPruning.Settings settings(long seed) {
+        return new TokenPruning.Settings(layer, keepRatio, samples, sigma, mode, seed);
+    }
+
+    /** The keep ratio and σ over a run of {@code totalSteps}. */
+    public PruneSchedule pruneSchedule(long totalSteps) {
+        if (schedule.equals("constant")) return PruneSchedule.constant(sigma, keepRatio);
+        double start = Math.max(keepRatio, PruneSchedule.DEFAULT_START_KEEP_RATIO);
+        return new PruneSchedule(sigma, Math.max(1, totalSteps), start, keepRatio, PruneSchedule.DEFAULT_KEEP_RATIO_STEP,
+                Math.max(1, totalSteps / 10));
+    }
+
+    /** For the run's fingerprint. */
+    public String describe() {
+        return layer == null ? "none" : String.format(Locale.ROOT, "layer=%d keep=%s samples=%d sigma=%s mode=%s schedule=%s",
+                layer, keepRatio, samples, sigma, mode.cliName(), schedule);
+    }
+}
