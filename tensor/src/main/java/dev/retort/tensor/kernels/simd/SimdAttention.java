@@ -283,8 +283,9 @@ public final class SimdAttention implements Attention {
                                 VectorMask<Float> tail) {
         int d = 0;
         for (int bound = F.loopBound(dim); d < bound; d += L) {
-            load(segment, byteOffset + 4L * d).add(FloatVector.fromArray(F, values, from + d))
-                    .intoMemorySegment(segment, byteOffset + 4L * d, AttentionMath.ORDER);
+            long at = byteOffset + 4L * d;
+            FloatVector.fromMemorySegment(F, segment, at, AttentionMath.ORDER).add(FloatVector.fromArray(F, values, from + d))
+                    .intoMemorySegment(segment, at, AttentionMath.ORDER);
         }
         if (d < dim) {
             load(segment, byteOffset + 4L * d, tail).add(FloatVector.fromArray(F, values, from + d, tail))

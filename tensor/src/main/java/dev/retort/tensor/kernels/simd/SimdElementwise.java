@@ -32,13 +32,20 @@ import jdk.incubator.vector.VectorSpecies;
  * could differ between the interpreter and compiled code).
  *
  * <p>Keeping vectors in registers: the JIT only avoids allocating a box per vector where it inlines every
- * method that takes or returns one, so (1) vectors never cross this class's own "step" methods (a step
- * holding an exp grows too big to be inlined once it has been compiled on its own); (2) helpers that take a
- * mask use null for "all lanes", so cheap loops can carry the tail inside a single loop ({@link #lanes}); (3)
- * loops around {@link VectorMath#exp} instead run whole vectors with a literal null mask and repeat the step
- * once, masked, for the tail: with a run-time mask in the loop the JIT must keep both the plain and the masked
- * form of every load and store, which with an exp inside exceeds its inlining node budget (measured: a box per
- * vector otherwise).
+ * method that takes or returns one, and its heuristics decide that run by run: a small load helper that got
+ * compiled on its own first stays a call ("already compiled into a big method"), and so does one on a rarely
+ * taken branch (the masked tail inside a load helper); a vector that meets such a call in a phi is then boxed
+ * on every iteration (measured: 8 GB per 37 s of lora-kd steps in {@link #axpy} alone). So loops call the
+ * Vector API, which is always inlined, directly, and no vector crosses a method of this class in a loop (only
+ * {@link VectorMath}'s functions take one there): a loop runs whole vectors unmasked, then repeats its step once
+ * under the mask {@code F.indexInRange} for the tail (masked-off lanes load as 0 and are not stored); short or
+ * cold loops (interleaved rope, the embedding scatter) carry that mask in every step, simpler but slower.
+ * Where the step holds an exp, the tail is a method of its own: with both forms of every load and store the
+ * JIT exceeds its inlining node budget and leaves the exp a call. C1, which inlines every Vector API call,
+ * gives up ("out of virtual registers") on methods with many masked loads and stores written out, and a
+ * method it gives up on can stay at a tier that boxes everything; so long tails go through
+ * {@link #loadSome}/{@link #storeSome}, and loops are split where one method grew too big. Lanes are summed
+ * from an array ({@link #addLanes}), never by a method that takes the vector.
  */
 public final class SimdElementwise implements Elementwise {
     private static final VectorSpecies<Float> F = Simd.F;
@@ -52,63 +59,31 @@ public final class SimdElementwise implements Elementwise {
     /** At most this many row blocks hold a partial dweight in {@link #rmsNormBackward} (bounds the scratch). */
     private static final int MAX_DWEIGHT_PARTIALS = 64;
 
-    // ---- loads, stores and task loops ---------------------------------------------------------------
+    // ---- masked tails -------------------------------------------------------------------------------
 
     /**
-     * A load under mask {@code m}, null meaning all lanes (a plain load; the test costs a predictable branch).
-     * Masked-off lanes read as 0 and touch no memory. These helpers are kept under 35 bytes of bytecode so
-     * that both JIT tiers always inline them (a vector passed to a call that is not inlined gets boxed).
+     * A masked load (lanes outside m read 0 and touch no memory), for the tail steps of methods with several
+     * masked loads and stores: C1 inlines every Vector API call and ran out of virtual registers on such tails
+     * written out (rope's), and a method it gives up on may stay at a tier that boxes every vector. A tail runs
+     * once per row, so the box this call may cost in C2 is cheap; whole-vector loops never use these.
      */
-    private static FloatVector load(MemorySegment s, long element, VectorMask<Float> m) {
-        return m == null ? loadAll(s, element) : loadSome(s, element, m);
-    }
-
-    private static FloatVector loadAll(MemorySegment s, long element) {
-        return FloatVector.fromMemorySegment(F, s, element * 4, ORDER);
-    }
-
     private static FloatVector loadSome(MemorySegment s, long element, VectorMask<Float> m) {
         return FloatVector.fromMemorySegment(F, s, element * 4, ORDER, m);
     }
 
-    /** A store under mask {@code m}, null meaning all lanes. */
-    private static void store(FloatVector v, MemorySegment s, long element, VectorMask<Float> m) {
-        if (m == null) storeAll(v, s, element);
-        else storeSome(v, s, element, m);
-    }
-
-    private static void storeAll(FloatVector v, MemorySegment s, long element) {
-        v.intoMemorySegment(s, element * 4, ORDER);
-    }
-
+    /** A masked store, for tail steps like {@link #loadSome}. */
     private static void storeSome(FloatVector v, MemorySegment s, long element, VectorMask<Float> m) {
         v.intoMemorySegment(s, element * 4, ORDER, m);
     }
 
-    /** The lanes of the vector at {@code i} that lie before {@code end}: null (all) when a whole vector fits. */
-    private static VectorMask<Float> lanes(long i, long end) {
-        return i + L <= end ? null : F.indexInRange(i, end);
-    }
+    // ---- lane sums -----------------------------------------------------------------------------------
 
-    /** As {@link #load(MemorySegment, long, VectorMask)} from a float[]. */
-    private static FloatVector loadArray(float[] a, int i, VectorMask<Float> m) {
-        return m == null ? FloatVector.fromArray(F, a, i) : FloatVector.fromArray(F, a, i, m);
-    }
-
-    private static void storeArray(FloatVector v, float[] a, int i, VectorMask<Float> m) {
-        if (m == null) v.intoArray(a, i);
-        else v.intoArray(a, i, m);
-    }
-
-
-    /** Σ of the lanes in index order: a fixed order, unlike reduceLanes(ADD). */
-    private static float addLanes(FloatVector v) {
-        float[] lanes = v.toArray();
+    /** Σ of the lanes (stored into {@code lanes} by the caller) in index order: a fixed order, unlike reduceLanes(ADD). */
+    private static float addLanes(float[] lanes) {
         float s = lanes[0];
         for (int i = 1; i < lanes.length; i++) s += lanes[i];
         return s;
     }
-
 
     // ---- binary element-wise ------------------------------------------------------------------------
 
@@ -135,11 +110,21 @@ public final class SimdElementwise implements Elementwise {
         if (n == 0) return;
         float aValue = a.getAtIndex(F32, aOffset), bValue = b.getAtIndex(F32, bOffset);
         ElementwiseSupport.forRanges(n, (from, to) -> {
-            for (long i = from; i < to; i += L) {
-                VectorMask<Float> m = lanes(i, to);
-                FloatVector va = aStride == 0 ? FloatVector.broadcast(F, aValue) : load(a, aOffset + i, m);
-                FloatVector vb = bStride == 0 ? FloatVector.broadcast(F, bValue) : load(b, bOffset + i, m);
-                store(multiply ? va.mul(vb) : va.add(vb), out, outOffset + i, m);
+            long i = from;
+            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
+                FloatVector va = aStride == 0 ? FloatVector.broadcast(F, aValue)
+                        : FloatVector.fromMemorySegment(F, a, (aOffset + i) * 4, ORDER);
+                FloatVector vb = bStride == 0 ? FloatVector.broadcast(F, bValue)
+                        : FloatVector.fromMemorySegment(F, b, (bOffset + i) * 4, ORDER);
+                (multiply ? va.mul(vb) : va.add(vb)).intoMemorySegment(out, (outOffset + i) * 4, ORDER);
+            }
+            if (i < to) {
+                VectorMask<Float> m = F.indexInRange(i, to);
+                FloatVector va = aStride == 0 ? FloatVector.broadcast(F, aValue)
+                        : FloatVector.fromMemorySegment(F, a, (aOffset + i) * 4, ORDER, m);
+                FloatVector vb = bStride == 0 ? FloatVector.broadcast(F, bValue)
+                        : FloatVector.fromMemorySegment(F, b, (bOffset + i) * 4, ORDER, m);
+                (multiply ? va.mul(vb) : va.add(vb)).intoMemorySegment(out, (outOffset + i) * 4, ORDER, m);
             }
         });
     }
@@ -148,9 +133,15 @@ public final class SimdElementwise implements Elementwise {
     public void scale(int n, float alpha, MemorySegment x, long xOffset, MemorySegment out, long outOffset) {
         checkVectors(n, new String[] {"x", "out"}, new MemorySegment[] {x, out}, new long[] {xOffset, outOffset});
         ElementwiseSupport.forRanges(n, (from, to) -> {
-            for (long i = from; i < to; i += L) {
-                VectorMask<Float> m = lanes(i, to);
-                store(load(x, xOffset + i, m).mul(alpha), out, outOffset + i, m);
+            long i = from;
+            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
+                FloatVector.fromMemorySegment(F, x, (xOffset + i) * 4, ORDER).mul(alpha)
+                        .intoMemorySegment(out, (outOffset + i) * 4, ORDER);
+            }
+            if (i < to) {
+                VectorMask<Float> m = F.indexInRange(i, to);
+                FloatVector.fromMemorySegment(F, x, (xOffset + i) * 4, ORDER, m).mul(alpha)
+                        .intoMemorySegment(out, (outOffset + i) * 4, ORDER, m);
             }
         });
     }
@@ -159,10 +150,18 @@ public final class SimdElementwise implements Elementwise {
     public void axpy(int n, float alpha, MemorySegment x, long xOffset, MemorySegment y, long yOffset) {
         checkVectors(n, new String[] {"x", "y"}, new MemorySegment[] {x, y}, new long[] {xOffset, yOffset});
         ElementwiseSupport.forRanges(n, (from, to) -> {
-            for (long i = from; i < to; i += L) {
-                VectorMask<Float> m = lanes(i, to);
-                store(load(x, xOffset + i, m).fma(FloatVector.broadcast(F, alpha), load(y, yOffset + i, m)),
-                        y, yOffset + i, m);
+            FloatVector a = FloatVector.broadcast(F, alpha);
+            long i = from;
+            for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
+                long yAt = (yOffset + i) * 4;
+                FloatVector.fromMemorySegment(F, x, (xOffset + i) * 4, ORDER)
+                        .fma(a, FloatVector.fromMemorySegment(F, y, yAt, ORDER)).intoMemorySegment(y, yAt, ORDER);
+            }
+            if (i < to) {
+                VectorMask<Float> m = F.indexInRange(i, to);
+                long yAt = (yOffset + i) * 4;
+                FloatVector.fromMemorySegment(F, x, (xOffset + i) * 4, ORDER, m)
+                        .fma(a, FloatVector.fromMemorySegment(F, y, yAt, ORDER, m)).intoMemorySegment(y, yAt, ORDER, m);
             }
         });
     }
@@ -178,13 +177,18 @@ public final class SimdElementwise implements Elementwise {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         int i = 0;
         for (; i <= count - 4 * L; i += 4 * L) {
-            a0 = a0.add(load(x, base + i, null));
-            a1 = a1.add(load(x, base + i + L, null));
-            a2 = a2.add(load(x, base + i + 2 * L, null));
-            a3 = a3.add(load(x, base + i + 3 * L, null));
+            long at = (base + i) * 4;
+            a0 = a0.add(FloatVector.fromMemorySegment(F, x, at, ORDER));
+            a1 = a1.add(FloatVector.fromMemorySegment(F, x, at + L * 4, ORDER));
+            a2 = a2.add(FloatVector.fromMemorySegment(F, x, at + 2 * L * 4, ORDER));
+            a3 = a3.add(FloatVector.fromMemorySegment(F, x, at + 3 * L * 4, ORDER));
         }
-        for (; i < count; i += L) a0 = a0.add(load(x, base + i, lanes(i, count)));
-        return addLanes(a0.add(a1).add(a2.add(a3)));
+        for (; i < count; i += L) {
+            a0 = a0.add(FloatVector.fromMemorySegment(F, x, (base + i) * 4, ORDER, F.indexInRange(i, count)));
+        }
+        float[] lanes = new float[L];
+        a0.add(a1).add(a2.add(a3)).intoArray(lanes, 0);
+        return addLanes(lanes);
     }
 
     /** Σ x[i]·y[i] over a run, accumulated like {@link #sumRun}. */
@@ -192,25 +196,33 @@ public final class SimdElementwise implements Elementwise {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         int i = 0;
         for (; i <= count - 4 * L; i += 4 * L) {
-            a0 = load(x, xBase + i, null).fma(load(y, yBase + i, null), a0);
-            a1 = load(x, xBase + i + L, null).fma(load(y, yBase + i + L, null), a1);
-            a2 = load(x, xBase + i + 2 * L, null).fma(load(y, yBase + i + 2 * L, null), a2);
-            a3 = load(x, xBase + i + 3 * L, null).fma(load(y, yBase + i + 3 * L, null), a3);
+            long xAt = (xBase + i) * 4, yAt = (yBase + i) * 4;
+            a0 = FloatVector.fromMemorySegment(F, x, xAt, ORDER).fma(FloatVector.fromMemorySegment(F, y, yAt, ORDER), a0);
+            a1 = FloatVector.fromMemorySegment(F, x, xAt + L * 4, ORDER)
+                    .fma(FloatVector.fromMemorySegment(F, y, yAt + L * 4, ORDER), a1);
+            a2 = FloatVector.fromMemorySegment(F, x, xAt + 2 * L * 4, ORDER)
+                    .fma(FloatVector.fromMemorySegment(F, y, yAt + 2 * L * 4, ORDER), a2);
+            a3 = FloatVector.fromMemorySegment(F, x, xAt + 3 * L * 4, ORDER)
+                    .fma(FloatVector.fromMemorySegment(F, y, yAt + 3 * L * 4, ORDER), a3);
         }
         for (; i < count; i += L) {
-            VectorMask<Float> m = lanes(i, count);
-            a0 = load(x, xBase + i, m).fma(load(y, yBase + i, m), a0);
+            VectorMask<Float> m = F.indexInRange(i, count);
+            a0 = FloatVector.fromMemorySegment(F, x, (xBase + i) * 4, ORDER, m)
+                    .fma(FloatVector.fromMemorySegment(F, y, (yBase + i) * 4, ORDER, m), a0);
         }
-        return addLanes(a0.add(a1).add(a2.add(a3)));
+        float[] lanes = new float[L];
+        a0.add(a1).add(a2.add(a3)).intoArray(lanes, 0);
+        return addLanes(lanes);
     }
 
     /** max over a run (count ≥ 1); NaN if any element is NaN. Max is exact, so its lane order cannot matter. */
     private static float maxRun(MemorySegment x, long base, int count) {
         FloatVector acc = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-        for (int i = 0; i < count; i += L) {
-            VectorMask<Float> m = lanes(i, count);
-            FloatVector v = load(x, base + i, m);
-            acc = m == null ? acc.max(v) : acc.lanewise(VectorOperators.MAX, v, m);
+        int i = 0;
+        for (; i <= count - L; i += L) acc = acc.max(FloatVector.fromMemorySegment(F, x, (base + i) * 4, ORDER));
+        if (i < count) {
+            VectorMask<Float> m = F.indexInRange(i, count);
+            acc = acc.lanewise(VectorOperators.MAX, FloatVector.fromMemorySegment(F, x, (base + i) * 4, ORDER, m), m);
         }
         return acc.reduceLanes(VectorOperators.MAX);
     }
@@ -289,11 +301,13 @@ public final class SimdElementwise implements Elementwise {
         FloatVector shift = FloatVector.broadcast(F, max), acc = FloatVector.zero(F);
         int j = 0;
         for (; j <= count - L; j += L) {
-            FloatVector e = VectorMath.exp(loadAll(x, xBase + j).sub(shift));
-            storeAll(e, out, outBase + j);
+            FloatVector e = VectorMath.exp(FloatVector.fromMemorySegment(F, x, (xBase + j) * 4, ORDER).sub(shift));
+            e.intoMemorySegment(out, (outBase + j) * 4, ORDER);
             acc = acc.add(e);
         }
-        float sum = addLanes(acc);
+        float[] lanes = new float[L];
+        acc.intoArray(lanes, 0);
+        float sum = addLanes(lanes);
         return j < count ? sum + expShiftedTail(x, xBase + j, max, out, outBase + j, count - j) : sum;
     }
 
@@ -301,19 +315,23 @@ public final class SimdElementwise implements Elementwise {
     private static float expShiftedTail(MemorySegment x, long xBase, float max, MemorySegment out, long outBase,
                                         int count) {
         VectorMask<Float> m = F.indexInRange(0, count);
-        FloatVector e = VectorMath.exp(loadSome(x, xBase, m).sub(max));
-        storeSome(e, out, outBase, m);
-        return addLanes(FloatVector.zero(F).add(e, m));
+        FloatVector e = VectorMath.exp(FloatVector.fromMemorySegment(F, x, xBase * 4, ORDER, m).sub(max));
+        e.intoMemorySegment(out, outBase * 4, ORDER, m);
+        float[] lanes = new float[L];
+        FloatVector.zero(F).add(e, m).intoArray(lanes, 0);
+        return addLanes(lanes);
     }
 
     /** x[j] *= factor over a run. */
     private static void scaleRun(MemorySegment x, long base, float factor, int count) {
         FloatVector f = FloatVector.broadcast(F, factor);
         int j = 0;
-        for (; j <= count - L; j += L) storeAll(loadAll(x, base + j).mul(f), x, base + j);
+        for (; j <= count - L; j += L) {
+            FloatVector.fromMemorySegment(F, x, (base + j) * 4, ORDER).mul(f).intoMemorySegment(x, (base + j) * 4, ORDER);
+        }
         if (j < count) {
             VectorMask<Float> m = F.indexInRange(j, count);
-            storeSome(loadSome(x, base + j, m).mul(f), x, base + j, m);
+            FloatVector.fromMemorySegment(F, x, (base + j) * 4, ORDER, m).mul(f).intoMemorySegment(x, (base + j) * 4, ORDER, m);
         }
     }
 
@@ -327,10 +345,19 @@ public final class SimdElementwise implements Elementwise {
             for (long r = r0; r < r1; r++) {
                 long yr = yOffset + r * cols, dyr = dyOffset + r * cols, dxr = dxOffset + r * cols;
                 FloatVector dot = FloatVector.broadcast(F, dotRun(dy, dyr, y, yr, cols));
-                for (int j = 0; j < cols; j += L) {
-                    VectorMask<Float> m = lanes(j, cols);
-                    FloatVector g = load(dy, dyr + j, m).sub(dot);
-                    store(load(y, yr + j, m).fma(g, load(dx, dxr + j, m)), dx, dxr + j, m);
+                int j = 0;
+                for (; j <= cols - L; j += L) {
+                    FloatVector g = FloatVector.fromMemorySegment(F, dy, (dyr + j) * 4, ORDER).sub(dot);
+                    FloatVector.fromMemorySegment(F, y, (yr + j) * 4, ORDER)
+                            .fma(g, FloatVector.fromMemorySegment(F, dx, (dxr + j) * 4, ORDER))
+                            .intoMemorySegment(dx, (dxr + j) * 4, ORDER);
+                }
+                if (j < cols) {
+                    VectorMask<Float> m = F.indexInRange(j, cols);
+                    FloatVector g = FloatVector.fromMemorySegment(F, dy, (dyr + j) * 4, ORDER, m).sub(dot);
+                    FloatVector.fromMemorySegment(F, y, (yr + j) * 4, ORDER, m)
+                            .fma(g, FloatVector.fromMemorySegment(F, dx, (dxr + j) * 4, ORDER, m))
+                            .intoMemorySegment(dx, (dxr + j) * 4, ORDER, m);
                 }
             }
         });
@@ -343,22 +370,42 @@ public final class SimdElementwise implements Elementwise {
         ElementwiseSupport.forRowBlocks(rows, cols, (r0, r1) -> {
             for (long r = r0; r < r1; r++) {
                 long xr = xOffset + r * cols, or = outOffset + r * cols;
-                FloatVector max = FloatVector.broadcast(F, maxRun(x, xr, cols));
-                FloatVector acc = FloatVector.zero(F);
+                float maxValue = maxRun(x, xr, cols);
+                float[] lanes = new float[L];
+                int whole = cols - cols % L;
+                expSumRun(x, xr, maxValue, whole, lanes);
+                if (whole < cols) expSumTail(x, xr + whole, maxValue, cols - whole, lanes);
+                FloatVector max = FloatVector.broadcast(F, maxValue);
+                FloatVector logSum = FloatVector.broadcast(F, (float) Math.log(addLanes(lanes)));
+                // (x − max) first: exact or nearly so for the entries that matter, then − log Σ.
                 int j = 0;
-                for (; j <= cols - L; j += L) acc = acc.add(VectorMath.exp(load(x, xr + j, null).sub(max)));
+                for (; j <= cols - L; j += L) {
+                    FloatVector.fromMemorySegment(F, x, (xr + j) * 4, ORDER).sub(max).sub(logSum)
+                            .intoMemorySegment(out, (or + j) * 4, ORDER);
+                }
                 if (j < cols) {
                     VectorMask<Float> m = F.indexInRange(j, cols);
-                    acc = acc.add(VectorMath.exp(load(x, xr + j, m).sub(max)), m);
-                }
-                FloatVector logSum = FloatVector.broadcast(F, (float) Math.log(addLanes(acc)));
-                // (x − max) first: exact or nearly so for the entries that matter, then − log Σ.
-                for (j = 0; j < cols; j += L) {
-                    VectorMask<Float> m = lanes(j, cols);
-                    store(load(x, xr + j, m).sub(max).sub(logSum), out, or + j, m);
+                    FloatVector.fromMemorySegment(F, x, (xr + j) * 4, ORDER, m).sub(max).sub(logSum)
+                            .intoMemorySegment(out, (or + j) * 4, ORDER, m);
                 }
             }
         });
+    }
+
+    /** The lanes of Σ exp(x[j] − max) over {@code count} (a multiple of L) elements, into {@code lanes}. */
+    private static void expSumRun(MemorySegment x, long xBase, float max, int count, float[] lanes) {
+        FloatVector shift = FloatVector.broadcast(F, max), acc = FloatVector.zero(F);
+        for (int j = 0; j < count; j += L) {
+            acc = acc.add(VectorMath.exp(FloatVector.fromMemorySegment(F, x, (xBase + j) * 4, ORDER).sub(shift)));
+        }
+        acc.intoArray(lanes, 0);
+    }
+
+    /** {@link #expSumRun}'s step on the last {@code count} &lt; L elements, added into {@code lanes}. */
+    private static void expSumTail(MemorySegment x, long xBase, float max, int count, float[] lanes) {
+        VectorMask<Float> m = F.indexInRange(0, count);
+        FloatVector e = VectorMath.exp(FloatVector.fromMemorySegment(F, x, xBase * 4, ORDER, m).sub(max));
+        FloatVector.fromArray(F, lanes, 0).add(e, m).intoArray(lanes, 0);
     }
 
     @Override
@@ -381,14 +428,23 @@ public final class SimdElementwise implements Elementwise {
         FloatVector t = FloatVector.broadcast(F, total);
         int j = 0;
         for (; j <= count - L; j += L) {
-            FloatVector p = VectorMath.exp(load(y, yBase + j, null));
-            store(load(dx, dxBase + j, null).add(load(dy, dyBase + j, null).sub(p.mul(t))), dx, dxBase + j, null);
+            long yAt = (yBase + j) * 4, dyAt = (dyBase + j) * 4, dxAt = (dxBase + j) * 4;
+            FloatVector p = VectorMath.exp(FloatVector.fromMemorySegment(F, y, yAt, ORDER));
+            FloatVector.fromMemorySegment(F, dx, dxAt, ORDER)
+                    .add(FloatVector.fromMemorySegment(F, dy, dyAt, ORDER).sub(p.mul(t)))
+                    .intoMemorySegment(dx, dxAt, ORDER);
         }
-        if (j < count) {
-            VectorMask<Float> m = F.indexInRange(j, count);
-            FloatVector p = VectorMath.exp(load(y, yBase + j, m));
-            store(load(dx, dxBase + j, m).add(load(dy, dyBase + j, m).sub(p.mul(t))), dx, dxBase + j, m);
-        }
+        if (j < count) logSoftmaxBackwardTail(y, yBase + j, dy, dyBase + j, dx, dxBase + j, total, count - j);
+    }
+
+    /** {@link #logSoftmaxBackwardRun}'s step on the last {@code count} &lt; L elements. */
+    private static void logSoftmaxBackwardTail(MemorySegment y, long yBase, MemorySegment dy, long dyBase,
+                                               MemorySegment dx, long dxBase, float total, int count) {
+        VectorMask<Float> m = F.indexInRange(0, count);
+        FloatVector p = VectorMath.exp(FloatVector.fromMemorySegment(F, y, yBase * 4, ORDER, m));
+        FloatVector.fromMemorySegment(F, dx, dxBase * 4, ORDER, m)
+                .add(FloatVector.fromMemorySegment(F, dy, dyBase * 4, ORDER, m).sub(p.mul(total)))
+                .intoMemorySegment(dx, dxBase * 4, ORDER, m);
     }
 
     // ---- RMSNorm ------------------------------------------------------------------------------------
@@ -404,9 +460,17 @@ public final class SimdElementwise implements Elementwise {
                 long xr = xOffset + r * cols, or = outOffset + r * cols;
                 float s = (float) (1.0 / Math.sqrt((double) dotRun(x, xr, x, xr, cols) / cols + eps));
                 if (rstd != null) rstd.setAtIndex(F32, rstdOffset + r, s);
-                for (int j = 0; j < cols; j += L) {
-                    VectorMask<Float> m = lanes(j, cols);
-                    store(load(x, xr + j, m).mul(s).mul(load(weight, weightOffset + j, m)), out, or + j, m);
+                int j = 0;
+                for (; j <= cols - L; j += L) {
+                    FloatVector.fromMemorySegment(F, x, (xr + j) * 4, ORDER).mul(s)
+                            .mul(FloatVector.fromMemorySegment(F, weight, (weightOffset + j) * 4, ORDER))
+                            .intoMemorySegment(out, (or + j) * 4, ORDER);
+                }
+                if (j < cols) {
+                    VectorMask<Float> m = F.indexInRange(j, cols);
+                    FloatVector.fromMemorySegment(F, x, (xr + j) * 4, ORDER, m).mul(s)
+                            .mul(FloatVector.fromMemorySegment(F, weight, (weightOffset + j) * 4, ORDER, m))
+                            .intoMemorySegment(out, (or + j) * 4, ORDER, m);
                 }
             }
         });
@@ -429,37 +493,69 @@ public final class SimdElementwise implements Elementwise {
         float[][] partial = dweight == null ? null : new float[blocks][cols];
         ThreadPool.shared().parallelFor(blocks, b -> {
             long r0 = ElementwiseSupport.rowStart(b, blocks, rows), r1 = ElementwiseSupport.rowStart(b + 1, blocks, rows);
+            float[] lanes = new float[L];
+            float[] p = partial == null ? null : partial[b];
             for (long r = r0; r < r1; r++) {
-                long xr = xOffset + r * cols, dyr = dyOffset + r * cols, dxr = dxOffset + r * cols;
+                long xr = xOffset + r * cols, dyr = dyOffset + r * cols;
                 float s = rstd.getAtIndex(F32, rstdOffset + r);
-                // Σ x ⊙ w ⊙ dy, one accumulator.
-                FloatVector acc = FloatVector.zero(F);
-                for (int j = 0; j < cols; j += L) {
-                    VectorMask<Float> m = lanes(j, cols);
-                    acc = load(x, xr + j, m).mul(load(weight, weightOffset + j, m)).fma(load(dy, dyr + j, m), acc);
-                }
-                float c = (float) ((double) s * s * s * addLanes(acc) / cols);
-                FloatVector vs = FloatVector.broadcast(F, s), vc = FloatVector.broadcast(F, c);
-                float[] p = partial == null ? null : partial[b];
-                for (int j = 0; j < cols; j += L) {
-                    VectorMask<Float> m = lanes(j, cols);
-                    FloatVector xv = load(x, xr + j, m), dyv = load(dy, dyr + j, m);
-                    FloatVector g = load(weight, weightOffset + j, m).mul(dyv);
-                    store(load(dx, dxr + j, m).add(g.mul(vs).sub(xv.mul(vc))), dx, dxr + j, m);  // dx += rstd·g − x·c
-                    if (p != null) {
-                        // partial[b][j..] += dy ⊙ x·rstd (the masked-off lanes add 0 and are not stored)
-                        storeArray(dyv.fma(xv.mul(vs), loadArray(p, j, m)), p, j, m);
-                    }
-                }
+                float c = (float) ((double) s * s * s * weightedDot(cols, x, xr, weight, weightOffset, dy, dyr, lanes) / cols);
+                rmsNormBackwardRow(cols, x, xr, weight, weightOffset, s, c, dy, dyr, dx, dxOffset + r * cols, p);
             }
         });
         if (dweight != null) {
             for (int j = 0; j < cols; j += L) {
-                VectorMask<Float> m = lanes(j, cols);
-                FloatVector total = loadArray(partial[0], j, m);
-                for (int b = 1; b < blocks; b++) total = total.add(loadArray(partial[b], j, m));
-                store(load(dweight, dweightOffset + j, m).add(total), dweight, dweightOffset + j, m);
+                VectorMask<Float> m = F.indexInRange(j, cols);
+                FloatVector total = FloatVector.fromArray(F, partial[0], j, m);
+                for (int b = 1; b < blocks; b++) total = total.add(FloatVector.fromArray(F, partial[b], j, m));
+                FloatVector.fromMemorySegment(F, dweight, (dweightOffset + j) * 4, ORDER, m).add(total)
+                        .intoMemorySegment(dweight, (dweightOffset + j) * 4, ORDER, m);
             }
+        }
+    }
+
+    /**
+     * Σ x ⊙ w ⊙ dy over a row, one accumulator (masked-off lanes load 0 and add nothing). This and
+     * {@link #rmsNormBackwardRow} are separate methods to keep each small for C1, which inlines every Vector API
+     * call and gave up on the two loops together ("out of virtual registers"); once that left the method at a
+     * tier that boxes every vector for the rest of the run (measured: 58 MB per call instead of none).
+     */
+    private static float weightedDot(int cols, MemorySegment x, long xr, MemorySegment weight, long weightOffset,
+                                     MemorySegment dy, long dyr, float[] lanes) {
+        FloatVector acc = FloatVector.zero(F);
+        int j = 0;
+        for (; j <= cols - L; j += L) {
+            acc = FloatVector.fromMemorySegment(F, x, (xr + j) * 4, ORDER)
+                    .mul(FloatVector.fromMemorySegment(F, weight, (weightOffset + j) * 4, ORDER))
+                    .fma(FloatVector.fromMemorySegment(F, dy, (dyr + j) * 4, ORDER), acc);
+        }
+        if (j < cols) {
+            VectorMask<Float> m = F.indexInRange(j, cols);
+            acc = loadSome(x, xr + j, m).mul(loadSome(weight, weightOffset + j, m)).fma(loadSome(dy, dyr + j, m), acc);
+        }
+        acc.intoArray(lanes, 0);
+        return addLanes(lanes);
+    }
+
+    /** One row of {@link #rmsNormBackward}: dx += s·g − x·c with g = w ⊙ dy, and p += dy ⊙ x·s unless p is null. */
+    private static void rmsNormBackwardRow(int cols, MemorySegment x, long xr, MemorySegment weight, long weightOffset,
+                                           float s, float c, MemorySegment dy, long dyr, MemorySegment dx, long dxr,
+                                           float[] p) {
+        FloatVector vs = FloatVector.broadcast(F, s), vc = FloatVector.broadcast(F, c);
+        int j = 0;
+        for (; j <= cols - L; j += L) {
+            FloatVector xv = FloatVector.fromMemorySegment(F, x, (xr + j) * 4, ORDER);
+            FloatVector dyv = FloatVector.fromMemorySegment(F, dy, (dyr + j) * 4, ORDER);
+            FloatVector g = FloatVector.fromMemorySegment(F, weight, (weightOffset + j) * 4, ORDER).mul(dyv);
+            FloatVector.fromMemorySegment(F, dx, (dxr + j) * 4, ORDER).add(g.mul(vs).sub(xv.mul(vc)))
+                    .intoMemorySegment(dx, (dxr + j) * 4, ORDER);
+            if (p != null) dyv.fma(xv.mul(vs), FloatVector.fromArray(F, p, j)).intoArray(p, j);
+        }
+        if (j < cols) {
+            VectorMask<Float> m = F.indexInRange(j, cols);
+            FloatVector xv = loadSome(x, xr + j, m), dyv = loadSome(dy, dyr + j, m);
+            FloatVector g = loadSome(weight, weightOffset + j, m).mul(dyv);
+            storeSome(loadSome(dx, dxr + j, m).add(g.mul(vs).sub(xv.mul(vc))), dx, dxr + j, m);
+            if (p != null) dyv.fma(xv.mul(vs), FloatVector.fromArray(F, p, j, m)).intoArray(p, j, m);
         }
     }
 
@@ -497,12 +593,23 @@ public final class SimdElementwise implements Elementwise {
     /** Pairs (i, i + half): both halves are contiguous runs, so cos/sin load straight. */
     private static void ropeHalf(MemorySegment x, long head, int half, MemorySegment cos, MemorySegment sin,
                                  long table, float sign) {
-        for (int i = 0; i < half; i += L) {
-            VectorMask<Float> m = lanes(i, half);
-            FloatVector c = load(cos, table + i, m), s = load(sin, table + i, m).mul(sign);
-            FloatVector x0 = load(x, head + i, m), x1 = load(x, head + half + i, m);
-            store(x0.mul(c).sub(x1.mul(s)), x, head + i, m);            // x0·c − x1·s
-            store(x0.mul(s).add(x1.mul(c)), x, head + half + i, m);     // x0·s + x1·c
+        int i = 0;
+        for (; i <= half - L; i += L) {
+            FloatVector c = FloatVector.fromMemorySegment(F, cos, (table + i) * 4, ORDER);
+            FloatVector s = FloatVector.fromMemorySegment(F, sin, (table + i) * 4, ORDER).mul(sign);
+            long at0 = (head + i) * 4, at1 = (head + half + i) * 4;
+            FloatVector x0 = FloatVector.fromMemorySegment(F, x, at0, ORDER), x1 = FloatVector.fromMemorySegment(F, x, at1, ORDER);
+            x0.mul(c).sub(x1.mul(s)).intoMemorySegment(x, at0, ORDER);   // x0·c − x1·s
+            x0.mul(s).add(x1.mul(c)).intoMemorySegment(x, at1, ORDER);   // x0·s + x1·c
+        }
+        // The last half mod L pairs one by one: a tail per head is frequent (half = 24 at 512 bits), too frequent
+        // for a masked step out of line (its vectors were boxed, 1.4 GB per 37 s of lora-kd steps) and too big for
+        // C1 written out here. Plain products and sums round the same in scalar as in lanes, so the bits agree.
+        for (; i < half; i++) {
+            float c = cos.getAtIndex(F32, table + i), s = sin.getAtIndex(F32, table + i) * sign;
+            float x0 = x.getAtIndex(F32, head + i), x1 = x.getAtIndex(F32, head + half + i);
+            x.setAtIndex(F32, head + i, x0 * c - x1 * s);
+            x.setAtIndex(F32, head + half + i, x0 * s + x1 * c);
         }
     }
 
@@ -516,17 +623,18 @@ public final class SimdElementwise implements Elementwise {
                                         long table, float sign) {
         int headDim = 2 * half;
         for (int i = 0; i < half; i += L) {
-            VectorMask<Float> tableMask = lanes(i, half);
-            FloatVector c = load(cos, table + i, tableMask), s = load(sin, table + i, tableMask).mul(sign);
+            VectorMask<Float> tableMask = F.indexInRange(i, half);
+            FloatVector c = FloatVector.fromMemorySegment(F, cos, (table + i) * 4, ORDER, tableMask);
+            FloatVector s = FloatVector.fromMemorySegment(F, sin, (table + i) * 4, ORDER, tableMask).mul(sign);
             for (int part = 0; part < 2; part++) {
                 long at = 2L * i + (long) part * L;
                 if (at >= headDim) break;
-                VectorMask<Float> m = lanes(at, headDim);
+                VectorMask<Float> m = F.indexInRange(at, headDim);
                 VectorShuffle<Float> spread = part == 0 ? DUPLICATE_LOW : DUPLICATE_HIGH;
-                FloatVector v = load(x, head + at, m);
+                FloatVector v = FloatVector.fromMemorySegment(F, x, (head + at) * 4, ORDER, m);
                 FloatVector rotated = v.mul(c.rearrange(spread))
                         .add(v.rearrange(SWAP_PAIRS).mul(s.rearrange(spread).mul(PAIR_SIGNS)));
-                store(rotated, x, head + at, m);
+                rotated.intoMemorySegment(x, (head + at) * 4, ORDER, m);
             }
         }
     }
@@ -539,20 +647,15 @@ public final class SimdElementwise implements Elementwise {
         ElementwiseSupport.forRanges(n, (from, to) -> {
             long i = from;
             for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
-                FloatVector v = load(x, xOffset + i, null);
-                store(v.mul(VectorMath.sigmoid(v)), out, outOffset + i, null);
+                FloatVector v = FloatVector.fromMemorySegment(F, x, (xOffset + i) * 4, ORDER);
+                v.mul(VectorMath.sigmoid(v)).intoMemorySegment(out, (outOffset + i) * 4, ORDER);
             }
             if (i < to) {
                 VectorMask<Float> m = F.indexInRange(i, to);
-                FloatVector v = load(x, xOffset + i, m);
-                store(v.mul(VectorMath.sigmoid(v)), out, outOffset + i, m);
+                FloatVector v = FloatVector.fromMemorySegment(F, x, (xOffset + i) * 4, ORDER, m);
+                v.mul(VectorMath.sigmoid(v)).intoMemorySegment(out, (outOffset + i) * 4, ORDER, m);
             }
         });
-    }
-
-    /** silu'(x) = σ(x)·(1 + x·(1 − σ(x))). */
-    private static FloatVector siluSlope(FloatVector v, FloatVector sigma) {
-        return sigma.mul(v.mul(sigma.neg().add(1f)).add(1f));
     }
 
     @Override
@@ -563,17 +666,25 @@ public final class SimdElementwise implements Elementwise {
         ElementwiseSupport.forRanges(n, (from, to) -> {
             long i = from;
             for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
-                FloatVector v = load(x, xOffset + i, null);
-                FloatVector slope = siluSlope(v, VectorMath.sigmoid(v));
-                store(load(dy, dyOffset + i, null).fma(slope, load(dx, dxOffset + i, null)), dx, dxOffset + i, null);
+                long at = (dxOffset + i) * 4;
+                FloatVector v = FloatVector.fromMemorySegment(F, x, (xOffset + i) * 4, ORDER), sigma = VectorMath.sigmoid(v);
+                FloatVector slope = sigma.mul(v.mul(sigma.neg().add(1f)).add(1f));   // silu' = σ·(1 + x·(1 − σ))
+                FloatVector.fromMemorySegment(F, dy, (dyOffset + i) * 4, ORDER)
+                        .fma(slope, FloatVector.fromMemorySegment(F, dx, at, ORDER)).intoMemorySegment(dx, at, ORDER);
             }
-            if (i < to) {
-                VectorMask<Float> m = F.indexInRange(i, to);
-                FloatVector v = load(x, xOffset + i, m);
-                FloatVector slope = siluSlope(v, VectorMath.sigmoid(v));
-                store(load(dy, dyOffset + i, m).fma(slope, load(dx, dxOffset + i, m)), dx, dxOffset + i, m);
-            }
+            if (i < to) siluBackwardTail(i, to, x, xOffset, dy, dyOffset, dx, dxOffset);
         });
+    }
+
+    /** {@link #siluBackward}'s step on the partial vector [from, to). */
+    private static void siluBackwardTail(long from, long to, MemorySegment x, long xOffset, MemorySegment dy,
+                                         long dyOffset, MemorySegment dx, long dxOffset) {
+        VectorMask<Float> m = F.indexInRange(from, to);
+        long at = (dxOffset + from) * 4;
+        FloatVector v = FloatVector.fromMemorySegment(F, x, (xOffset + from) * 4, ORDER, m), sigma = VectorMath.sigmoid(v);
+        FloatVector slope = sigma.mul(v.mul(sigma.neg().add(1f)).add(1f));
+        FloatVector.fromMemorySegment(F, dy, (dyOffset + from) * 4, ORDER, m)
+                .fma(slope, FloatVector.fromMemorySegment(F, dx, at, ORDER, m)).intoMemorySegment(dx, at, ORDER, m);
     }
 
     @Override
@@ -584,13 +695,15 @@ public final class SimdElementwise implements Elementwise {
         ElementwiseSupport.forRanges(n, (from, to) -> {
             long i = from;
             for (long bound = from + F.loopBound(to - from); i < bound; i += L) {
-                FloatVector g = load(gate, gateOffset + i, null);
-                store(g.mul(VectorMath.sigmoid(g)).mul(load(up, upOffset + i, null)), out, outOffset + i, null);
+                FloatVector g = FloatVector.fromMemorySegment(F, gate, (gateOffset + i) * 4, ORDER);
+                g.mul(VectorMath.sigmoid(g)).mul(FloatVector.fromMemorySegment(F, up, (upOffset + i) * 4, ORDER))
+                        .intoMemorySegment(out, (outOffset + i) * 4, ORDER);
             }
             if (i < to) {
                 VectorMask<Float> m = F.indexInRange(i, to);
-                FloatVector g = load(gate, gateOffset + i, m);
-                store(g.mul(VectorMath.sigmoid(g)).mul(load(up, upOffset + i, m)), out, outOffset + i, m);
+                FloatVector g = FloatVector.fromMemorySegment(F, gate, (gateOffset + i) * 4, ORDER, m);
+                g.mul(VectorMath.sigmoid(g)).mul(FloatVector.fromMemorySegment(F, up, (upOffset + i) * 4, ORDER, m))
+                        .intoMemorySegment(out, (outOffset + i) * 4, ORDER, m);
             }
         });
     }
@@ -620,10 +733,13 @@ public final class SimdElementwise implements Elementwise {
                                           long upOffset, MemorySegment dy, long dyOffset, MemorySegment dgate,
                                           long dgateOffset, MemorySegment dup, long dupOffset) {
         for (long i = from; i < to; i += L) {
-            FloatVector g = load(gate, gateOffset + i, null), u = load(up, upOffset + i, null);
-            FloatVector d = load(dy, dyOffset + i, null), sigma = VectorMath.sigmoid(g);
-            store(load(dgate, dgateOffset + i, null).add(d.mul(u).mul(siluSlope(g, sigma))), dgate, dgateOffset + i, null);
-            store(d.fma(g.mul(sigma), load(dup, dupOffset + i, null)), dup, dupOffset + i, null);
+            FloatVector g = FloatVector.fromMemorySegment(F, gate, (gateOffset + i) * 4, ORDER), sigma = VectorMath.sigmoid(g);
+            FloatVector u = FloatVector.fromMemorySegment(F, up, (upOffset + i) * 4, ORDER);
+            FloatVector d = FloatVector.fromMemorySegment(F, dy, (dyOffset + i) * 4, ORDER);
+            FloatVector slope = sigma.mul(g.mul(sigma.neg().add(1f)).add(1f));   // silu' = σ·(1 + x·(1 − σ))
+            long dgateAt = (dgateOffset + i) * 4, dupAt = (dupOffset + i) * 4;
+            FloatVector.fromMemorySegment(F, dgate, dgateAt, ORDER).add(d.mul(u).mul(slope)).intoMemorySegment(dgate, dgateAt, ORDER);
+            d.fma(g.mul(sigma), FloatVector.fromMemorySegment(F, dup, dupAt, ORDER)).intoMemorySegment(dup, dupAt, ORDER);
         }
     }
 
@@ -633,10 +749,13 @@ public final class SimdElementwise implements Elementwise {
                                            long dgateOffset, MemorySegment dup, long dupOffset) {
         VectorMask<Float> m = F.indexInRange(from, to);
         long i = from;
-        FloatVector g = load(gate, gateOffset + i, m), u = load(up, upOffset + i, m);
-        FloatVector d = load(dy, dyOffset + i, m), sigma = VectorMath.sigmoid(g);
-        store(load(dgate, dgateOffset + i, m).add(d.mul(u).mul(siluSlope(g, sigma))), dgate, dgateOffset + i, m);
-        store(d.fma(g.mul(sigma), load(dup, dupOffset + i, m)), dup, dupOffset + i, m);
+        FloatVector g = FloatVector.fromMemorySegment(F, gate, (gateOffset + i) * 4, ORDER, m), sigma = VectorMath.sigmoid(g);
+        FloatVector u = FloatVector.fromMemorySegment(F, up, (upOffset + i) * 4, ORDER, m);
+        FloatVector d = FloatVector.fromMemorySegment(F, dy, (dyOffset + i) * 4, ORDER, m);
+        FloatVector slope = sigma.mul(g.mul(sigma.neg().add(1f)).add(1f));
+        long dgateAt = (dgateOffset + i) * 4, dupAt = (dupOffset + i) * 4;
+        FloatVector.fromMemorySegment(F, dgate, dgateAt, ORDER, m).add(d.mul(u).mul(slope)).intoMemorySegment(dgate, dgateAt, ORDER, m);
+        d.fma(g.mul(sigma), FloatVector.fromMemorySegment(F, dup, dupAt, ORDER, m)).intoMemorySegment(dup, dupAt, ORDER, m);
     }
 
     // ---- embeddings ---------------------------------------------------------------------------------
@@ -673,7 +792,8 @@ public final class SimdElementwise implements Elementwise {
                 int at = j + part * L;
                 if (at >= dim) break;
                 IntVector bits = (IntVector) halves.convertShape(VectorOperators.S2I, I, part);
-                store(bf16 ? GemmPacking.bf16ToFloat(bits) : GemmPacking.f16ToFloat(bits), out, to + at, lanes(at, dim));
+                (bf16 ? GemmPacking.bf16ToFloat(bits) : GemmPacking.f16ToFloat(bits))
+                        .intoMemorySegment(out, (to + at) * 4, ORDER, F.indexInRange(at, dim));
             }
         }
     }
@@ -690,8 +810,10 @@ public final class SimdElementwise implements Elementwise {
             for (int t = 0; t < count; t++) {
                 long row = dtableOffset + (long) ids[idsOffset + t] * dim, dyr = dyOffset + (long) t * dim;
                 for (long j = c0; j < c1; j += L) {
-                    VectorMask<Float> m = lanes(j, c1);
-                    store(load(dtable, row + j, m).add(load(dy, dyr + j, m)), dtable, row + j, m);
+                    VectorMask<Float> m = F.indexInRange(j, c1);
+                    FloatVector.fromMemorySegment(F, dtable, (row + j) * 4, ORDER, m)
+                            .add(FloatVector.fromMemorySegment(F, dy, (dyr + j) * 4, ORDER, m))
+                            .intoMemorySegment(dtable, (row + j) * 4, ORDER, m);
                 }
             }
         });

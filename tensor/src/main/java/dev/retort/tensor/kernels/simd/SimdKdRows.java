@@ -22,6 +22,12 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>JSD and GJSD (0 &lt; β &lt; 1) take their terms in passes of one transcendental each (see the section's
  * comment); GJSD at β = 0 and 1 is FKL and RKL. SKL and SRKL use the scalar twin's term pass; their statistics
  * and gradient passes are vectorised like the others'.
+ *
+ * <p>Loops carry the mask {@code F.indexInRange(j, n)} in every step (all lanes but in the last), so each load
+ * and store has one form, which keeps a loop with one {@link VectorMath#exp} inside C2's inlining node budget;
+ * a loop never holds two exps (those are passes of their own), and no vector crosses a method of this class in
+ * a loop: a helper that the JIT leaves a call boxes every vector that passes through it (measured: 11 GB per
+ * 37 s of lora-kd steps in rowStats and kdGradient before).
  */
 final class SimdKdRows {
     private static final VectorSpecies<Float> F = Simd.F;
@@ -33,18 +39,8 @@ final class SimdKdRows {
 
     private SimdKdRows() {}
 
-    private static FloatVector load(MemorySegment s, long element, VectorMask<Float> m) {
-        return m == null ? FloatVector.fromMemorySegment(F, s, element * 4, ORDER) : FloatVector.fromMemorySegment(F, s, element * 4, ORDER, m);
-    }
-
-    private static void store(FloatVector v, MemorySegment s, long element, VectorMask<Float> m) {
-        if (m == null) v.intoMemorySegment(s, element * 4, ORDER);
-        else v.intoMemorySegment(s, element * 4, ORDER, m);
-    }
-
-    /** The lanes in index order, added in double. */
-    private static double lanesInDouble(FloatVector v) {
-        float[] lanes = v.toArray();
+    /** The lanes (stored into {@code lanes} by the caller) in index order, added in double. */
+    private static double lanesInDouble(float[] lanes) {
         double s = 0;
         for (float x : lanes) s += x;
         return s;
@@ -55,50 +51,49 @@ final class SimdKdRows {
     static RowStats rowStats(int n, double s, boolean withLse, MemorySegment x, long offset) {
         FloatVector maxAcc = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
         for (int j = 0; j < n; j += L) {
-            VectorMask<Float> m = j + L <= n ? null : F.indexInRange(j, n);
-            FloatVector v = load(x, offset + j, m);
-            maxAcc = m == null ? maxAcc.max(v) : maxAcc.lanewise(VectorOperators.MAX, v, m);
+            VectorMask<Float> m = F.indexInRange(j, n);
+            maxAcc = maxAcc.lanewise(VectorOperators.MAX, FloatVector.fromMemorySegment(F, x, (offset + j) * 4, ORDER, m), m);
         }
         float max = maxAcc.reduceLanes(VectorOperators.MAX);
         if (max == Float.NEGATIVE_INFINITY) return new RowStats(max, 0, withLse ? Double.NEGATIVE_INFINITY : Double.NaN, Double.NEGATIVE_INFINITY);
         int argmax = firstIndexOf(n, max, x, offset);
 
         boolean scaled = s != 1;
-        FloatVector shift = FloatVector.broadcast(F, max), factor = FloatVector.broadcast(F, (float) s);
-        FloatVector acc1 = FloatVector.zero(F), accS = FloatVector.zero(F);
-        double sum1 = 0, sumS = 0;
-        int j = 0, inBlock = 0;
-        for (; j <= n - L; j += L) {
-            FloatVector d = load(x, offset + j, null).sub(shift);
-            if (withLse || !scaled) acc1 = acc1.add(VectorMath.exp(d));
-            if (scaled) accS = accS.add(VectorMath.exp(d.mul(factor)));
-            if (++inBlock == BLOCK_VECTORS) {
-                sum1 += lanesInDouble(acc1);
-                sumS += lanesInDouble(accS);
-                acc1 = FloatVector.zero(F);
-                accS = FloatVector.zero(F);
-                inBlock = 0;
-            }
-        }
-        if (j < n) {
-            VectorMask<Float> m = F.indexInRange(j, n);
-            FloatVector d = load(x, offset + j, m).sub(shift);
-            if (withLse || !scaled) acc1 = acc1.add(VectorMath.exp(d), m);
-            if (scaled) accS = accS.add(VectorMath.exp(d.mul(factor)), m);
-        }
-        sum1 += lanesInDouble(acc1);
-        sumS += lanesInDouble(accS);
+        double sum1 = withLse || !scaled ? expSum(n, false, 1f, max, x, offset) : 0;
+        double sumS = scaled ? expSum(n, true, (float) s, max, x, offset) : 0;
         double lse1 = max + Math.log(sum1);
         return new RowStats(max, argmax, withLse ? lse1 : Double.NaN, scaled ? max * s + Math.log(sumS) : lse1);
+    }
+
+    /**
+     * Σ_j exp(x_j − max), or Σ_j exp((x_j − max)·s) if {@code scaled}: one exp per pass (two in one loop went past
+     * the JIT's inlining budget and boxed every vector), lanes moved into the double sum once per block.
+     */
+    private static double expSum(int n, boolean scaled, float s, float max, MemorySegment x, long offset) {
+        FloatVector shift = FloatVector.broadcast(F, max), factor = FloatVector.broadcast(F, s);
+        float[] lanes = new float[L];
+        double sum = 0;
+        for (int j = 0; j < n; ) {
+            int end = Math.min(n, j + BLOCK_VECTORS * L);
+            FloatVector acc = FloatVector.zero(F);
+            for (; j < end; j += L) {
+                VectorMask<Float> m = F.indexInRange(j, n);
+                FloatVector d = FloatVector.fromMemorySegment(F, x, (offset + j) * 4, ORDER, m).sub(shift);
+                acc = acc.add(VectorMath.exp(scaled ? d.mul(factor) : d), m);
+            }
+            acc.intoArray(lanes, 0);
+            sum += lanesInDouble(lanes);
+        }
+        return sum;
     }
 
     /** The lowest j with x_j == value (value is the row's max, so it is there). */
     private static int firstIndexOf(int n, float value, MemorySegment x, long offset) {
         FloatVector target = FloatVector.broadcast(F, value);
         for (int j = 0; j < n; j += L) {
-            VectorMask<Float> m = j + L <= n ? null : F.indexInRange(j, n);
-            VectorMask<Float> hit = load(x, offset + j, m).compare(VectorOperators.EQ, target);
-            if (m != null) hit = hit.and(m);
+            VectorMask<Float> m = F.indexInRange(j, n);
+            VectorMask<Float> hit = FloatVector.fromMemorySegment(F, x, (offset + j) * 4, ORDER, m)
+                    .compare(VectorOperators.EQ, target).and(m);
             if (hit.anyTrue()) return j + hit.firstTrue();
         }
         return 0;
@@ -120,12 +115,14 @@ final class SimdKdRows {
         FloatVector factor = FloatVector.broadcast(F, (float) s);
         FloatVector minusLseP = FloatVector.broadcast(F, (float) -lseP), minusLseQ = FloatVector.broadcast(F, (float) -lseQ);
         FloatVector gap = FloatVector.broadcast(F, (float) (lseP - lseQ));   // log p − log q = (y − z)·s − gap
+        float[] lanes = new float[L];
         FloatVector accD = FloatVector.zero(F), accH = FloatVector.zero(F);
         double d = 0, hSum = 0;
         int inBlock = 0;
         for (int j = 0; j < n; j += L) {
-            VectorMask<Float> m = j + L <= n ? null : F.indexInRange(j, n);
-            FloatVector yv = load(y, yOffset + j, m), zv = load(z, zOffset + j, m);
+            VectorMask<Float> m = F.indexInRange(j, n);
+            FloatVector yv = FloatVector.fromMemorySegment(F, y, (yOffset + j) * 4, ORDER, m);
+            FloatVector zv = FloatVector.fromMemorySegment(F, z, (zOffset + j) * 4, ORDER, m);
             FloatVector logPMinusLogQ = yv.sub(zv).mul(factor).sub(gap);
             FloatVector t, h;
             if (term == KdTerm.FKL) {
@@ -144,24 +141,23 @@ final class SimdKdRows {
                         .blend(-1f, logPMinusLogQ.compare(VectorOperators.GT, 0f));   // sign(log q − log p)
                 h = q.mul(sign).mul(0.5f);
             }
-            if (m == null) {
-                accD = accD.add(t);
-                accH = accH.add(h);
-            } else {
-                accD = accD.add(t, m);
-                accH = accH.add(h, m);
-            }
-            if (writeH) store(h, y, yOffset + j, m);
+            accD = accD.add(t, m);
+            accH = accH.add(h, m);
+            if (writeH) h.intoMemorySegment(y, (yOffset + j) * 4, ORDER, m);
             if (++inBlock == BLOCK_VECTORS) {
-                d += lanesInDouble(accD);
-                hSum += lanesInDouble(accH);
+                accD.intoArray(lanes, 0);
+                d += lanesInDouble(lanes);
+                accH.intoArray(lanes, 0);
+                hSum += lanesInDouble(lanes);
                 accD = FloatVector.zero(F);
                 accH = FloatVector.zero(F);
                 inBlock = 0;
             }
         }
-        sums[0] = d + lanesInDouble(accD);
-        sums[1] = hSum + lanesInDouble(accH);
+        accD.intoArray(lanes, 0);
+        sums[0] = d + lanesInDouble(lanes);
+        accH.intoArray(lanes, 0);
+        sums[1] = hSum + lanesInDouble(lanes);
     }
 
     // ---- JSD and GJSD: passes of one transcendental each -------------------------------------------------------
@@ -186,7 +182,7 @@ final class SimdKdRows {
     private static final float NEAR = 0.125f;
     private static final float C1 = 1f, C2 = 1f / 2, C3 = 1f / 6, C4 = 1f / 24, C5 = 1f / 120;
 
-    /** Per-thread scratch rows of the mixture passes: p, q, δ (then log(p/m)) and e (then log(q/m)). */
+    /** Per-thread scratch rows of the mixture passes: p, q, δ (then log(p/m)) and e (then log(q/m)); p also holds kdGradient's buckets. */
     private static final class Scratch {
         float[] p = new float[0], q = p, d = p, e = p;
         /** A vector's lanes on their way into a double sum (toArray would allocate one per block). */
@@ -256,7 +252,7 @@ final class SimdKdRows {
     private static void expPass(int n, float s, MemorySegment x, long xOffset, float minusLse, float[] out) {
         FloatVector factor = FloatVector.broadcast(F, s), shift = FloatVector.broadcast(F, minusLse);
         for (int j = 0; j < n; j += L) {
-            VectorMath.exp(load(x, xOffset + j, null).fma(factor, shift)).intoArray(out, j);
+            VectorMath.exp(FloatVector.fromMemorySegment(F, x, (xOffset + j) * 4, ORDER).fma(factor, shift)).intoArray(out, j);
         }
     }
 
@@ -266,7 +262,8 @@ final class SimdKdRows {
         FloatVector factor = FloatVector.broadcast(F, s), gHi = FloatVector.broadcast(F, gapHi), gLo = FloatVector.broadcast(F, gapLo);
         FloatVector ab = FloatVector.broadcast(F, logAOverB);
         for (int j = 0; j < n; j += L) {
-            FloatVector delta = logRatio(load(y, yOffset + j, null), load(z, zOffset + j, null), factor, gHi, gLo);
+            FloatVector delta = logRatio(FloatVector.fromMemorySegment(F, y, (yOffset + j) * 4, ORDER),
+                    FloatVector.fromMemorySegment(F, z, (zOffset + j) * 4, ORDER), factor, gHi, gLo);
             delta.intoArray(d, j);
             VectorMath.exp(delta.add(ab).abs().neg()).intoArray(e, j);
         }
@@ -326,21 +323,12 @@ final class SimdKdRows {
         boolean hasTarget = target >= 0 && target < n;   // read before the loop overwrites the row
         float zTarget = hasTarget ? z.getAtIndex(F32, zOffset + target) : 0f;
         float hTarget = hasTarget && h != null ? h.getAtIndex(F32, hOffset + target) : 0f;
-        FloatVector minusLse = FloatVector.broadcast(F, (float) -lse), factor = FloatVector.broadcast(F, (float) s);
-        FloatVector minusLseQ = FloatVector.broadcast(F, (float) -lseQ), minusLseRest = FloatVector.broadcast(F, rest ? (float) -lseRest : 0f);
-        FloatVector ce = FloatVector.broadcast(F, (float) (scale * ceWeight)), kd = FloatVector.broadcast(F, (float) (scale * kdWeight));
-        FloatVector minusH = FloatVector.broadcast(F, (float) -hSum), restH = FloatVector.broadcast(F, (float) hRest);
-        for (int j = 0; j < n; j += L) {
-            VectorMask<Float> m = j + L <= n ? null : F.indexInRange(j, n);
-            FloatVector zv = load(z, zOffset + j, m);
-            FloatVector softmax = VectorMath.exp(zv.add(minusLse));
-            FloatVector scaledZ = zv.mul(factor);
-            FloatVector q = scaled ? VectorMath.exp(scaledZ.add(minusLseQ)) : softmax;
-            FloatVector bucket = q.mul(minusH);
-            if (h != null) bucket = bucket.add(load(h, hOffset + j, m));
-            if (rest) bucket = VectorMath.exp(scaledZ.add(minusLseRest)).fma(restH, bucket);
-            store(softmax.mul(ce).add(bucket.mul(kd)), z, zOffset + j, m);
-        }
+        // dz = softmax·ce + bucket·kd, bucket = q·(−H) + h (+ exp(z·s − lseRest)·hRest): a pass per exp, the
+        // buckets kept in float scratch in between (three exps in one loop went past the JIT's inlining budget)
+        float[] bucket = SCRATCH.get().atLeast(n).p;
+        bucketPass(n, z, zOffset, scaled ? (float) s : 1f, (float) (scaled ? -lseQ : -lse), (float) -hSum, h, hOffset, bucket);
+        if (rest) restPass(n, z, zOffset, (float) s, (float) -lseRest, (float) hRest, bucket);
+        gradientPass(n, z, zOffset, (float) -lse, (float) (scale * ceWeight), (float) (scale * kdWeight), bucket);
         // the target's one-hot, in double like the scalar twin (the row's largest correction, and one element)
         if (hasTarget) {
             double zt = zTarget;
@@ -349,6 +337,48 @@ final class SimdKdRows {
             double inBucket = hTarget + (rest ? Math.exp(zt * s - lseRest) * hRest : 0);
             z.setAtIndex(F32, zOffset + target,
                     (float) (scale * (ceWeight * (softmax - 1) + kdWeight * (inBucket - q * hSum))));
+        }
+    }
+
+    /**
+     * bucket = q·(−H) (+ h), q = exp(z·s − lseQ), or exp(z − lse) = softmax(z) when s = 1 (factor 1, an exact
+     * product; shift −lse).
+     */
+    private static void bucketPass(int n, MemorySegment z, long zOffset, float factor, float shift, float minusHSum,
+                                   MemorySegment h, long hOffset, float[] bucket) {
+        FloatVector f = FloatVector.broadcast(F, factor), sh = FloatVector.broadcast(F, shift);
+        FloatVector minusH = FloatVector.broadcast(F, minusHSum);
+        for (int j = 0; j < n; j += L) {
+            VectorMask<Float> m = F.indexInRange(j, n);
+            FloatVector zv = FloatVector.fromMemorySegment(F, z, (zOffset + j) * 4, ORDER, m);
+            FloatVector b = VectorMath.exp(zv.mul(f).add(sh)).mul(minusH);
+            if (h != null) b = b.add(FloatVector.fromMemorySegment(F, h, (hOffset + j) * 4, ORDER, m));
+            b.intoArray(bucket, j, m);
+        }
+    }
+
+    /** bucket += exp(z·s − lseRest)·hRest: the rest bucket's share of the top-k gradient. */
+    private static void restPass(int n, MemorySegment z, long zOffset, float s, float minusLseRest, float hRest,
+                                 float[] bucket) {
+        FloatVector factor = FloatVector.broadcast(F, s), shift = FloatVector.broadcast(F, minusLseRest);
+        FloatVector restH = FloatVector.broadcast(F, hRest);
+        for (int j = 0; j < n; j += L) {
+            VectorMask<Float> m = F.indexInRange(j, n);
+            FloatVector zv = FloatVector.fromMemorySegment(F, z, (zOffset + j) * 4, ORDER, m);
+            VectorMath.exp(zv.mul(factor).add(shift)).fma(restH, FloatVector.fromArray(F, bucket, j, m)).intoArray(bucket, j, m);
+        }
+    }
+
+    /** z = softmax(z)·ce + bucket·kd, softmax(z) = exp(z − lse). */
+    private static void gradientPass(int n, MemorySegment z, long zOffset, float minusLse, float ceScale, float kdScale,
+                                     float[] bucket) {
+        FloatVector shift = FloatVector.broadcast(F, minusLse);
+        FloatVector ce = FloatVector.broadcast(F, ceScale), kd = FloatVector.broadcast(F, kdScale);
+        for (int j = 0; j < n; j += L) {
+            VectorMask<Float> m = F.indexInRange(j, n);
+            long at = (zOffset + j) * 4;
+            FloatVector softmax = VectorMath.exp(FloatVector.fromMemorySegment(F, z, at, ORDER, m).add(shift));
+            softmax.mul(ce).add(FloatVector.fromArray(F, bucket, j, m).mul(kd)).intoMemorySegment(z, at, ORDER, m);
         }
     }
 }
