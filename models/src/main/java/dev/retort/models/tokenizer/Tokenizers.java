@@ -3,6 +3,7 @@ package dev.retort.models.tokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /** Loads the tokenizer of a Hugging Face model directory. */
 public final class Tokenizers {
@@ -12,11 +13,13 @@ public final class Tokenizers {
     /**
      * Loads the tokenizer of a model directory: {@code tokenizer.json} (with {@code tokenizer_config.json}
      * when present) if there is one, else the SentencePiece {@code tokenizer.model}. A path to one of those
-     * files loads that file.
+     * files loads that file; a GGUF file (known by its magic) gives the tokenizer its metadata describes
+     * ({@link dev.retort.models.gguf.GgufModel#tokenizer(Path)}).
      *
      * @throws TokenizerFileException naming the file, when it is missing, corrupt or unsupported
      */
     public static Tokenizer load(Path modelDirOrFile) throws IOException {
+        if (dev.retort.models.gguf.GgufFile.isGguf(modelDirOrFile)) return dev.retort.models.gguf.GgufModel.tokenizer(modelDirOrFile);
         if (Files.isRegularFile(modelDirOrFile)) {
             Path dir = modelDirOrFile.toAbsolutePath().getParent();
             Path config = dir.resolve("tokenizer_config.json");
@@ -56,5 +59,40 @@ public final class Tokenizers {
      */
     public static Tokenizer loadSentencePiece(Path tokenizerModel, Path tokenizerConfigJson) throws IOException {
         return SentencePieceTokenizer.read(tokenizerModel, tokenizerConfigJson);
+    }
+
+    /**
+     * A SentencePiece-style BPE tokenizer from its pieces, as a GGUF file of {@code tokenizer.ggml.model} "llama"
+     * stores them ({@code tokens}, {@code scores}, {@code token_type} by id): encoded as llama.cpp's SPM tokenizer
+     * encodes (identity normalizer, spaces kept, "▁" first when {@code addSpacePrefix}, byte fallback when there
+     * are byte pieces), decoded as SentencePiece decodes.
+     *
+     * @param file names the source in errors
+     * @param unkId the unknown piece, whatever type it is stored with (converters mark it control)
+     * @throws TokenizerFileException naming {@code file} when a piece type is unknown or unkId is not a piece
+     */
+    public static Tokenizer sentencePiece(Path file, List<SentencePieceVocabulary.Piece> pieces, int unkId, int bosId, int eosId,
+                                          boolean addSpacePrefix, boolean addBos, boolean addEos) throws TokenizerFileException {
+        if (pieces.isEmpty()) throw new TokenizerFileException(file, "has no tokens");
+        List<SentencePieceModel.Piece> converted = new java.util.ArrayList<>(pieces.size());
+        for (int id = 0; id < pieces.size(); id++) {
+            SentencePieceVocabulary.Piece p = pieces.get(id);
+            int type = p.type() == 0 ? SentencePieceModel.NORMAL : p.type();
+            if (type < SentencePieceModel.NORMAL || type > SentencePieceModel.BYTE) {
+                throw new TokenizerFileException(file, "token " + id + " has type " + p.type() + "; expected 1 to 6");
+            }
+            converted.add(new SentencePieceModel.Piece(p.text(), p.score(), type));
+        }
+        if (unkId < 0 || unkId >= pieces.size()) {
+            throw new TokenizerFileException(file, "unknown token id " + unkId + " is not a token id (0 to " + (pieces.size() - 1) + ")");
+        }
+        // The converter marks <unk> control when the HF config calls it special; SentencePiece's type for it is unknown.
+        SentencePieceModel.Piece unk = converted.get(unkId);
+        converted.set(unkId, new SentencePieceModel.Piece(unk.text(), unk.score(), SentencePieceModel.UNKNOWN));
+        SentencePieceTokenizer tokenizer = SentencePieceTokenizer.fromPieces(converted, unkId, bosId, eosId, addSpacePrefix, addBos, addEos);
+        if (addBos && tokenizer.bosId() < 0 || addEos && tokenizer.eosId() < 0) {
+            throw new TokenizerFileException(file, "BOS/EOS are to be added but there is no such token");
+        }
+        return tokenizer;
     }
 }
