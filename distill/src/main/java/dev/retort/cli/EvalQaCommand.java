@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
 final class EvalQaCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @Option(names = "--model", required = true, description = "The student's directory (Hugging Face layout).")
+    @Option(names = "--model", required = true, description = "The student's directory (Hugging Face layout) or GGUF file.")
     Path model;
 
     @Option(names = "--adapter", description = "PEFT LoRA adapter applied to the student on load.")

@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
 @Command(name = "generate-data", mixinStandardHelpOptions = true,
         description = "Let the teacher write responses to prompts: JSONL {\"prompt\", \"response\"} for sequence-level KD.")
 final class GenerateDataCommand implements Callable<Integer> {
-    @Option(names = "--teacher", required = true, description = "Teacher model directory (Hugging Face layout).")
+    @Option(names = "--teacher", required = true, description = "Teacher model directory (Hugging Face layout) or GGUF file.")
     Path teacher;
 
     @Option(names = "--adapter", description = "Adapter for the teacher: PEFT LoRA, merged on load, or Retort bottleneck adapters, applied as modules.")

@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
 @Command(name = "synthesize", mixinStandardHelpOptions = true,
         description = "Let the teacher write (context, question, answer) triplets from documents, filtered, as JSONL for seqkd.")
 final class SynthesizeCommand implements Callable<Integer> {
-    @Option(names = "--teacher", required = true, description = "Teacher model directory (Hugging Face layout).")
+    @Option(names = "--teacher", required = true, description = "Teacher model directory (Hugging Face layout) or GGUF file.")
     Path teacher;
 
     @Option(names = "--adapter", description = "PEFT LoRA adapter merged into the teacher on load.")

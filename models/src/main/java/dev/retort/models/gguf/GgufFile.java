@@ -207,9 +207,9 @@ public final class GgufFile implements AutoCloseable {
             for (long i = 0; i < kvCount; i++) {
                 String key = strictString("key " + i + " of " + kvCount, Integer.MAX_VALUE);
                 if (key.isEmpty()) throw error("key " + i + " is empty");
-                int type = u32("the type of key '" + key + "'");
-                Value value = value("key '" + key + "'", type);
-                if (metadata.putIfAbsent(key, value) != null) throw error("key '" + key + "' appears twice");
+                int type = u32("the type of key " + quote(key));
+                Value value = value("key " + quote(key), type);
+                if (metadata.putIfAbsent(key, value) != null) throw error("key " + quote(key) + " appears twice");
             }
             int alignment = DEFAULT_ALIGNMENT;
             Value align = metadata.get("general.alignment");
@@ -230,10 +230,10 @@ public final class GgufFile implements AutoCloseable {
                 if (name.isEmpty()) throw error("tensor " + i + " has an empty name");
                 int nameBytes = name.getBytes(StandardCharsets.UTF_8).length;
                 if (nameBytes > MAX_NAME_BYTES) {
-                    throw error("tensor name '" + shorten(name) + "' is " + nameBytes + " bytes, longer than ggml's "
+                    throw error("tensor name " + quote(name) + " is " + nameBytes + " bytes, longer than ggml's "
                             + MAX_NAME_BYTES);
                 }
-                String field = "tensor '" + name + "'";
+                String field = "tensor " + quote(name);
                 int nDims = u32("the dimension count of " + field);
                 if (nDims < 1 || nDims > MAX_DIMS) {
                     throw error(field + " has " + Integer.toUnsignedString(nDims) + " dimensions; GGUF tensors have 1 to " + MAX_DIMS);
@@ -266,7 +266,7 @@ public final class GgufFile implements AutoCloseable {
                     throw error(field + " offset " + Long.toUnsignedString(offset) + " is not a multiple of the alignment " + alignment);
                 }
                 TensorEntry entry = new TensorEntry(name, type, dims, offset, bytes);
-                if (byName.putIfAbsent(name, entry) != null) throw error("tensor '" + name + "' appears twice");
+                if (byName.putIfAbsent(name, entry) != null) throw error("tensor " + quote(name) + " appears twice");
                 entries.add(entry);
             }
             long dataStart = at + (alignment - at % alignment) % alignment;
@@ -276,7 +276,7 @@ public final class GgufFile implements AutoCloseable {
             long dataSize = size - dataStart;
             for (TensorEntry t : entries) {
                 if (Long.compareUnsigned(t.offset(), dataSize) > 0 || t.bytes() > dataSize - t.offset()) {
-                    throw error("tensor '" + t.name() + "' data [" + Long.toUnsignedString(t.offset()) + ", +" + t.bytes()
+                    throw error("tensor " + quote(t.name()) + " data [" + Long.toUnsignedString(t.offset()) + ", +" + t.bytes()
                             + ") runs past the end of the data section (" + dataSize + " bytes)");
                 }
             }
@@ -285,7 +285,7 @@ public final class GgufFile implements AutoCloseable {
             for (int i = 1; i < byOffset.size(); i++) {
                 TensorEntry a = byOffset.get(i - 1), b = byOffset.get(i);
                 if (b.offset() < a.offset() + a.bytes()) {
-                    throw error("tensor '" + b.name() + "' data at " + b.offset() + " overlaps tensor '" + a.name() + "' ["
+                    throw error("tensor " + quote(b.name()) + " data at " + b.offset() + " overlaps tensor " + quote(a.name()) + " ["
                             + a.offset() + ", " + (a.offset() + a.bytes()) + ")");
                 }
             }
@@ -453,9 +453,24 @@ public final class GgufFile implements AutoCloseable {
                     littleEndian >>> 16 & 0xff, littleEndian >>> 24 & 0xff);
         }
 
-        private static String shorten(String s) {
-            return s.length() <= 40 ? s : s.substring(0, 40) + "…";
+    }
+
+    /**
+     * A name or string from the file as messages show it: in single quotes, control characters (a newline that
+     * would break the one-line message) as {@code \\uXXXX}, cut after 120 characters.
+     */
+    public static String quote(String text) {
+        StringBuilder out = new StringBuilder(Math.min(text.length(), 120) + 2).append('\'');
+        for (int i = 0; i < text.length(); i++) {
+            if (out.length() > 120) {
+                out.append("…");
+                break;
+            }
+            char c = text.charAt(i);
+            if (Character.isISOControl(c) || c == '\u2028' || c == '\u2029') out.append(String.format("\\u%04x", (int) c));
+            else out.append(c);
         }
+        return out.append('\'').toString();
     }
 
     // ---- what the file holds ---------------------------------------------------------------------------

@@ -71,7 +71,7 @@ public final class GgufModel {
         String arch = file.has("general.architecture") ? file.string("general.architecture") : null;
         if (!"llama".equals(arch)) {
             throw error(file, arch == null ? "has no general.architecture; expected \"llama\""
-                    : "general.architecture is \"" + arch + "\"; Retort reads Llama-family GGUF files (\"llama\")");
+                    : "general.architecture is " + GgufFile.quote(arch) + "; Retort reads Llama-family GGUF files (\"llama\")");
         }
         String p = arch + ".";
         int hidden = size(file, p + "embedding_length", LlamaConfig.MAX_HIDDEN_SIZE);
@@ -106,7 +106,7 @@ public final class GgufModel {
             }
         }
         if (file.has(p + "rope.scaling.type") && !"none".equals(file.string(p + "rope.scaling.type"))) {
-            throw error(file, p + "rope.scaling.type is \"" + file.string(p + "rope.scaling.type") + "\"; RoPE scaling from a GGUF file is not read yet");
+            throw error(file, p + "rope.scaling.type is " + GgufFile.quote(file.string(p + "rope.scaling.type")) + "; RoPE scaling from a GGUF file is not read yet");
         }
         if (file.tensors().containsKey("rope_freqs.weight")) {
             throw error(file, "has a rope_freqs tensor (Llama 3.1 RoPE scaling), which Retort does not read from GGUF yet");
@@ -146,7 +146,7 @@ public final class GgufModel {
                     + "does not read from GGUF yet; use the model's Hugging Face directory");
         }
         if (!model.equals("llama")) {
-            throw new TokenizerFileException(path, "tokenizer.ggml.model is \"" + model + "\"; Retort reads \"llama\" (SentencePiece-style) from GGUF");
+            throw new TokenizerFileException(path, "tokenizer.ggml.model is " + GgufFile.quote(model) + "; Retort reads \"llama\" (SentencePiece-style) from GGUF");
         }
         GgufFile.Array tokens = file.array("tokenizer.ggml.tokens", ValueType.STRING);
         if (tokens == null) throw new TokenizerFileException(path, "has no tokenizer.ggml.tokens");

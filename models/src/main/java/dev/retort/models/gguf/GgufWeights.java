@@ -60,12 +60,12 @@ public final class GgufWeights implements ModelWeights {
         for (GgufFile.TensorEntry t : file.tensors().values()) {
             String hf = hfName(t.name());
             if (hf == null) {
-                throw new ModelFileException(file.path(), "tensor '" + t.name() + "' is not one of a Llama's"
+                throw new ModelFileException(file.path(), "tensor " + GgufFile.quote(t.name()) + " is not one of a Llama's"
                         + (t.name().equals("rope_freqs.weight") ? " that Retort reads (Llama 3.1 RoPE scaling from a GGUF file is not read yet)"
                         : " (token_embd, blk.N.attn_*/ffn_*, output_norm, output)"));
             }
             if (!t.type().readable()) {
-                throw new ModelFileException(file.path(), "tensor '" + t.name() + "' is " + t.type()
+                throw new ModelFileException(file.path(), "tensor " + GgufFile.quote(t.name()) + " is " + t.type()
                         + ", which Retort does not read yet (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1)");
             }
             map.put(hf, t);
@@ -73,7 +73,7 @@ public final class GgufWeights implements ModelWeights {
             if (h > 0 || t.name().contains(".attn_q.") || t.name().contains(".attn_k.")) {
                 long rows = t.dims()[t.dims().length - 1];
                 if (h <= 0 || rows % h != 0 || rows / h % 2 != 0) {
-                    throw new ModelFileException(file.path(), "tensor '" + t.name() + "' has " + rows
+                    throw new ModelFileException(file.path(), "tensor " + GgufFile.quote(t.name()) + " has " + rows
                             + " rows, not an even head dimension times the head count " + h + " (llama.attention.head_count"
                             + (t.name().contains(".attn_k.") ? "_kv" : "") + ")");
                 }
