@@ -79,6 +79,31 @@ class GgufCliTest {
                 "--out", tmp.resolve("from-gguf").toString()}, common));
         assertEquals(0, file.exit(), file.err());
         assertEquals(DistillCliTest.losses(tmp.resolve("from-dir")), DistillCliTest.losses(tmp.resolve("from-gguf")));
+        // the student trained from GGUF files is written as a directory with the file's tokenizer, and generates the same
+        assertTrue(Files.isRegularFile(tmp.resolve("from-gguf/student/tokenizer.model")));
+        String[] generate = {"generate", "--model", tmp.resolve("from-dir/student").toString(), "--prompt", "Lily", "--temperature", "0",
+                "--max-tokens", "30"};
+        CliTest.Run fromDir = run(generate);
+        generate[2] = tmp.resolve("from-gguf/student").toString();
+        CliTest.Run fromGguf = run(generate);
+        assertEquals(0, fromGguf.exit(), fromGguf.err());
+        assertEquals(fromDir.out(), fromGguf.out());
+    }
+
+    @Test
+    void aGgufFileExportsBackToAHuggingFaceDirectory() throws Exception {
+        CliTest.requireStories();
+        Path gguf = export("f16");
+        Path dir = tmp.resolve("from-gguf-hf");
+        CliTest.Run r = run("export", "--model", gguf.toString(), "--format", "hf", "--dtype", "f16", "--out", dir.toString());
+        assertEquals(0, r.exit(), r.err());
+        String[] generate = {"generate", "--model", gguf.toString(), "--prompt", "Once upon a time", "--temperature", "0", "--max-tokens", "30"};
+        CliTest.Run fromGguf = run(generate);
+        generate[2] = dir.toString();
+        CliTest.Run fromDir = run(generate);
+        assertEquals(0, fromDir.exit(), fromDir.err());
+        assertEquals(fromGguf.out(), fromDir.out());
+        assertEquals(run("tokenize", "--model", gguf.toString(), "naïve Lily  ☃").out(), run("tokenize", "--model", dir.toString(), "naïve Lily  ☃").out());
     }
 
     private static String[] concat(String[] a, String[] b) {

@@ -148,6 +148,16 @@ public final class GgufModel {
         if (!model.equals("llama")) {
             throw new TokenizerFileException(path, "tokenizer.ggml.model is " + GgufFile.quote(model) + "; Retort reads \"llama\" (SentencePiece-style) from GGUF");
         }
+        Vocabulary v = vocabulary(file);
+        return Tokenizers.sentencePiece(path, v.pieces(), v.unk(), v.bos(), v.eos(), v.addSpacePrefix(), v.addBos(), v.addEos());
+    }
+
+    /** A "llama" vocabulary as the metadata gives it. */
+    private record Vocabulary(List<SentencePieceVocabulary.Piece> pieces, int unk, int bos, int eos, boolean addSpacePrefix,
+                              boolean addBos, boolean addEos) {}
+
+    private static Vocabulary vocabulary(GgufFile file) throws TokenizerFileException {
+        Path path = file.path();
         GgufFile.Array tokens = file.array("tokenizer.ggml.tokens", ValueType.STRING);
         if (tokens == null) throw new TokenizerFileException(path, "has no tokenizer.ggml.tokens");
         int n = tokens.length();
@@ -174,8 +184,38 @@ public final class GgufModel {
         int unk = idOrDefault(file, "tokenizer.ggml.unknown_token_id", firstUnknown >= 0 ? firstUnknown : 0);
         int bos = idOrDefault(file, "tokenizer.ggml.bos_token_id", 1);
         int eos = idOrDefault(file, "tokenizer.ggml.eos_token_id", 2);
-        return Tokenizers.sentencePiece(path, pieces, unk, bos, eos, file.bool("tokenizer.ggml.add_space_prefix", true),
+        return new Vocabulary(pieces, unk, bos, eos, file.bool("tokenizer.ggml.add_space_prefix", true),
                 file.bool("tokenizer.ggml.add_bos_token", true), file.bool("tokenizer.ggml.add_eos_token", false));
+    }
+
+    /**
+     * Writes the tokenizer of the GGUF file {@code path} into the model directory {@code dir} as Hugging Face files:
+     * a SentencePiece {@code tokenizer.model} and a {@code tokenizer_config.json} (add_bos_token, add_eos_token,
+     * the bos/eos/unk texts and the chat template), so that a model trained from a GGUF file is written as a
+     * directory that tokenizes as the file did.
+     */
+    public static void writeTokenizerFiles(Path path, Path dir) throws java.io.IOException {
+        Vocabulary v;
+        String template;
+        try (GgufFile file = GgufFile.open(path)) {
+            tokenizer(file);   // refuses what the tokenizer would refuse
+            v = vocabulary(file);
+            template = file.has("tokenizer.chat_template") ? file.string("tokenizer.chat_template") : null;
+        }
+        List<SentencePieceVocabulary.Piece> pieces = new ArrayList<>(v.pieces());
+        SentencePieceVocabulary.Piece unk = pieces.get(v.unk());
+        pieces.set(v.unk(), new SentencePieceVocabulary.Piece(unk.text(), unk.score(), SentencePieceVocabulary.UNKNOWN));
+        SentencePieceVocabulary.write(dir.resolve("tokenizer.model"), pieces, v.unk(), v.bos(), v.eos(), v.addSpacePrefix());
+        java.util.Map<String, Object> config = new java.util.LinkedHashMap<>();
+        config.put("add_bos_token", v.addBos());
+        config.put("add_eos_token", v.addEos());
+        if (v.bos() >= 0 && v.bos() < pieces.size()) config.put("bos_token", pieces.get(v.bos()).text());
+        if (v.eos() >= 0 && v.eos() < pieces.size()) config.put("eos_token", pieces.get(v.eos()).text());
+        config.put("unk_token", unk.text());
+        if (template != null) config.put("chat_template", template);
+        config.put("tokenizer_class", "LlamaTokenizer");
+        java.nio.file.Files.writeString(dir.resolve("tokenizer_config.json"),
+                new com.fasterxml.jackson.databind.ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsString(config) + "\n");
     }
 
     private static int idOrDefault(GgufFile file, String key, int absent) {
