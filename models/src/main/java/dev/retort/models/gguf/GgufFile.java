@@ -42,8 +42,9 @@ import java.util.Map;
  * bytes that are there before it is used, so a damaged or hostile file fails with one {@link ModelFileException}
  * whose one-line message starts with the file, never with an overflow, an allocation it chose, or a read outside
  * the mapping. The rules: magic and version 2 or 3; counts no larger than the bytes left could hold and at most
- * {@value #MAX_COUNT}; strings inside the file (keys and tensor names valid UTF-8, a tensor name at most
- * {@value #MAX_NAME_BYTES} bytes as in ggml); known value types, no arrays of arrays (llama.cpp reads none);
+ * {@value #MAX_COUNT}, and at most {@value #MAX_STRINGS} strings in all; strings inside the file (keys and tensor
+ * names valid UTF-8, a tensor name at most {@value #MAX_NAME_BYTES} bytes as in ggml); known value types, no
+ * arrays of arrays (llama.cpp reads none);
  * unique keys and names; general.alignment a u32 power of two; tensors with 1 to 4 dimensions, each 1 to
  * 2<sup>31</sup>−1, rows a whole number of their type's blocks, a known ggml type, an offset that is a multiple
  * of the alignment, data inside the file and no two tensors' bytes overlapping.
@@ -61,6 +62,12 @@ public final class GgufFile implements AutoCloseable {
     public static final int MAX_NAME_BYTES = 63;
     /** Upper bound on key/values, tensors and array elements: far above any real file (a 128k vocabulary's merges). */
     public static final long MAX_COUNT = 1L << 24;
+    /**
+     * Upper bound on the strings of the metadata, keys and array elements together (a Llama 3 file has about
+     * 400 thousand): each costs some 40 bytes of heap for as little as 9 bytes of file, so this bounds what a
+     * file of many tiny strings can make Retort allocate.
+     */
+    public static final long MAX_STRINGS = 1L << 23;
     /** ggml's GGML_MAX_DIMS. */
     public static final int MAX_DIMS = 4;
 
@@ -180,6 +187,7 @@ public final class GgufFile implements AutoCloseable {
         private final long size;
         private final Arena arena;   // owns the mapping; handed to the file on success
         private long at;
+        private long strings;
 
         Parser(Path path, MemorySegment file, Arena arena) {
             this.path = path;
@@ -384,6 +392,7 @@ public final class GgufFile implements AutoCloseable {
         }
 
         private byte[] stringBytes(String field, long maxBytes) {
+            if (++strings > MAX_STRINGS) throw error("the metadata holds more than " + MAX_STRINGS + " strings, Retort's limit");
             long length = u64("the length of " + field);
             if (Long.compareUnsigned(length, size - at) > 0) {
                 throw error(field + " has length " + Long.toUnsignedString(length) + ", past the end of the file ("
@@ -409,7 +418,8 @@ public final class GgufFile implements AutoCloseable {
         }
 
         private String lenientString(String field) {
-            return new String(stringBytes(field, Integer.MAX_VALUE), StandardCharsets.UTF_8);
+            byte[] bytes = stringBytes(field, Integer.MAX_VALUE);
+            return bytes.length == 0 ? "" : new String(bytes, StandardCharsets.UTF_8);
         }
 
         private void need(long n, String what) {
