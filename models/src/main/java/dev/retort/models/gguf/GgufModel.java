@@ -28,7 +28,9 @@ import java.util.Optional;
  *       Sizes are bounded as config.json's are.
  *   <li>{@link #tokenizer}: tokenizer.ggml.model "llama" (SentencePiece-style: tokens, scores, token_type,
  *       unknown/bos/eos ids, add_bos_token default true, add_eos_token default false, add_space_prefix default
- *       true), as llama.cpp encodes it; the byte-level BPE "gpt2" model is refused in one line (not read yet).
+ *       true), as llama.cpp encodes it, except that the text of a control token stays plain text (as SentencePiece
+ *       reads it); or "gpt2", byte-level BPE (tokens, token_type, merges; tokenizer.ggml.pre llama-bpe or gpt-2,
+ *       others refused), read as the tokenizer.json it came from.
  *   <li>{@link #chatTemplate}: tokenizer.chat_template, with the tokenizer's BOS and EOS texts.
  * </ul>
  */
@@ -141,15 +143,35 @@ public final class GgufModel {
         Path path = file.path();
         if (!file.has("tokenizer.ggml.model")) throw new TokenizerFileException(path, "has no tokenizer (tokenizer.ggml.model)");
         String model = file.string("tokenizer.ggml.model");
-        if (model.equals("gpt2")) {
-            throw new TokenizerFileException(path, "has a byte-level BPE tokenizer (tokenizer.ggml.model \"gpt2\"), which Retort "
-                    + "does not read from GGUF yet; use the model's Hugging Face directory");
-        }
+        if (model.equals("gpt2")) return byteLevelBpe(file);
         if (!model.equals("llama")) {
             throw new TokenizerFileException(path, "tokenizer.ggml.model is " + GgufFile.quote(model) + "; Retort reads \"llama\" (SentencePiece-style) from GGUF");
         }
         Vocabulary v = vocabulary(file);
         return Tokenizers.sentencePiece(path, v.pieces(), v.unk(), v.bos(), v.eos(), v.addSpacePrefix(), v.addBos(), v.addEos());
+    }
+
+    /** A "gpt2" (byte-level BPE) vocabulary: tokens, token types, merges and tokenizer.ggml.pre. */
+    private static Tokenizer byteLevelBpe(GgufFile file) throws TokenizerFileException {
+        Path path = file.path();
+        GgufFile.Array tokens = file.array("tokenizer.ggml.tokens", ValueType.STRING);
+        if (tokens == null) throw new TokenizerFileException(path, "has no tokenizer.ggml.tokens");
+        GgufFile.Array merges = file.array("tokenizer.ggml.merges", ValueType.STRING);
+        if (merges == null) throw new TokenizerFileException(path, "has a byte-level BPE tokenizer without tokenizer.ggml.merges");
+        long[] types = file.integers("tokenizer.ggml.token_type");
+        if (types != null && types.length != tokens.length()) {
+            throw new TokenizerFileException(path, "tokenizer.ggml.token_type has " + types.length + " entries for " + tokens.length() + " tokens");
+        }
+        int[] typeById = null;
+        if (types != null) {
+            typeById = new int[types.length];
+            for (int i = 0; i < types.length; i++) typeById[i] = (int) Math.max(-1, Math.min(types[i], 99));
+        }
+        String pre = file.has("tokenizer.ggml.pre") ? file.string("tokenizer.ggml.pre") : "default";
+        int bos = file.has("tokenizer.ggml.bos_token_id") ? file.uint("tokenizer.ggml.bos_token_id") : -1;
+        int eos = file.has("tokenizer.ggml.eos_token_id") ? file.uint("tokenizer.ggml.eos_token_id") : -1;
+        return Tokenizers.byteLevelBpe(path, (String[]) tokens.values(), typeById, (String[]) merges.values(), pre, bos, eos,
+                file.bool("tokenizer.ggml.add_bos_token", false), file.bool("tokenizer.ggml.add_eos_token", false));
     }
 
     /** A "llama" vocabulary as the metadata gives it. */

@@ -95,4 +95,63 @@ public final class Tokenizers {
         }
         return tokenizer;
     }
+
+    /** The Llama 3 pre-tokenizer regex (tokenizer.json's Split), which llama.cpp calls "llama-bpe". */
+    private static final String LLAMA3_SPLIT = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
+            + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+    /**
+     * A byte-level BPE tokenizer from its parts, as a GGUF file of {@code tokenizer.ggml.model} "gpt2" stores
+     * them: tokens by id (all in the BPE vocabulary; control and user-defined ones also added tokens, matched in
+     * text), merges as "a b" strings, and the pre-tokenizer llama.cpp names: "llama-bpe" (Llama 3's split,
+     * whole-word vocabulary hits before merges) or "gpt-2"/"default" (GPT-2's byte-level split). It is the
+     * tokenizer.json these came from, read as {@link #loadHuggingFace} reads one.
+     *
+     * @throws TokenizerFileException naming {@code file} for another pre-tokenizer or inconsistent parts
+     */
+    public static Tokenizer byteLevelBpe(Path file, String[] tokens, int[] types, String[] merges, String pre, int bosId, int eosId,
+                                         boolean addBos, boolean addEos) throws TokenizerFileException {
+        com.fasterxml.jackson.databind.node.JsonNodeFactory f = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance;
+        com.fasterxml.jackson.databind.node.ObjectNode root = f.objectNode();
+        com.fasterxml.jackson.databind.node.ObjectNode model = root.putObject("model");
+        boolean llama3 = switch (pre) {
+            case "llama-bpe", "llama3" -> true;
+            case "gpt-2", "gpt2", "default" -> false;
+            default -> throw new TokenizerFileException(file, "tokenizer.ggml.pre is '" + pre.replaceAll("\\p{Cntrl}", "?")
+                    + "'; Retort reads the byte-level pre-tokenizers llama-bpe and gpt-2 from GGUF");
+        };
+        model.put("type", "BPE").put("ignore_merges", llama3).put("byte_fallback", false).put("fuse_unk", false);
+        com.fasterxml.jackson.databind.node.ObjectNode vocab = model.putObject("vocab");
+        com.fasterxml.jackson.databind.node.ArrayNode added = root.putArray("added_tokens");
+        for (int id = 0; id < tokens.length; id++) {
+            int type = types == null ? SentencePieceModel.NORMAL : types[id];
+            if (vocab.has(tokens[id])) continue;   // a repeated text keeps its first id
+            vocab.put(tokens[id], id);   // added tokens too: the reader gives an added token its vocabulary id
+            if (type == SentencePieceModel.CONTROL || type == SentencePieceModel.USER_DEFINED) {
+                added.addObject().put("id", id).put("content", tokens[id]).put("single_word", false).put("lstrip", false)
+                        .put("rstrip", false).put("normalized", false).put("special", type == SentencePieceModel.CONTROL);
+            }
+        }
+        com.fasterxml.jackson.databind.node.ArrayNode mergeList = model.putArray("merges");
+        for (String m : merges) mergeList.add(m);
+        com.fasterxml.jackson.databind.node.ObjectNode byteLevel = f.objectNode().put("type", "ByteLevel")
+                .put("add_prefix_space", false).put("trim_offsets", true).put("use_regex", !llama3);
+        if (llama3) {
+            com.fasterxml.jackson.databind.node.ObjectNode split = f.objectNode().put("type", "Split").put("behavior", "Isolated").put("invert", false);
+            split.putObject("pattern").put("Regex", LLAMA3_SPLIT);
+            root.putObject("pre_tokenizer").put("type", "Sequence").putArray("pretokenizers").add(split).add(byteLevel);
+        } else {
+            root.set("pre_tokenizer", byteLevel);
+        }
+        root.putObject("decoder").put("type", "ByteLevel").put("add_prefix_space", true).put("trim_offsets", true).put("use_regex", true);
+        String bos = bosId >= 0 && bosId < tokens.length ? tokens[bosId] : null;
+        String eos = eosId >= 0 && eosId < tokens.length ? tokens[eosId] : null;
+        try {
+            return HuggingFaceTokenizerReader.read(file, root, new TokenizerConfig(addBos, addEos, bos, eos), file);
+        } catch (TokenizerFileException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new TokenizerFileException(file, "cannot read the tokenizer: " + e.getMessage(), e);
+        }
+    }
 }

@@ -190,9 +190,16 @@ class GgufHostileFilesTest {
                         "llama.embedding_length is a STRING; expected an integer", LlamaConfig::read),
                 new Case("a hyperparameter missing", gguf(0, 1, b -> b.kvString("general.architecture", "llama"), 0),
                         "has no key llama.embedding_length", LlamaConfig::read),
-                new Case("a byte-level BPE tokenizer", gguf(0, 1, b -> b.kvString("tokenizer.ggml.model", "gpt2"), 0),
-                        "has a byte-level BPE tokenizer (tokenizer.ggml.model \"gpt2\"), which Retort does not read from GGUF yet; "
-                                + "use the model's Hugging Face directory", GgufHostileFilesTest::tokenizer),
+                new Case("a byte-level BPE tokenizer without tokens", gguf(0, 1, b -> b.kvString("tokenizer.ggml.model", "gpt2"), 0),
+                        "has no tokenizer.ggml.tokens", GgufHostileFilesTest::tokenizer),
+                new Case("a byte-level BPE tokenizer without merges", gguf(0, 2, b -> b.kvString("tokenizer.ggml.model", "gpt2")
+                                .str("tokenizer.ggml.tokens").u32(9).u32(8).u64(1).str("a"), 0),
+                        "has a byte-level BPE tokenizer without tokenizer.ggml.merges", GgufHostileFilesTest::tokenizer),
+                new Case("a byte-level pre-tokenizer Retort does not know", gguf(0, 4, b -> b.kvString("tokenizer.ggml.model", "gpt2")
+                                .str("tokenizer.ggml.tokens").u32(9).u32(8).u64(1).str("a")
+                                .str("tokenizer.ggml.merges").u32(9).u32(8).u64(0).kvString("tokenizer.ggml.pre", "qwen2"), 0),
+                        "tokenizer.ggml.pre is 'qwen2'; Retort reads the byte-level pre-tokenizers llama-bpe and gpt-2 from GGUF",
+                        GgufHostileFilesTest::tokenizer),
                 new Case("token types longer than the tokens", gguf(0, 3, b -> b.kvString("tokenizer.ggml.model", "llama")
                                 .str("tokenizer.ggml.tokens").u32(9).u32(8).u64(1).str("<unk>")
                                 .str("tokenizer.ggml.token_type").u32(9).u32(5).u64(2).u32(2).u32(1), 0),
