@@ -152,7 +152,15 @@ public final class GgufModel {
     }
 
     /** A "gpt2" (byte-level BPE) vocabulary: tokens, token types, merges and tokenizer.ggml.pre. */
+    /** The parts of a "gpt2" vocabulary. */
+    private record ByteLevel(String[] tokens, int[] types, String[] merges, String pre, int bos, int eos, boolean addBos, boolean addEos) {}
+
     private static Tokenizer byteLevelBpe(GgufFile file) throws TokenizerFileException {
+        ByteLevel b = byteLevel(file);
+        return Tokenizers.byteLevelBpe(file.path(), b.tokens(), b.types(), b.merges(), b.pre(), b.bos(), b.eos(), b.addBos(), b.addEos());
+    }
+
+    private static ByteLevel byteLevel(GgufFile file) throws TokenizerFileException {
         Path path = file.path();
         GgufFile.Array tokens = file.array("tokenizer.ggml.tokens", ValueType.STRING);
         if (tokens == null) throw new TokenizerFileException(path, "has no tokenizer.ggml.tokens");
@@ -170,7 +178,7 @@ public final class GgufModel {
         String pre = file.has("tokenizer.ggml.pre") ? file.string("tokenizer.ggml.pre") : "default";
         int bos = file.has("tokenizer.ggml.bos_token_id") ? file.uint("tokenizer.ggml.bos_token_id") : -1;
         int eos = file.has("tokenizer.ggml.eos_token_id") ? file.uint("tokenizer.ggml.eos_token_id") : -1;
-        return Tokenizers.byteLevelBpe(path, (String[]) tokens.values(), typeById, (String[]) merges.values(), pre, bos, eos,
+        return new ByteLevel((String[]) tokens.values(), typeById, (String[]) merges.values(), pre, bos, eos,
                 file.bool("tokenizer.ggml.add_bos_token", false), file.bool("tokenizer.ggml.add_eos_token", false));
     }
 
@@ -212,7 +220,7 @@ public final class GgufModel {
 
     /**
      * Writes the tokenizer of the GGUF file {@code path} into the model directory {@code dir} as Hugging Face files:
-     * a SentencePiece {@code tokenizer.model} and a {@code tokenizer_config.json} (add_bos_token, add_eos_token,
+     * a SentencePiece {@code tokenizer.model} (or, for byte-level BPE, a {@code tokenizer.json}) and a {@code tokenizer_config.json} (add_bos_token, add_eos_token,
      * the bos/eos/unk texts and the chat template), so that a model trained from a GGUF file is written as a
      * directory that tokenizes as the file did.
      */
@@ -221,8 +229,22 @@ public final class GgufModel {
         String template;
         try (GgufFile file = GgufFile.open(path)) {
             tokenizer(file);   // refuses what the tokenizer would refuse
-            v = vocabulary(file);
             template = file.has("tokenizer.chat_template") ? file.string("tokenizer.chat_template") : null;
+            if (file.string("tokenizer.ggml.model").equals("gpt2")) {
+                ByteLevel b = byteLevel(file);
+                com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+                java.nio.file.Files.writeString(dir.resolve("tokenizer.json"),
+                        json.writeValueAsString(Tokenizers.byteLevelBpeJson(path, b.tokens(), b.types(), b.merges(), b.pre())));
+                java.util.Map<String, Object> config = new java.util.LinkedHashMap<>();
+                config.put("add_bos_token", b.addBos());
+                config.put("add_eos_token", b.addEos());
+                if (b.bos() >= 0 && b.bos() < b.tokens().length) config.put("bos_token", b.tokens()[b.bos()]);
+                if (b.eos() >= 0 && b.eos() < b.tokens().length) config.put("eos_token", b.tokens()[b.eos()]);
+                if (template != null) config.put("chat_template", template);
+                java.nio.file.Files.writeString(dir.resolve("tokenizer_config.json"), json.writerWithDefaultPrettyPrinter().writeValueAsString(config) + "\n");
+                return;
+            }
+            v = vocabulary(file);
         }
         List<SentencePieceVocabulary.Piece> pieces = new ArrayList<>(v.pieces());
         SentencePieceVocabulary.Piece unk = pieces.get(v.unk());

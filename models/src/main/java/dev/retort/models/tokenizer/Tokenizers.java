@@ -111,6 +111,21 @@ public final class Tokenizers {
      */
     public static Tokenizer byteLevelBpe(Path file, String[] tokens, int[] types, String[] merges, String pre, int bosId, int eosId,
                                          boolean addBos, boolean addEos) throws TokenizerFileException {
+        com.fasterxml.jackson.databind.JsonNode root = byteLevelBpeJson(file, tokens, types, merges, pre);
+        String bos = bosId >= 0 && bosId < tokens.length ? tokens[bosId] : null;
+        String eos = eosId >= 0 && eosId < tokens.length ? tokens[eosId] : null;
+        try {
+            return HuggingFaceTokenizerReader.read(file, root, new TokenizerConfig(addBos, addEos, bos, eos), file);
+        } catch (TokenizerFileException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new TokenizerFileException(file, "cannot read the tokenizer: " + e.getMessage(), e);
+        }
+    }
+
+    /** The tokenizer.json that {@link #byteLevelBpe} reads (without BOS/EOS, which tokenizer_config.json gives). */
+    public static com.fasterxml.jackson.databind.JsonNode byteLevelBpeJson(Path file, String[] tokens, int[] types, String[] merges,
+                                                                         String pre) throws TokenizerFileException {
         com.fasterxml.jackson.databind.node.JsonNodeFactory f = com.fasterxml.jackson.databind.node.JsonNodeFactory.instance;
         com.fasterxml.jackson.databind.node.ObjectNode root = f.objectNode();
         com.fasterxml.jackson.databind.node.ObjectNode model = root.putObject("model");
@@ -144,14 +159,6 @@ public final class Tokenizers {
             root.set("pre_tokenizer", byteLevel);
         }
         root.putObject("decoder").put("type", "ByteLevel").put("add_prefix_space", true).put("trim_offsets", true).put("use_regex", true);
-        String bos = bosId >= 0 && bosId < tokens.length ? tokens[bosId] : null;
-        String eos = eosId >= 0 && eosId < tokens.length ? tokens[eosId] : null;
-        try {
-            return HuggingFaceTokenizerReader.read(file, root, new TokenizerConfig(addBos, addEos, bos, eos), file);
-        } catch (TokenizerFileException e) {
-            throw e;
-        } catch (IOException e) {
-            throw new TokenizerFileException(file, "cannot read the tokenizer: " + e.getMessage(), e);
-        }
+        return root;
     }
 }

@@ -54,6 +54,13 @@ class GgufTokenizerImportTest {
             assertArrayEquals(ids, gguf.encode(text), text);
             assertEquals(hf.decode(ids), gguf.decode(ids), text);
         }
+        // a model written from the GGUF file gets the file's tokenizer as Hugging Face files
+        Path written = java.nio.file.Files.createDirectories(tmp.resolve(asset + "-written"));
+        dev.retort.models.gguf.GgufModel.writeTokenizerFiles(file, written);
+        Tokenizer back = Tokenizers.load(written);
+        assertEquals(gguf.bosId(), back.bosId());
+        assertEquals(gguf.addsBosByDefault(), back.addsBosByDefault());
+        for (String text : TEXTS) assertArrayEquals(gguf.encode(text), back.encode(text), text);
         if (sentencePiece) {
             Tokenizer spm = Tokenizers.loadSentencePiece(dir.resolve("tokenizer.model"), dir.resolve("tokenizer_config.json"));
             for (String text : TEXTS) {
