@@ -33,7 +33,7 @@ import picocli.CommandLine.Option;
 final class AnswerCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @Option(names = "--model", required = true, description = "The answering model's directory (Hugging Face layout).")
+    @Option(names = "--model", required = true, description = "The answering model's directory (Hugging Face layout) or GGUF file.")
     Path model;
 
     @Option(names = "--adapter", description = "Adapter for the model: PEFT LoRA, merged on load, or Retort bottleneck adapters, applied as modules.")

@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "decode", mixinStandardHelpOptions = true, description = "Measure decode tokens/s (KV-cache generation); prints tokens/s last.")
 final class BenchDecodeCommand implements Callable<Integer> {
-    @Option(names = "--model", description = "Model directory; without it a random model of the --dim/--layers/... shape.")
+    @Option(names = "--model", description = "Model directory or GGUF file; without it a random model of the --dim/--layers/... shape.")
     Path model;
     @Option(names = "--dtype", description = "Weight type of the random model, or to convert --model to: f32, bf16 or f16 (default: as stored; random: f32).")
     String dtype;

@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "cache-teacher", mixinStandardHelpOptions = true, description = "Store a teacher's top-k logits over a data file.")
 final class CacheTeacherCommand implements Callable<Integer> {
-    @Option(names = "--teacher", required = true, description = "Teacher model directory.")
+    @Option(names = "--teacher", required = true, description = "Teacher model directory or GGUF file.")
     Path teacher;
     @Option(names = "--data", required = true, description = "The training data (as given to distill).")
     Path data;

@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "eval", mixinStandardHelpOptions = true, description = "Cross-entropy and perplexity of a model on a text file.")
 final class EvalCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "Model directory.")
+    @Option(names = "--model", required = true, description = "Model directory or GGUF file.")
     Path model;
 
     @Option(names = "--adapter", description = "Adapter directory (adapter_config.json, adapter_model.safetensors): a PEFT LoRA adapter, merged into the model on load, "

@@ -28,13 +28,13 @@ import picocli.CommandLine.Option;
 final class EvalQaCommand implements Callable<Integer> {
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    @Option(names = "--model", required = true, description = "The student's directory (Hugging Face layout).")
+    @Option(names = "--model", required = true, description = "The student's directory (Hugging Face layout) or GGUF file.")
     Path model;
 
     @Option(names = "--adapter", description = "Adapter for the student: PEFT LoRA, merged on load, or Retort bottleneck adapters, applied as modules.")
     Path adapter;
 
-    @Option(names = "--teacher", description = "A teacher to score with BM25 top-1 as well.")
+    @Option(names = "--teacher", description = "A teacher (directory or GGUF file) to score with BM25 top-1 as well.")
     Path teacher;
 
     @Option(names = "--index", required = true, description = "Index directory written by retort index.")

@@ -32,7 +32,7 @@ import picocli.CommandLine.Option;
  */
 @Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate text with a Hugging Face Llama model.")
 final class GenerateCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "Model directory (config.json, model.safetensors, tokenizer).")
+    @Option(names = "--model", required = true, description = "Model directory (config.json, model.safetensors, tokenizer) or GGUF file.")
     Path model;
 
     @Option(names = "--adapter", description = "Adapter directory (adapter_config.json, adapter_model.safetensors): a PEFT LoRA adapter, merged into the model on load, "

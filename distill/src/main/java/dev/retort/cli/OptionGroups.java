@@ -26,11 +26,11 @@ final class OptionGroups {
 
     /** Teacher, its cache, student. */
     static final class Models {
-        @Option(names = "--teacher", description = "Teacher model directory (Hugging Face layout).")
+        @Option(names = "--teacher", description = "Teacher model directory (Hugging Face layout) or GGUF file.")
         Path teacher;
         @Option(names = "--teacher-cache", description = "Teacher top-k cache from 'retort cache-teacher' (the teacher is then not run).")
         Path teacherCache;
-        @Option(names = "--student", description = "Student model directory (same tokenizer as the teacher).")
+        @Option(names = "--student", description = "Student model directory or GGUF file (same tokenizer as the teacher).")
         Path student;
         @Option(names = "--student-layers", description = "Build the student from these teacher layers, e.g. 0,2,4.")
         String studentLayers;

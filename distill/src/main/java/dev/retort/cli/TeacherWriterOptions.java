@@ -10,7 +10,7 @@ import picocli.CommandLine.Option;
  * memory limit.
  */
 final class TeacherWriterOptions {
-    @Option(names = "--teacher", required = true, description = "Teacher model directory (Hugging Face layout).")
+    @Option(names = "--teacher", required = true, description = "Teacher model directory (Hugging Face layout) or GGUF file.")
     Path teacher;
 
     @Option(names = "--adapter", description = "Adapter for the teacher: PEFT LoRA, merged on load, or Retort bottleneck adapters, applied as modules.")

@@ -13,7 +13,7 @@ import picocli.CommandLine.Parameters;
 /** {@code retort tokenize --model DIR TEXT}: the token ids, space-separated on one line (BOS when the config adds it). */
 @Command(name = "tokenize", mixinStandardHelpOptions = true, description = "Print the token ids of a text.")
 final class TokenizeCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "Model directory (tokenizer.json or tokenizer.model).")
+    @Option(names = "--model", required = true, description = "Model directory (tokenizer.json or tokenizer.model) or GGUF file.")
     Path model;
 
     @Parameters(index = "0", description = "The text to tokenize.")

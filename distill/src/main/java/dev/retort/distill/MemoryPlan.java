@@ -190,7 +190,12 @@ public record MemoryPlan(long weights, long trainable, long activations) {
         return (long) c.numHiddenLayers() * perLayer * perAdapter;
     }
 
+    /**
+     * The weights' bytes once loaded: a directory's safetensors files (mapped as stored), or a GGUF file's tensors
+     * with its quantised ones at 4 bytes a weight (they are dequantised to F32 on load).
+     */
     private static long fileBytes(Path dir) {
+        if (dev.retort.models.gguf.GgufFile.isGguf(dir)) return dev.retort.models.gguf.GgufModel.loadedBytes(dir);
         try (Stream<Path> files = Files.list(dir)) {
             return files.filter(p -> p.getFileName().toString().endsWith(".safetensors")).mapToLong(p -> {
                 try {

@@ -43,7 +43,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A seeded mutation fuzz of every loader a user's file reaches: safetensors, the sharded index, config.json,
- * bottleneck adapter configs, tokenizer.json, tokenizer.model, the teacher cache, the training checkpoint and data files. Each damaged
+ * bottleneck adapter configs, tokenizer.json, tokenizer.model, GGUF files, the teacher cache, the training checkpoint and data files. Each damaged
  * file must load (and then be usable) or be refused with the loader's one documented exception, in one line
  * naming the file; any other exception, or a hang, fails with the seed and the case. A few thousand cases per
  * loader here; {@code -Dretort.fuzz.iterations=N} for more.
@@ -148,6 +148,28 @@ class HostileInputFuzzTest {
         byte[] valid = Files.readAllBytes(STORIES.resolve("tokenizer.model"));
         FuzzLoop.run("tokenizer.model", 16_04L, FuzzLoop.iterations(3000), valid, dir, TokenizerFileException.class,
                 Mutations::mutate, file -> use(Tokenizers.loadSentencePiece(file, null)));
+    }
+
+    /**
+     * A tiny Llama GGUF (F32 norms, Q8_0 and F16 matrices, a SentencePiece-style vocabulary): header, weights under
+     * HF names (dequantised, q/k permutation undone), config and tokenizer must each load and be usable or be
+     * refused in one line; the tokenizer's own refusal ({@link TokenizerFileException}) is counted as the file's.
+     */
+    @Test
+    void gguf() throws Exception {
+        byte[] valid = ggufFile(dir.resolve("valid.gguf"));
+        FuzzLoop.run("model.gguf", 16_10L, FuzzLoop.iterations(3000), valid, dir, ModelFileException.class,
+                Mutations::mutate, file -> {
+                    try (dev.retort.models.gguf.GgufWeights weights = dev.retort.models.gguf.GgufWeights.open(file)) {
+                        for (String name : weights.names()) sum(weights.tensor(name));
+                    }
+                    LlamaConfig.read(file);
+                    try {
+                        use(Tokenizers.load(file));
+                    } catch (TokenizerFileException e) {
+                        throw new ModelFileException(file, "tokenizer: " + e.getMessage(), e);
+                    }
+                });
     }
 
     /** Half the mutants are re-sealed, so that damage reaches the structural checks behind the checksum. */
@@ -284,6 +306,52 @@ class HostileInputFuzzTest {
             SafetensorsWriter.write(file, tensors, Map.of("format", "pt"));
             return Files.readAllBytes(file);
         }
+    }
+
+    private static byte[] ggufFile(Path file) throws IOException {
+        var w = new dev.retort.models.export.GgufWriter();
+        w.putString("general.architecture", "llama");
+        w.putUint32("llama.block_count", 1);
+        w.putUint32("llama.context_length", 16);
+        w.putUint32("llama.embedding_length", 32);
+        w.putUint32("llama.feed_forward_length", 32);
+        w.putUint32("llama.attention.head_count", 2);
+        w.putUint32("llama.attention.head_count_kv", 1);
+        w.putFloat32("llama.rope.freq_base", 10000f);
+        w.putFloat32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+        w.putString("tokenizer.ggml.model", "llama");
+        List<String> pieces = List.of("<unk>", "<s>", "</s>", "\u2581", "\u2581a", "a", "<0x41>", "b");
+        w.putStringArray("tokenizer.ggml.tokens", pieces.stream().map(t -> t.getBytes(StandardCharsets.UTF_8)).toList());
+        w.putFloat32Array("tokenizer.ggml.scores", new float[] {0, 0, 0, -2, -1, -3, 0, -4});
+        w.putInt32Array("tokenizer.ggml.token_type", new int[] {2, 3, 3, 1, 1, 1, 6, 1});
+        w.putUint32("tokenizer.ggml.bos_token_id", 1);
+        w.putUint32("tokenizer.ggml.eos_token_id", 2);
+        w.putString("tokenizer.chat_template", "{{ messages }}");
+        Random random = new Random(16);
+        String[][] tensors = {{"token_embd.weight", "8", "32"}, {"blk.0.attn_norm.weight", "32"}, {"blk.0.attn_q.weight", "32", "32"},
+                {"blk.0.attn_k.weight", "16", "32"}, {"blk.0.attn_v.weight", "16", "32"}, {"blk.0.attn_output.weight", "32", "32"},
+                {"blk.0.ffn_norm.weight", "32"}, {"blk.0.ffn_gate.weight", "32", "32"}, {"blk.0.ffn_up.weight", "32", "32"},
+                {"blk.0.ffn_down.weight", "32", "32"}, {"output_norm.weight", "32"}};
+        for (String[] t : tensors) {
+            int rows = Integer.parseInt(t[1]), columns = t.length > 2 ? Integer.parseInt(t[2]) : 1;
+            float[] v = new float[rows * columns];
+            for (int i = 0; i < v.length; i++) v[i] = (float) random.nextGaussian() * 0.1f;
+            var type = t.length == 2 ? dev.retort.models.export.GgufWriter.TensorType.F32
+                    : t[0].contains("attn_q") ? dev.retort.models.export.GgufWriter.TensorType.F16
+                    : dev.retort.models.export.GgufWriter.TensorType.Q8_0;
+            long[] dims = t.length == 2 ? new long[] {rows} : new long[] {columns, rows};
+            w.addTensor(t[0], type, dims, arena -> switch (type) {
+                case Q8_0 -> arena.allocate(v.length / 32 * 34L).copyFrom(MemorySegment.ofArray(dev.retort.models.export.Q8Blocks.quantize(v)));
+                case F16 -> {
+                    MemorySegment m = arena.allocate(2L * v.length);
+                    for (int i = 0; i < v.length; i++) m.set(ValueLayout.JAVA_SHORT_UNALIGNED, 2L * i, dev.retort.tensor.Half.floatToF16(v[i]));
+                    yield m;
+                }
+                case F32 -> arena.allocate(4L * v.length).copyFrom(MemorySegment.ofArray(v));
+            });
+        }
+        w.write(file);
+        return Files.readAllBytes(file);
     }
 
     private static byte[] teacherCacheFile(Path file) throws IOException {

@@ -84,7 +84,7 @@ public final class Llm implements AutoCloseable {
         this.bottleneck = bottleneck;
     }
 
-    /** Opens the model directory {@code modelDir} (config.json, weights, tokenizer). */
+    /** Opens the model directory {@code modelDir} (config.json, weights, tokenizer), or a Llama GGUF file. */
     public static Llm open(Path modelDir) {
         return open(modelDir, null);
     }
@@ -104,7 +104,7 @@ public final class Llm implements AutoCloseable {
         Tokenizer tokenizer = loadTokenizer(modelDir);
         LlamaConfig config = LlamaConfig.read(modelDir);
         if (tokenizer.vocabSize() > config.vocabSize()) {
-            throw new ModelFileException(modelDir.resolve(LlamaConfig.FILE_NAME), "vocab_size is " + config.vocabSize()
+            throw new ModelFileException(Files.isDirectory(modelDir) ? modelDir.resolve(LlamaConfig.FILE_NAME) : modelDir, "vocab_size is " + config.vocabSize()
                     + " but the tokenizer has " + tokenizer.vocabSize() + " tokens; expected at least that many");
         }
         ModelWeights weights = ModelWeights.open(modelDir);
@@ -145,10 +145,14 @@ public final class Llm implements AutoCloseable {
         for (Map.Entry<String, Tensor> e : merged.entrySet()) parameters.get(e.getKey() + ".weight").setValue(e.getValue());
     }
 
-    /** Refuses a path that is not a directory, in the words {@link #open} uses (a memory plan checks it first). */
+    /**
+     * Refuses a path that is not a directory or a GGUF file (known by its magic, whatever its name), in the words
+     * {@link #open} uses (a memory plan checks it first).
+     */
     public static void requireModelDirectory(Path modelDir) {
+        if (dev.retort.models.gguf.GgufFile.isGguf(modelDir)) return;   // config, weights and tokenizer in one file
         requireDirectory(modelDir, "a Hugging Face model directory (config.json, model.safetensors or "
-                + ModelWeights.INDEX_FILE + ", tokenizer.json or tokenizer.model)");
+                + ModelWeights.INDEX_FILE + ", tokenizer.json or tokenizer.model) or a GGUF file");
     }
 
     private static void requireDirectory(Path dir, String expected) {

@@ -77,7 +77,8 @@ public final class ModelExporter {
 
     /**
      * Writes an in-memory model (+ its attached, unmerged {@code loraOrNull}, merged on the way out) as a Hugging
-     * Face directory {@code outDir}, copying the tokenizer and generation files found in {@code filesFromDir}.
+     * Face directory {@code outDir}, copying the tokenizer and generation files found in {@code filesFromDir} (a
+     * GGUF file's tokenizer is written as {@code tokenizer.model} and {@code tokenizer_config.json}).
      * {@code outDir} must not exist, or be an empty directory; it appears complete or not at all.
      */
     public static void save(LlamaModel model, LoraModel loraOrNull, Path filesFromDir, Path outDir, DType dtype) {
@@ -94,6 +95,7 @@ public final class ModelExporter {
                 Path source = filesFromDir.resolve(name);
                 if (Files.isRegularFile(source)) Files.copy(source, temp.resolve(name));
             }
+            if (dev.retort.models.gguf.GgufFile.isGguf(filesFromDir)) dev.retort.models.gguf.GgufModel.writeTokenizerFiles(filesFromDir, temp);
             moveIntoPlace(temp, out);
             moved = true;
         } catch (IOException e) {

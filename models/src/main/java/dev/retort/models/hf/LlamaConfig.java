@@ -102,16 +102,20 @@ public record LlamaConfig(
      * long arithmetic, so that a damaged or hostile file is one line here rather than an overflow or an
      * allocation that cannot succeed; whether a legal size fits this machine is the memory plan's question.
      */
-    static final int MAX_HIDDEN_SIZE = 1 << 16;
-    static final int MAX_INTERMEDIATE_SIZE = 1 << 18;
-    static final int MAX_LAYERS = 1 << 10;
-    static final int MAX_HEADS = 1 << 10;
-    static final int MAX_HEAD_DIM = 1 << 12;
-    static final int MAX_VOCAB_SIZE = 1 << 22;
-    static final int MAX_POSITIONS = 1 << 22;
+    public static final int MAX_HIDDEN_SIZE = 1 << 16;
+    public static final int MAX_INTERMEDIATE_SIZE = 1 << 18;
+    public static final int MAX_LAYERS = 1 << 10;
+    public static final int MAX_HEADS = 1 << 10;
+    public static final int MAX_HEAD_DIM = 1 << 12;
+    public static final int MAX_VOCAB_SIZE = 1 << 22;
+    public static final int MAX_POSITIONS = 1 << 22;
 
-    /** Reads {@code config.json} from a model directory, or the given file. */
+    /**
+     * Reads {@code config.json} from a model directory, or the given file; a GGUF file (known by its magic) gives
+     * the config its metadata describes ({@link dev.retort.models.gguf.GgufModel#config(Path)}).
+     */
     public static LlamaConfig read(Path dirOrFile) {
+        if (dev.retort.models.gguf.GgufFile.isGguf(dirOrFile)) return dev.retort.models.gguf.GgufModel.config(dirOrFile);
         Path file = Files.isDirectory(dirOrFile) ? dirOrFile.resolve(FILE_NAME) : dirOrFile;
         return parse(file, InputFiles.readUtf8(file, InputFiles.JSON_CONFIG_BYTES, ModelFileException::new));
     }

@@ -39,9 +39,11 @@ public interface ModelWeights extends AutoCloseable {
 
     /**
      * Opens the weights of a Hugging Face model directory ({@value #SINGLE_FILE} when present, else
-     * {@value #INDEX_FILE}), or one file directly: an index file or a safetensors file.
+     * {@value #INDEX_FILE}), or one file directly: an index file, a safetensors file, or a GGUF file (known by its
+     * magic; {@link dev.retort.models.gguf.GgufWeights}, tensors under their HF names).
      */
     static ModelWeights open(Path dirOrFile) {
+        if (dev.retort.models.gguf.GgufFile.isGguf(dirOrFile)) return dev.retort.models.gguf.GgufWeights.open(dirOrFile);
         if (Files.isDirectory(dirOrFile)) {
             // transformers looks for the single file first, so a directory holding both loads the single file.
             Path single = dirOrFile.resolve(SINGLE_FILE);

@@ -47,9 +47,10 @@ public final class ChatTemplate {
      * The chat template of the model in {@code dir}: {@code chat_template.jinja}, else {@code chat_template} in
      * {@code tokenizer_config.json} (a string, or a list of named templates of which "default" is taken); empty
      * when the model has none. BOS and EOS are the config's {@code bos_token} and {@code eos_token}, else the
-     * tokenizer's.
+     * tokenizer's. For a GGUF file, {@code tokenizer.chat_template} with the tokenizer's BOS and EOS.
      */
     public static Optional<ChatTemplate> read(Path dir, Tokenizer tokenizer) throws IOException {
+        if (dev.retort.models.gguf.GgufFile.isGguf(dir)) return dev.retort.models.gguf.GgufModel.chatTemplate(dir, tokenizer);
         Path config = dir.resolve("tokenizer_config.json"), jinja = dir.resolve("chat_template.jinja");
         JsonNode json = Files.isRegularFile(config) ? Json.read(config) : null;
         String source = null;

@@ -19,9 +19,11 @@ final class HuggingFaceTokenizerReader {
     private HuggingFaceTokenizerReader() {}
 
     static HuggingFaceTokenizer read(Path tokenizerJson, Path tokenizerConfigJson) throws IOException {
-        Path file = tokenizerJson;
-        JsonNode root = Json.read(file);
-        TokenizerConfig config = TokenizerConfig.readIfPresent(tokenizerConfigJson);
+        return read(tokenizerJson, Json.read(tokenizerJson), TokenizerConfig.readIfPresent(tokenizerConfigJson), tokenizerConfigJson);
+    }
+
+    /** A tokenizer from the parsed JSON {@code root} of {@code file} (or JSON made from another format). */
+    static HuggingFaceTokenizer read(Path file, JsonNode root, TokenizerConfig config, Path tokenizerConfigJson) throws IOException {
         JsonNode model = root.get("model");
         if (model == null || !model.isObject()) {
             throw new TokenizerFileException(file, "has no \"model\" object");

@@ -121,6 +121,19 @@ final class SentencePieceTokenizer implements Tokenizer {
         return tokenizer;
     }
 
+    /**
+     * A tokenizer from pieces held elsewhere (a GGUF file's {@code tokenizer.ggml.*} keys): SentencePiece BPE with
+     * the identity normalizer, spaces kept as they are (no collapsing), a "▁" put first when
+     * {@code addDummyPrefix}, and byte fallback when the pieces include byte pieces, as llama.cpp's SPM tokenizer.
+     */
+    static SentencePieceTokenizer fromPieces(List<SentencePieceModel.Piece> pieces, int unkId, int bosId, int eosId,
+                                             boolean addDummyPrefix, boolean addsBos, boolean addsEos) {
+        boolean byteFallback = pieces.stream().anyMatch(p -> p.type() == SentencePieceModel.BYTE);
+        SentencePieceModel model = new SentencePieceModel(List.copyOf(pieces), SentencePieceModel.BPE, byteFallback, unkId,
+                bosId, eosId, " \u2047 ", false, "identity", 0, addDummyPrefix, false, true, 0);
+        return new SentencePieceTokenizer(model, addsBos, addsEos);
+    }
+
     private int pieceToId(String piece) {
         Integer id = reservedPieces.get(piece);
         if (id == null) {
