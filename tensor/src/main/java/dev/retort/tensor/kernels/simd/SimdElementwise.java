@@ -809,8 +809,14 @@ public final class SimdElementwise implements Elementwise {
             long c0 = ElementwiseSupport.rangeStart(b, blocks, dim), c1 = ElementwiseSupport.rangeStart(b + 1, blocks, dim);
             for (int t = 0; t < count; t++) {
                 long row = dtableOffset + (long) ids[idsOffset + t] * dim, dyr = dyOffset + (long) t * dim;
-                for (long j = c0; j < c1; j += L) {
-                    VectorMask<Float> m = F.indexInRange(j, c1);
+                long j = c0;
+                for (; j + L <= c1; j += L) {   // whole vectors, then one masked tail (a mask on every step boxed)
+                    FloatVector.fromMemorySegment(F, dtable, (row + j) * 4, ORDER)
+                            .add(FloatVector.fromMemorySegment(F, dy, (dyr + j) * 4, ORDER))
+                            .intoMemorySegment(dtable, (row + j) * 4, ORDER);
+                }
+                if (j < c1) {
+                    VectorMask<Float> m = F.indexInRange(0, (int) (c1 - j));
                     FloatVector.fromMemorySegment(F, dtable, (row + j) * 4, ORDER, m)
                             .add(FloatVector.fromMemorySegment(F, dy, (dyr + j) * 4, ORDER, m))
                             .intoMemorySegment(dtable, (row + j) * 4, ORDER, m);
