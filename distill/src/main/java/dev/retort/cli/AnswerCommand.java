@@ -16,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -70,7 +71,15 @@ final class AnswerCommand implements Callable<Integer> {
         Sgp.Options options = sgp.options();
         var lines = questions.file == null ? null : JsonLines.parse(questions.file, JsonLines.text(questions.file));
         if (lines != null) for (var line : lines) line.string("question");   // every line checked before the model loads
-        try (ContextIndex idx = ContextIndex.open(index); Llm llm = Llm.open(model, adapter);
+        try (ContextIndex idx = ContextIndex.open(index)) {
+            sgp.requireMemory(model, idx, lines == null ? List.of(questions.question) : lines.stream().map(l -> l.string("question")).toList());
+            answer(idx, lines, options);
+        }
+        return 0;
+    }
+
+    private void answer(ContextIndex idx, List<JsonLines.Line> lines, Sgp.Options options) throws IOException {
+        try (Llm llm = Llm.open(model, adapter);
              Writer w = out == null ? new OutputStreamWriter(System.out, StandardCharsets.UTF_8)
                      : Files.newBufferedWriter(out, StandardCharsets.UTF_8, StandardOpenOption.CREATE_NEW)) {
             if (lines == null) {
@@ -82,7 +91,6 @@ final class AnswerCommand implements Callable<Integer> {
             }
             w.flush();
         }
-        return 0;
     }
 
     private static void write(Writer w, com.fasterxml.jackson.databind.JsonNode id, Sgp.Answer a) throws IOException {

@@ -59,6 +59,9 @@ final class EvalQaCommand implements Callable<Integer> {
         List<QaEvaluation.Gold> gold = QaEvaluation.read(data);
         List<QaEvaluation.Run> runs = new ArrayList<>();
         try (ContextIndex idx = ContextIndex.open(index)) {
+            List<String> asked = gold.stream().map(QaEvaluation.Gold::question).toList();
+            if (teacher != null) sgp.requireMemory(teacher, idx, asked);
+            sgp.requireMemory(model, idx, asked);
             if (teacher != null) {
                 try (Llm t = Llm.open(teacher)) {
                     runs.add(QaEvaluation.bm25Top1("bm25+teacher", t, idx, gold, sgp.maxTokens));

@@ -136,6 +136,10 @@ class QaCliTest {
                 + "[0-9.]+ F1 [0-9.]+ retrieval [0-9.]+; sgp\\+student EM [0-9.]+ F1 [0-9.]+ retrieval [0-9.]+"), eval.lastLine());
         assertEquals(6, Files.readAllLines(tmp.resolve("eval.jsonl")).size(), "3 pipelines x 2 questions");
 
+        CliTest.Run planned = run("answer", "--model", STORIES.toString(), "--index", index.toString(), "--question", "x", "--memory-limit", "64k");
+        assertEquals(2, planned.exit(), "refused by its memory plan before the model loads");
+        assertTrue(planned.err().contains("--memory-limit is") && planned.err().contains("lower --candidates or --max-tokens"), planned.err());
+
         CliTest.Run notIndex = run("answer", "--model", STORIES.toString(), "--index", tmp.toString(), "--question", "x");
         assertEquals(2, notIndex.exit());
         assertTrue(notIndex.err().strip().equals("retort answer: --index " + tmp + ": not a retort index (no retort-index.json); build one with retort index"), notIndex.err());

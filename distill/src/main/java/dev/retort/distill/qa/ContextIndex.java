@@ -69,8 +69,10 @@ public final class ContextIndex implements AutoCloseable {
     private final IndexSearcher searcher;
     private final Analyzer analyzer = new StandardAnalyzer();
     private final int size;
+    private final long longestContextBytes;
 
-    private ContextIndex(Path path) throws IOException {
+    private ContextIndex(Path path, long longestContextBytes) throws IOException {
+        this.longestContextBytes = longestContextBytes;
         this.path = path;
         this.directory = FSDirectory.open(path);
         this.reader = DirectoryReader.open(directory);
@@ -101,7 +103,8 @@ public final class ContextIndex implements AutoCloseable {
         }
         JSON.writerWithDefaultPrettyPrinter().writeValue(temp.resolve(DESCRIPTION).toFile(), JSON.createObjectNode()
                 .put("format", FORMAT).put("docs", docs.toAbsolutePath().normalize().toString())
-                .put("context_words", contextWords).put("contexts", contexts.size()));
+                .put("context_words", contextWords).put("contexts", contexts.size())
+                .put("longest_context_bytes", contexts.stream().mapToLong(c -> c.text().getBytes(java.nio.charset.StandardCharsets.UTF_8).length).max().orElse(0)));
         Files.move(temp, out, StandardCopyOption.ATOMIC_MOVE);
         return contexts.size();
     }
@@ -122,7 +125,7 @@ public final class ContextIndex implements AutoCloseable {
             throw new IllegalArgumentException("--index " + index + ": " + DESCRIPTION + " is not of format \"" + FORMAT + "\"");
         }
         try {
-            return new ContextIndex(index);
+            return new ContextIndex(index, Math.max(0, d.path("longest_context_bytes").asLong()));
         } catch (IOException | RuntimeException e) {
             throw new IllegalArgumentException("--index " + index + ": the Lucene index cannot be read (" + e.getMessage() + ")");
         }
@@ -131,6 +134,11 @@ public final class ContextIndex implements AutoCloseable {
     /** Contexts in the index. */
     public int size() {
         return size;
+    }
+
+    /** The UTF-8 length of the longest indexed context, for memory plans made before a model loads. */
+    public long longestContextBytes() {
+        return longestContextBytes;
     }
 
     public Path path() {
