@@ -1,29 +1,16 @@
 package dev.retort.models.adapter;
 
-import com.fasterxml.jackson.core.JacksonException;
-import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.retort.autograd.Parameter;
-import dev.retort.models.InputFiles;
-import dev.retort.models.hf.AtomicFile;
 import dev.retort.models.hf.ModelFileException;
+import dev.retort.models.hf.ModuleFiles;
 import dev.retort.models.hf.SafetensorsFile;
-import dev.retort.models.hf.SafetensorsWriter;
 import dev.retort.models.llama.LlamaModel;
-import dev.retort.tensor.DType;
-import dev.retort.tensor.Tensor;
-import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.TreeSet;
 
 /**
  * Bottleneck adapters as a directory of their own, beside the base model they adapt:
@@ -48,9 +35,6 @@ public final class BottleneckFiles {
     /** The one nonlinearity there is ({@link BottleneckAdapter}). */
     public static final String NON_LINEARITY = "silu";
 
-    private static final ObjectMapper MAPPER = JsonMapper.builder()
-            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
-
     private BottleneckFiles() {}
 
     /**
@@ -58,27 +42,14 @@ public final class BottleneckFiles {
      * atomically. {@code baseModelNameOrPath} (may be null) is recorded as {@code base_model_name_or_path}.
      */
     public static void save(Path dir, BottleneckModel adapters, String baseModelNameOrPath) {
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new ModelFileException(dir, "cannot create the adapter directory: " + e, e);
-        }
-        Map<String, Tensor> tensors = new LinkedHashMap<>();
-        for (Map.Entry<String, Parameter> e : adapters.namedParameters().entrySet()) tensors.put(e.getKey(), e.getValue().value());
-        SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), tensors, Map.of("format", "pt"));
+        ModuleFiles.writeParameters(dir, WEIGHTS_FILE, adapters.namedParameters(), "adapter directory");
         Map<String, Object> json = new TreeMap<>();
         json.put("adapter_type", TYPE);
         json.put("base_model_name_or_path", baseModelNameOrPath);
         json.put("bottleneck_size", adapters.config().size());
         json.put("non_linearity", NON_LINEARITY);
         json.put("placement", adapters.config().placement().cliName());
-        byte[] text;
-        try {
-            text = (MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(json) + "\n").getBytes(StandardCharsets.UTF_8);
-        } catch (JacksonException e) {
-            throw new IllegalStateException("cannot render the adapter config: " + e.getOriginalMessage(), e);
-        }
-        AtomicFile.write(dir.resolve(CONFIG_FILE), out -> AtomicFile.writeFully(out, ByteBuffer.wrap(text)));
+        ModuleFiles.writeJson(dir.resolve(CONFIG_FILE), json, "adapter config");
     }
 
     /** Whether {@code dir} holds an {@value #CONFIG_FILE} of this format (false when it cannot be read at all). */
@@ -113,24 +84,11 @@ public final class BottleneckFiles {
             BottleneckModel adapters = BottleneckModel.attach(model, config);   // its parameters name what the file must hold
             try {
                 Map<String, Parameter> expected = adapters.namedParameters();
-                TreeSet<String> extra = new TreeSet<>(file.names());
-                extra.removeAll(expected.keySet());
-                if (!extra.isEmpty()) {
-                    throw new ModelFileException(weightsFile, "unexpected tensor '" + extra.first() + "' (" + extra.size()
-                            + " such): " + config.placement().cliName() + " adapters on this " + model.layers().size()
-                            + "-layer model have " + expected.size() + " tensors");
-                }
-                for (Parameter p : expected.values()) {
-                    if (!file.contains(p.name())) throw new ModelFileException(weightsFile, "missing tensor " + p.name());
-                    Tensor t = file.tensor(p.name());
-                    if (!Arrays.equals(t.shape(), p.shape())) {
-                        throw new ModelFileException(weightsFile, "tensor " + p.name() + " has shape " + Arrays.toString(t.shape())
-                                + " but bottleneck_size " + config.size() + " on a model of hidden size " + hidden + " needs "
+                ModuleFiles.fill(file, weightsFile, expected,
+                        extra -> " (" + extra.size() + " such): " + config.placement().cliName() + " adapters on this "
+                                + model.layers().size() + "-layer model have " + expected.size() + " tensors",
+                        p -> " but bottleneck_size " + config.size() + " on a model of hidden size " + hidden + " needs "
                                 + Arrays.toString(p.shape()));
-                    }
-                    if (t.dtype() == DType.I8) throw new ModelFileException(weightsFile, "tensor " + p.name() + " is I8; expected F32, BF16 or F16");
-                    t.copyInto(p.value());   // widens BF16/F16 exactly
-                }
                 return adapters;
             } catch (RuntimeException e) {
                 adapters.detach();
@@ -164,14 +122,6 @@ public final class BottleneckFiles {
     }
 
     private static JsonNode root(Path file) {
-        String text = InputFiles.readUtf8(file, InputFiles.JSON_CONFIG_BYTES, ModelFileException::new);
-        JsonNode root;
-        try {
-            root = MAPPER.readTree(text);
-        } catch (JacksonException e) {
-            throw new ModelFileException(file, "is not valid JSON: " + e.getOriginalMessage().replaceAll("\\s+", " "), e);
-        }
-        if (root == null || !root.isObject()) throw new ModelFileException(file, "must hold a JSON object");
-        return root;
+        return ModuleFiles.readObject(file);
     }
 }

@@ -1,29 +1,15 @@
 package dev.retort.models.llama;
 
-import com.fasterxml.jackson.core.JacksonException;
-import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.json.JsonMapper;
-import dev.retort.autograd.Parameter;
-import dev.retort.models.InputFiles;
-import dev.retort.models.hf.AtomicFile;
 import dev.retort.models.hf.ModelFileException;
+import dev.retort.models.hf.ModuleFiles;
 import dev.retort.models.hf.SafetensorsFile;
-import dev.retort.models.hf.SafetensorsWriter;
-import dev.retort.tensor.DType;
-import dev.retort.tensor.Tensor;
-import java.io.IOException;
 import java.lang.foreign.Arena;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.TreeSet;
 
 /**
  * A model's token pruning ({@link TokenPruning}) as two small files beside it, in the student's directory (or its
@@ -42,8 +28,6 @@ public final class TokenPruningFiles {
     public static final String CONFIG_FILE = "prune_config.json";
     public static final String TYPE = "token_pruning";
 
-    private static final ObjectMapper MAPPER = JsonMapper.builder().enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
-
     private TokenPruningFiles() {}
 
     /** Whether {@code dir} holds a {@value #CONFIG_FILE}. */
@@ -53,14 +37,7 @@ public final class TokenPruningFiles {
 
     /** Writes {@code pruning} into {@code dir} (created if needed): the weights, then the config, each atomically. */
     public static void save(Path dir, TokenPruning pruning) {
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new ModelFileException(dir, "cannot create the directory: " + e, e);
-        }
-        Map<String, Tensor> tensors = new LinkedHashMap<>();
-        for (Map.Entry<String, Parameter> e : pruning.namedParameters().entrySet()) tensors.put(e.getKey(), e.getValue().value());
-        SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), tensors, Map.of("format", "pt"));
+        ModuleFiles.writeParameters(dir, WEIGHTS_FILE, pruning.namedParameters(), "directory");
         TokenPruning.Settings s = pruning.settings();
         Map<String, Object> json = new TreeMap<>();
         json.put("retort_type", TYPE);
@@ -71,13 +48,7 @@ public final class TokenPruningFiles {
         json.put("samples", s.samples());
         json.put("sigma", s.sigma());
         json.put("seed", s.seed());
-        byte[] text;
-        try {
-            text = (MAPPER.writerWithDefaultPrettyPrinter().writeValueAsString(json) + "\n").getBytes(StandardCharsets.UTF_8);
-        } catch (JacksonException e) {
-            throw new IllegalStateException("cannot render the pruning config: " + e.getOriginalMessage(), e);
-        }
-        AtomicFile.write(dir.resolve(CONFIG_FILE), out -> AtomicFile.writeFully(out, ByteBuffer.wrap(text)));
+        ModuleFiles.writeJson(dir.resolve(CONFIG_FILE), json, "pruning config");
     }
 
     /**
@@ -90,34 +61,16 @@ public final class TokenPruningFiles {
         if (!Files.exists(weightsFile)) throw new ModelFileException(weightsFile, "file not found (it belongs with " + CONFIG_FILE + ")");
         TokenPruning pruning = new TokenPruning(settings, hidden, arena);
         try (SafetensorsFile file = SafetensorsFile.open(weightsFile)) {
-            Map<String, Parameter> expected = pruning.namedParameters();
-            TreeSet<String> extra = new TreeSet<>(file.names());
-            extra.removeAll(expected.keySet());
-            if (!extra.isEmpty()) throw new ModelFileException(weightsFile, "unexpected tensor '" + extra.first() + "'; a token scorer has scorer.weight and scorer.bias");
-            for (Parameter p : expected.values()) {
-                if (!file.contains(p.name())) throw new ModelFileException(weightsFile, "missing tensor " + p.name());
-                Tensor t = file.tensor(p.name());
-                if (!Arrays.equals(t.shape(), p.shape())) {
-                    throw new ModelFileException(weightsFile, "tensor " + p.name() + " has shape " + Arrays.toString(t.shape())
-                            + "; a scorer of hidden size " + hidden + " needs " + Arrays.toString(p.shape()));
-                }
-                if (t.dtype() == DType.I8) throw new ModelFileException(weightsFile, "tensor " + p.name() + " is I8; expected F32, BF16 or F16");
-                t.copyInto(p.value());
-            }
+            ModuleFiles.fill(file, weightsFile, pruning.namedParameters(),
+                    extra -> "; a token scorer has scorer.weight and scorer.bias",
+                    p -> "; a scorer of hidden size " + hidden + " needs " + Arrays.toString(p.shape()));
         }
         return pruning;
     }
 
     /** The settings in a {@value #CONFIG_FILE} for a model of width {@code hidden}. */
     public static TokenPruning.Settings readConfig(Path file, int hidden) {
-        String text = InputFiles.readUtf8(file, InputFiles.JSON_CONFIG_BYTES, ModelFileException::new);
-        JsonNode root;
-        try {
-            root = MAPPER.readTree(text);
-        } catch (JacksonException e) {
-            throw new ModelFileException(file, "is not valid JSON: " + e.getOriginalMessage().replaceAll("\\s+", " "), e);
-        }
-        if (root == null || !root.isObject()) throw new ModelFileException(file, "must hold a JSON object");
+        JsonNode root = ModuleFiles.readObject(file);
         JsonNode type = root.get("retort_type");
         if (type == null || !TYPE.equals(type.textValue())) throw new ModelFileException(file, "retort_type is " + type + "; expected \"" + TYPE + "\"");
         int size = integer(file, root, "hidden_size");

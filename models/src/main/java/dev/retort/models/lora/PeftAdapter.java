@@ -7,8 +7,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.retort.autograd.Parameter;
 import dev.retort.models.hf.ModelFileException;
+import dev.retort.models.hf.ModuleFiles;
 import dev.retort.models.hf.SafetensorsFile;
-import dev.retort.models.hf.SafetensorsWriter;
 import dev.retort.models.llama.LlamaModel;
 import dev.retort.tensor.DType;
 import dev.retort.tensor.Tensor;
@@ -62,14 +62,7 @@ public final class PeftAdapter {
      * atomically. {@code baseModelNameOrPath} (may be null) is recorded as {@code base_model_name_or_path}.
      */
     public static void save(Path dir, LoraModel lora, String baseModelNameOrPath) {
-        try {
-            Files.createDirectories(dir);
-        } catch (IOException e) {
-            throw new ModelFileException(dir, "cannot create the adapter directory: " + e, e);
-        }
-        Map<String, Tensor> tensors = new LinkedHashMap<>();
-        for (Map.Entry<String, Parameter> e : lora.namedParameters().entrySet()) tensors.put(e.getKey(), e.getValue().value());
-        SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), tensors, Map.of("format", "pt"));
+        ModuleFiles.writeParameters(dir, WEIGHTS_FILE, lora.namedParameters(), "adapter directory");
         writeAtomically(dir.resolve(CONFIG_FILE), PythonJson.dumps(configJson(lora.config(), baseModelNameOrPath)));
     }
 
