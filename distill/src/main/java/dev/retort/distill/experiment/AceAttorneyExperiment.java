@@ -65,7 +65,7 @@ import java.util.Map;
  * </ol>
  * Writes {@code results.jsonl} (one line per seed and pipeline), {@code report.html}, and returns the rows for a table.
  */
-public final class AceAttorneyExperiment {
+public final class AceAttorneyExperiment implements Experiment {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** The SGP weights w scored for each student (1 is BM25's top hit, 0 the student's favourite). */
     public static final List<Double> WEIGHTS = List.of(0.0, 0.25, 0.5, 0.75, 1.0);
@@ -90,7 +90,41 @@ public final class AceAttorneyExperiment {
     public record Summary(List<Row> rows, Map<Long, SynthesizeJob.Summary> synthesis, ResourceUse teacherTraining,
                           Map<String, ResourceUse> studentTraining, Path results, Path report) {}
 
-    private AceAttorneyExperiment() {}
+    @Override
+    public String name() {
+        return "ace-attorney";
+    }
+
+    @Override
+    public String description() {
+        return "Italiani et al. 2025: QA triplets the teacher writes from documents, and SGP choosing among BM25's candidates";
+    }
+
+    @Override
+    public Outcome run(Path out, boolean quick, int seeds, PrintStream log) throws IOException {
+        Summary s = run(out, quick ? Size.quick() : Size.standard(), seeds, log);
+        return new Outcome(TABLE_HEADER, table(s.rows()), findings(s.rows()), s.results(), s.report());
+    }
+
+    /**
+     * The paper's claim that selecting the context by the student's own likelihood (SGP, at the default weight) retrieves
+     * better than BM25's top hit, judged on the question-and-answer student: holds when SGP's retrieval mean exceeds
+     * BM25's by more than the two spreads over seeds, does not hold when it is below by as much, else inconclusive.
+     */
+    static List<Finding> findings(List<Row> rows) {
+        String sgp = "sgp+student w=" + Sgp.Options.DEFAULTS.bm25Weight(), bm25 = "bm25+student";
+        double[] a = retrieval(rows, sgp), b = retrieval(rows, bm25);
+        if (a.length == 0 || b.length == 0) return List.of();
+        double gap = Stats.mean(a) - Stats.mean(b), noise = Stats.sd(a) + Stats.sd(b);
+        Verdict v = gap > noise ? Verdict.HOLDS : gap < -noise ? Verdict.DOES_NOT_HOLD : Verdict.INCONCLUSIVE;
+        return List.of(new Finding("Choosing the context by the student's own likelihood of the question and its answer (SGP) finds the "
+                + "right passage more often than BM25's top hit.", String.format(Locale.ROOT, "retrieval accuracy %s with SGP (w = %.1f) "
+                + "against %s with BM25's top hit, over %d seed(s)", Stats.meanSd(a), Sgp.Options.DEFAULTS.bm25Weight(), Stats.meanSd(b), a.length), v));
+    }
+
+    private static double[] retrieval(List<Row> rows, String pipeline) {
+        return rows.stream().filter(r -> r.pipeline().equals(pipeline)).mapToDouble(r -> r.scores().retrieval()).toArray();
+    }
 
     public static Summary run(Path out, Size size, int seeds, PrintStream log) throws IOException {
         if (seeds < 1) throw new IllegalArgumentException("--seeds must be at least 1, got " + seeds);
@@ -167,25 +201,15 @@ public final class AceAttorneyExperiment {
         List<List<String>> table = new ArrayList<>();
         for (var e : byPipeline.entrySet()) {
             List<QaEvaluation.Scores> s = e.getValue();
-            table.add(List.of(e.getKey(), meanSd(s.stream().mapToDouble(QaEvaluation.Scores::exactMatch).toArray()),
-                    meanSd(s.stream().mapToDouble(QaEvaluation.Scores::f1).toArray()),
-                    meanSd(s.stream().mapToDouble(QaEvaluation.Scores::retrieval).toArray()),
+            table.add(List.of(e.getKey(), Stats.meanSd(s.stream().mapToDouble(QaEvaluation.Scores::exactMatch).toArray()),
+                    Stats.meanSd(s.stream().mapToDouble(QaEvaluation.Scores::f1).toArray()),
+                    Stats.meanSd(s.stream().mapToDouble(QaEvaluation.Scores::retrieval).toArray()),
                     String.format(Locale.ROOT, "%.4f", s.stream().mapToDouble(QaEvaluation.Scores::cpuSecondsPerQuestion).average().orElse(Double.NaN))));
         }
         return table;
     }
 
     public static final List<String> TABLE_HEADER = List.of("pipeline", "EM", "F1", "retrieval accuracy", "CPU-s / question");
-
-    static String meanSd(double[] x) {
-        double mean = 0;
-        for (double v : x) mean += v;
-        mean /= x.length;
-        if (x.length < 2) return String.format(Locale.ROOT, "%.3f", mean);
-        double ss = 0;
-        for (double v : x) ss += (v - mean) * (v - mean);
-        return String.format(Locale.ROOT, "%.3f ± %.3f", mean, Math.sqrt(ss / (x.length - 1)));
-    }
 
     private static void writeWorld(DocumentWorld world, Size size, Path docs, Path gold) throws IOException {
         StringBuilder lines = new StringBuilder();
@@ -252,6 +276,7 @@ public final class AceAttorneyExperiment {
                 + "seqkd on the triplets it wrote, %d seed(s). SGP: %d BM25 candidates, answer weight %.1f.", size.people(),
                 size.goldQuestions(), size.layers(), size.dim(), size.teacherSteps(), s.teacherTraining().summary(), size.studentLayers(),
                 size.studentSteps(), seeds, Sgp.Options.DEFAULTS.candidates(), Sgp.Options.DEFAULTS.answerWeight()));
+        for (Finding f : findings(s.rows())) report.finding(f.claim(), f.measured(), f.verdict().words);
         report.table("Answers on the gold questions (mean ± sd over seeds)", TABLE_HEADER, table(s.rows()));
         List<List<String>> synth = new ArrayList<>();
         s.synthesis().forEach((seed, sum) -> synth.add(List.of(Long.toString(seed), Long.toString(sum.kept()), sum.rejected().toString())));
@@ -268,8 +293,8 @@ public final class AceAttorneyExperiment {
             retrieval.computeIfAbsent(student, k -> new ArrayList<>()).add(new double[] {w, r.scores().retrieval()});
             em.computeIfAbsent(student, k -> new ArrayList<>()).add(new double[] {w, r.scores().exactMatch()});
         }
-        report.chart("SGP: retrieval accuracy against the BM25 weight w (w = 1 is BM25's top hit)", "retrieval accuracy", retrieval);
-        report.chart("SGP: exact match against the BM25 weight w", "exact match", em);
+        report.chart("SGP: retrieval accuracy against the BM25 weight w (w = 1 is BM25's top hit)", "w", "retrieval accuracy", retrieval);
+        report.chart("SGP: exact match against the BM25 weight w", "w", "exact match", em);
         report.write(s.report());
     }
 }

@@ -26,8 +26,13 @@ public final class HtmlReport {
         this.title = title;
     }
 
-    /** A line chart: series name → points (x, y); points with a non-finite y are skipped. */
+    /** A line chart over training steps: series name → points (step, y); points with a non-finite y are skipped. */
     public HtmlReport chart(String heading, String yLabel, Map<String, List<double[]>> series) {
+        return chart(heading, "step", yLabel, series);
+    }
+
+    /** A line chart: series name → points (x, y); points with a non-finite y are skipped. */
+    public HtmlReport chart(String heading, String xLabel, String yLabel, Map<String, List<double[]>> series) {
         StringBuilder svg = new StringBuilder();
         int w = 640, h = 280, left = 60, right = 150, top = 20, bottom = 40;
         double xMin = Double.POSITIVE_INFINITY, xMax = Double.NEGATIVE_INFINITY, yMin = Double.POSITIVE_INFINITY, yMax = Double.NEGATIVE_INFINITY;
@@ -60,7 +65,7 @@ public final class HtmlReport {
             double x = x0 + (x1 - x0) * i / 4, px = sx.applyAsDouble(x);
             svg.append(String.format(Locale.ROOT, "<text x='%.1f' y='%d' font-size='11' text-anchor='middle'>%s</text>", px, top + plotH + 16, number(x)));
         }
-        svg.append(String.format(Locale.ROOT, "<text x='%d' y='%d' font-size='12' text-anchor='middle'>step</text>", left + plotW / 2, h - 6));
+        svg.append(String.format(Locale.ROOT, "<text x='%d' y='%d' font-size='12' text-anchor='middle'>%s</text>", left + plotW / 2, h - 6, escape(xLabel)));
         svg.append(String.format(Locale.ROOT, "<text x='14' y='%d' font-size='12' text-anchor='middle' transform='rotate(-90 14 %d)'>%s</text>",
                 top + plotH / 2, top + plotH / 2, escape(yLabel)));
         int colour = 0;
@@ -112,6 +117,13 @@ public final class HtmlReport {
         return table(heading, List.of("setting", "value"), rows);
     }
 
+    /** A paper's claim, what this run measured, and whether the claim held here ("holds", "does not hold", ...). */
+    public HtmlReport finding(String claim, String measured, String verdict) {
+        sections.add("<div class='finding'><p><b>Claim:</b> " + escape(claim) + "</p><p><b>Measured here:</b> " + escape(measured)
+                + "</p><p><b>Verdict:</b> " + escape(verdict) + "</p></div>");
+        return this;
+    }
+
     public HtmlReport paragraph(String text) {
         sections.add("<p>" + escape(text) + "</p>");
         return this;
@@ -122,7 +134,7 @@ public final class HtmlReport {
         String html = "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'><title>" + escape(title) + "</title>\n"
                 + "<style>body{font-family:sans-serif;max-width:900px;margin:2em auto;color:#222}"
                 + "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}"
-                + "th{background:#f4f4f4}h2{margin-top:1.6em}</style></head><body>\n<h1>" + escape(title) + "</h1>\n"
+                + "th{background:#f4f4f4}h2{margin-top:1.6em}.finding{border-left:4px solid #1f77b4;padding-left:1em}</style></head><body>\n<h1>" + escape(title) + "</h1>\n"
                 + String.join("\n", sections) + "\n</body></html>\n";
         try {
             Path tmp = file.resolveSibling(file.getFileName() + ".tmp");

@@ -36,7 +36,22 @@ class AceAttorneyExperimentTest {
 
     @Test
     void tableShowsMeanAndSampleStandardDeviation() {
-        assertEquals("0.500 ± 0.707", AceAttorneyExperiment.meanSd(new double[] {0, 1}));
-        assertEquals("0.250", AceAttorneyExperiment.meanSd(new double[] {0.25}));
+        assertEquals("0.500 ± 0.707", Stats.meanSd(new double[] {0, 1}));
+        assertEquals("0.250", Stats.meanSd(new double[] {0.25}));
+    }
+
+    @Test
+    void theSgpClaimHoldsOnlyWhenItsRetrievalBeatsBm25ByMoreThanTheSpread() {
+        java.util.function.Function<double[], java.util.List<AceAttorneyExperiment.Row>> rows = r -> java.util.List.of(
+                row(1, "bm25+student", r[0]), row(2, "bm25+student", r[1]), row(1, "sgp+student w=0.5", r[2]), row(2, "sgp+student w=0.5", r[3]));
+        assertEquals(Experiment.Verdict.HOLDS, AceAttorneyExperiment.findings(rows.apply(new double[] {0.4, 0.5, 0.8, 0.9})).getFirst().verdict());
+        assertEquals(Experiment.Verdict.DOES_NOT_HOLD, AceAttorneyExperiment.findings(rows.apply(new double[] {0.8, 0.9, 0.4, 0.5})).getFirst().verdict());
+        assertEquals(Experiment.Verdict.INCONCLUSIVE, AceAttorneyExperiment.findings(rows.apply(new double[] {0.4, 0.9, 0.5, 0.8})).getFirst().verdict());
+        assertTrue(AceAttorneyExperiment.findings(rows.apply(new double[] {0.4, 0.5, 0.8, 0.9})).getFirst().measured()
+                .startsWith("retrieval accuracy 0.850 ± 0.071 with SGP (w = 0.5) against 0.450 ± 0.071"));
+    }
+
+    private static AceAttorneyExperiment.Row row(long seed, String pipeline, double retrieval) {
+        return new AceAttorneyExperiment.Row(seed, pipeline, new dev.retort.distill.qa.QaEvaluation.Scores(pipeline, 10, 0, 0, retrieval, 0));
     }
 }
