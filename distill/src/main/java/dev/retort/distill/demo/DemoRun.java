@@ -4,8 +4,6 @@ import dev.retort.distill.OutputDirectory;
 import dev.retort.distill.DistillJob;
 import dev.retort.distill.loss.KdConfig;
 import dev.retort.distill.meta.MetaOptions;
-import dev.retort.distill.method.Phase;
-import dev.retort.distill.method.Plan;
 import dev.retort.distill.options.DataOptions;
 import dev.retort.distill.options.DistillOptions;
 import dev.retort.distill.options.FeatureOptions;
@@ -13,24 +11,12 @@ import dev.retort.distill.options.GkdOptions;
 import dev.retort.distill.options.LoraOptions;
 import dev.retort.distill.options.ModelOptions;
 import dev.retort.distill.options.OutputOptions;
-import dev.retort.distill.data.CorpusReader;
-import dev.retort.distill.data.PackedData;
 import dev.retort.distill.report.HtmlReport;
 import dev.retort.distill.train.Evaluator;
 import dev.retort.distill.train.MetricsLog;
-import dev.retort.distill.train.SftObjective;
-import dev.retort.distill.train.Trainer;
 import dev.retort.distill.train.TrainingConfig;
-import dev.retort.models.export.ModelExporter;
-import dev.retort.models.hf.LlamaConfig;
-import dev.retort.models.llama.LlamaModel;
-import dev.retort.models.tokenizer.Tokenizer;
-import dev.retort.models.tokenizer.Tokenizers;
-import dev.retort.tensor.DType;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.lang.foreign.Arena;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -42,8 +28,8 @@ import java.util.Map;
 /**
  * {@code retort demo}: distillation end to end on data the project makes itself.
  * <ol>
- *   <li>generate a structured corpus ({@link DemoCorpus}) and train a BPE tokenizer on it;
- *   <li>train a 4-layer teacher from scratch on it (cross-entropy);
+ *   <li>generate a structured corpus ({@link DemoCorpus}) and train a BPE tokenizer on it ({@link DemoTask});
+ *   <li>train a 4-layer teacher from scratch on it (cross-entropy; {@link DemoTask});
  *   <li>make a 2-layer student from the teacher's layers 0 and 2 and give it LoRA adapters, then train it twice
  *       for the same number of steps on a small transfer set (a few hundred paragraphs, as when one distils on
  *       the little in-domain data at hand): with {@code neo} ((1−α)·CE + α·T²·KL from the teacher) and with
@@ -57,6 +43,11 @@ public final class DemoRun {
     public record Size(int paragraphs, int transferParagraphs, int vocab, int dim, int layers, int heads, int kvHeads,
                        int hidden, int seq, int batch, int teacherSteps, int studentSteps, String studentLayers, int loraRank,
                        double alpha, long seed) {
+        /** The task's part of the sizes: corpus, tokenizer and teacher. */
+        public DemoTask.Size task() {
+            return new DemoTask.Size(paragraphs, transferParagraphs, vocab, dim, layers, heads, kvHeads, hidden, seq, batch, teacherSteps, seed);
+        }
+
         public static Size standard() {
             return new Size(6000, 250, 512, 128, 4, 4, 2, 384, 64, 16, 400, 150, "0,2", 16, 0.9, 1);
         }
@@ -71,41 +62,14 @@ public final class DemoRun {
 
     public static Summary run(Path work, Size size, PrintStream log) throws IOException {
         Files.createDirectories(work);
-        for (String previous : List.of("teacher", "tokenizer", "teacher-run", "student-neo", "student-sft")) {
+        for (String previous : List.of("student-neo", "student-sft")) {
             OutputDirectory.fresh(work.resolve(previous));   // outputs of an earlier demo in the same place
         }
         long started = System.nanoTime();
 
-        // 1. data and tokenizer
-        Path corpus = work.resolve("corpus.txt"), transfer = work.resolve("transfer.txt"), heldOutFile = work.resolve("heldout.txt");
-        String text = new DemoCorpus(size.seed()).generate(size.paragraphs());
-        Files.writeString(corpus, text, StandardCharsets.UTF_8);
-        Files.writeString(transfer, new DemoCorpus(size.seed() + 500).generate(size.transferParagraphs()), StandardCharsets.UTF_8);
-        Files.writeString(heldOutFile, new DemoCorpus(size.seed() + 1000).generate(Math.max(20, size.paragraphs() / 20)), StandardCharsets.UTF_8);
-        Path teacherDir = work.resolve("teacher");
-        Path tokenizerDir = work.resolve("tokenizer");
-        BpeTrainer.train(text, size.vocab(), tokenizerDir);
-        Tokenizer tokenizer = Tokenizers.load(tokenizerDir);
-        PackedData train = PackedData.pack(CorpusReader.read(corpus, tokenizer), size.seq(), tokenizer.eosId());
-        PackedData heldOut = PackedData.pack(CorpusReader.read(heldOutFile, tokenizer), size.seq(), tokenizer.eosId());
-        log.printf(Locale.ROOT, "corpus: %,d tokens for the teacher, %,d in the students' transfer set, %,d held out; vocabulary %d%n",
-                train.targetCount(), PackedData.pack(CorpusReader.read(transfer, tokenizer), size.seq(), tokenizer.eosId()).targetCount(),
-                heldOut.targetCount(), tokenizer.vocabSize());
-
-        // 2. the teacher, trained from scratch
-        LlamaConfig config = new LlamaConfig(size.dim(), size.hidden(), size.layers(), size.heads(), size.kvHeads(),
-                size.dim() / size.heads(), tokenizer.vocabSize(), size.seq(), 1e-5, 10000.0, null, true,
-                1, List.of(2), false, false, DType.F32);
-        Path teacherRun = work.resolve("teacher-run");
-        log.printf(Locale.ROOT, "training the teacher: %d layers, dim %d, %d steps%n", size.layers(), size.dim(), size.teacherSteps());
-        try (Arena arena = Arena.ofShared()) {
-            LlamaModel teacher = LlamaModel.random(config, arena, size.seed());
-            TrainingConfig tc = TrainingConfig.DEFAULTS.withSteps(size.teacherSteps(), size.batch(), 3e-3, 3e-4, size.teacherSteps() / 20)
-                    .withSeed(size.seed()).withEvaluation(0, 4, 0);
-            Phase sft = Phase.standard("sft", new SftObjective(teacher), teacher.trainableParameters(), tc, train);
-            new Trainer(tc, Plan.of(sft, null), teacher, null, heldOut, "demo teacher", new OutputOptions(teacherRun, false, true)).run(false);
-            ModelExporter.save(teacher, null, tokenizerDir, teacherDir, DType.F32);
-        }
+        // 1-2. data, tokenizer and the teacher, trained from scratch
+        DemoTask.Files task = DemoTask.prepare(work, size.task(), log);
+        Path teacherDir = task.teacher(), transfer = task.transfer(), heldOutFile = task.heldOut();
 
         // 3. the same student trained two ways for the same budget
         Map<String, DistillJob.Outcome> outcomes = new LinkedHashMap<>();
