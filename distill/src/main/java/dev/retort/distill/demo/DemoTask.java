@@ -3,22 +3,11 @@ package dev.retort.distill.demo;
 import dev.retort.distill.OutputDirectory;
 import dev.retort.distill.data.CorpusReader;
 import dev.retort.distill.data.PackedData;
-import dev.retort.distill.method.Phase;
-import dev.retort.distill.method.Plan;
-import dev.retort.distill.options.OutputOptions;
 import dev.retort.distill.train.ResourceUse;
-import dev.retort.distill.train.SftObjective;
-import dev.retort.distill.train.Trainer;
-import dev.retort.distill.train.TrainingConfig;
-import dev.retort.models.export.ModelExporter;
-import dev.retort.models.hf.LlamaConfig;
-import dev.retort.models.llama.LlamaModel;
 import dev.retort.models.tokenizer.Tokenizer;
 import dev.retort.models.tokenizer.Tokenizers;
-import dev.retort.tensor.DType;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.lang.foreign.Arena;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -65,19 +54,10 @@ public final class DemoTask {
                 train.targetCount(), PackedData.pack(CorpusReader.read(transfer, tokenizer), size.seq(), tokenizer.eosId()).targetCount(),
                 heldOut.targetCount(), tokenizer.vocabSize());
 
-        LlamaConfig config = new LlamaConfig(size.dim(), size.hidden(), size.layers(), size.heads(), size.kvHeads(),
-                size.dim() / size.heads(), tokenizer.vocabSize(), size.seq(), 1e-5, 10000.0, null, true,
-                1, List.of(2), false, false, DType.F32);
         log.printf(Locale.ROOT, "training the teacher: %d layers, dim %d, %d steps%n", size.layers(), size.dim(), size.teacherSteps());
-        try (Arena arena = Arena.ofShared()) {
-            LlamaModel teacher = LlamaModel.random(config, arena, size.seed());
-            TrainingConfig tc = TrainingConfig.DEFAULTS.withSteps(size.teacherSteps(), size.batch(), 3e-3, 3e-4, size.teacherSteps() / 20)
-                    .withSeed(size.seed()).withEvaluation(0, 4, 0);
-            Phase sft = Phase.standard("sft", new SftObjective(teacher), teacher.trainableParameters(), tc, train);
-            Trainer.Result r = new Trainer(tc, Plan.of(sft, null), teacher, null, heldOut, "demo teacher",
-                    new OutputOptions(teacherRun, false, true)).run(false);
-            ModelExporter.save(teacher, null, tokenizerDir, teacherDir, DType.F32);
-            return new Files(corpus, transfer, heldOutFile, tokenizerDir, teacherDir, teacherRun, r.resources());
-        }
+        ResourceUse use = ScratchTeacher.train(train, heldOut, tokenizer.vocabSize(), new ScratchTeacher.Shape(size.dim(), size.layers(),
+                size.heads(), size.kvHeads(), size.hidden(), size.seq()), size.teacherSteps(), size.batch(), size.seed(), 0, tokenizerDir,
+                teacherRun, teacherDir, "demo teacher");
+        return new Files(corpus, transfer, heldOutFile, tokenizerDir, teacherDir, teacherRun, use);
     }
 }

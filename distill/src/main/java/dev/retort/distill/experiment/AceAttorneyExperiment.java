@@ -8,10 +8,9 @@ import dev.retort.distill.data.CorpusReader;
 import dev.retort.distill.data.PackedData;
 import dev.retort.distill.demo.BpeTrainer;
 import dev.retort.distill.demo.DocumentWorld;
+import dev.retort.distill.demo.ScratchTeacher;
 import dev.retort.distill.loss.KdConfig;
 import dev.retort.distill.meta.MetaOptions;
-import dev.retort.distill.method.Phase;
-import dev.retort.distill.method.Plan;
 import dev.retort.distill.options.DataOptions;
 import dev.retort.distill.options.DistillOptions;
 import dev.retort.distill.options.FeatureOptions;
@@ -26,20 +25,13 @@ import dev.retort.distill.qa.Sgp;
 import dev.retort.distill.report.HtmlReport;
 import dev.retort.distill.synth.SynthesizeJob;
 import dev.retort.distill.train.ResourceUse;
-import dev.retort.distill.train.SftObjective;
-import dev.retort.distill.train.Trainer;
 import dev.retort.distill.train.TrainingConfig;
 import dev.retort.models.Llm;
 import dev.retort.models.Sampling;
-import dev.retort.models.export.ModelExporter;
-import dev.retort.models.hf.LlamaConfig;
-import dev.retort.models.llama.LlamaModel;
 import dev.retort.models.tokenizer.Tokenizer;
 import dev.retort.models.tokenizer.Tokenizers;
-import dev.retort.tensor.DType;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.lang.foreign.Arena;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -234,21 +226,11 @@ public final class AceAttorneyExperiment implements Experiment {
         Tokenizer tokenizer = Tokenizers.load(tokenizerDir);
         PackedData train = PackedData.pack(CorpusReader.read(corpus, tokenizer), size.seq(), tokenizer.eosId());
         PackedData held = PackedData.pack(CorpusReader.read(heldOut, tokenizer), size.seq(), tokenizer.eosId());
-        LlamaConfig config = new LlamaConfig(size.dim(), size.hidden(), size.layers(), size.heads(), size.kvHeads(),
-                size.dim() / size.heads(), tokenizer.vocabSize(), 2 * size.seq(), 1e-5, 10000.0, null, true,
-                1, List.of(2), false, false, DType.F32);
         log.printf(Locale.ROOT, "ace-attorney: teacher of %d layers, dim %d, trained %d steps on %,d tokens%n",
                 size.layers(), size.dim(), size.teacherSteps(), train.targetCount());
-        try (Arena arena = Arena.ofShared()) {
-            LlamaModel teacher = LlamaModel.random(config, arena, 1);
-            TrainingConfig tc = TrainingConfig.DEFAULTS.withSteps(size.teacherSteps(), size.batch(), 3e-3, 3e-4, size.teacherSteps() / 20)
-                    .withSeed(1).withEvaluation(Math.max(1, size.teacherSteps() / 4), 4, 0);
-            Phase sft = Phase.standard("sft", new SftObjective(teacher), teacher.trainableParameters(), tc, train);
-            Trainer.Result r = new Trainer(tc, Plan.of(sft, null), teacher, null, held, "qa teacher",
-                    new OutputOptions(out.resolve("teacher-run"), false, true)).run(false);
-            ModelExporter.save(teacher, null, tokenizerDir, out.resolve("teacher"), DType.F32);
-            return r.resources();
-        }
+        return ScratchTeacher.train(train, held, tokenizer.vocabSize(), new ScratchTeacher.Shape(size.dim(), size.layers(), size.heads(),
+                size.kvHeads(), size.hidden(), 2 * size.seq()), size.teacherSteps(), size.batch(), 1, Math.max(1, size.teacherSteps() / 4),
+                tokenizerDir, out.resolve("teacher-run"), out.resolve("teacher"), "qa teacher");
     }
 
     private static DistillJob.Outcome trainStudent(Path teacher, Path data, Path run, Size size, long seed) throws IOException {
