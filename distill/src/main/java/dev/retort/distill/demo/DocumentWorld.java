@@ -116,6 +116,40 @@ public final class DocumentWorld {
         return text.toString();
     }
 
+    /** A question asked over a long context: the passage that answers it among distractor passages. */
+    public record LongQuestion(String context, String question, String answer) {}
+
+    /**
+     * {@code count} questions, each over a context of {@code passages} documents: the one that answers it and
+     * {@code passages - 1} others drawn at random, in random order, one paragraph each. With {@code distinct} the
+     * questions are about distinct people (held-out evaluation), else people are drawn with replacement (training).
+     */
+    public List<LongQuestion> longContextQuestions(long seed, int count, int passages, boolean distinct) {
+        if (passages < 1 || passages > people.size()) {
+            throw new IllegalArgumentException("a long context holds 1 to " + people.size() + " passages, not " + passages);
+        }
+        if (distinct && count > people.size()) throw new IllegalArgumentException("at most " + people.size() + " distinct questions, not " + count);
+        SplittableRandom r = new SplittableRandom(seed);
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < people.size(); i++) order.add(i);
+        for (int i = order.size() - 1; i > 0; i--) java.util.Collections.swap(order, i, r.nextInt(i + 1));
+        List<LongQuestion> out = new ArrayList<>();
+        for (int k = 0; k < count; k++) {
+            int gold = distinct ? order.get(k) : r.nextInt(people.size());
+            List<Integer> chosen = new ArrayList<>(List.of(gold));
+            while (chosen.size() < passages) {
+                int other = r.nextInt(people.size());
+                if (!chosen.contains(other)) chosen.add(other);
+            }
+            for (int i = chosen.size() - 1; i > 0; i--) java.util.Collections.swap(chosen, i, r.nextInt(i + 1));
+            StringBuilder context = new StringBuilder();
+            for (int i : chosen) context.append(context.isEmpty() ? "" : "\n").append(text(i));
+            Question q = questions(gold).get(r.nextInt(4));
+            out.add(new LongQuestion(context.toString(), q.question(), q.answer()));
+        }
+        return out;
+    }
+
     public int size() {
         return people.size();
     }

@@ -100,15 +100,13 @@ public final class AceAttorneyExperiment implements Experiment {
 
     /**
      * The paper's claim that selecting the context by the student's own likelihood (SGP, at the default weight) retrieves
-     * better than BM25's top hit, judged on the question-and-answer student: holds when SGP's retrieval mean exceeds
-     * BM25's by more than the two spreads over seeds, does not hold when it is below by as much, else inconclusive.
+     * better than BM25's top hit, judged on the question-and-answer student by {@link Stats#beats}.
      */
     static List<Finding> findings(List<Row> rows) {
         String sgp = "sgp+student w=" + Sgp.Options.DEFAULTS.bm25Weight(), bm25 = "bm25+student";
         double[] a = retrieval(rows, sgp), b = retrieval(rows, bm25);
         if (a.length == 0 || b.length == 0) return List.of();
-        double gap = Stats.mean(a) - Stats.mean(b), noise = Stats.sd(a) + Stats.sd(b);
-        Verdict v = gap > noise ? Verdict.HOLDS : gap < -noise ? Verdict.DOES_NOT_HOLD : Verdict.INCONCLUSIVE;
+        Verdict v = Stats.beats(a, b);
         return List.of(new Finding("Choosing the context by the student's own likelihood of the question and its answer (SGP) finds the "
                 + "right passage more often than BM25's top hit.", String.format(Locale.ROOT, "retrieval accuracy %s with SGP (w = %.1f) "
                 + "against %s with BM25's top hit, over %d seed(s)", Stats.meanSd(a), Sgp.Options.DEFAULTS.bm25Weight(), Stats.meanSd(b), a.length), v));

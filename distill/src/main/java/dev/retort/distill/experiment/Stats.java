@@ -25,4 +25,15 @@ public final class Stats {
         if (x.length < 2) return String.format(Locale.ROOT, "%.3f", mean(x));
         return String.format(Locale.ROOT, "%.3f ± %.3f", mean(x), sd(x));
     }
+
+    /**
+     * Whether {@code candidate} beats {@code baseline} over seeds: holds when its mean is higher by more than the two
+     * sample standard deviations together, does not hold when lower by as much, and is inconclusive in between or with
+     * fewer than two seeds on either side (one seed has no spread to compare a gap with).
+     */
+    public static Experiment.Verdict beats(double[] candidate, double[] baseline) {
+        if (candidate.length < 2 || baseline.length < 2) return Experiment.Verdict.INCONCLUSIVE;
+        double gap = mean(candidate) - mean(baseline), noise = sd(candidate) + sd(baseline);
+        return gap > noise ? Experiment.Verdict.HOLDS : gap < -noise ? Experiment.Verdict.DOES_NOT_HOLD : Experiment.Verdict.INCONCLUSIVE;
+    }
 }

@@ -42,6 +42,30 @@ class DocumentWorldTest {
         assertEquals(world.documents(), new DocumentWorld(1, 300).documents(), "a world is a function of its seed");
     }
 
+    @Test
+    void aLongContextHoldsTheAnsweringPassageAmongDistinctDistractorsInRandomPlaces() {
+        DocumentWorld world = new DocumentWorld(1, 100);
+        Set<String> texts = new HashSet<>();
+        for (Contexts.Document d : world.documents()) texts.add(d.text());
+        List<DocumentWorld.LongQuestion> gold = world.longContextQuestions(2, 100, 5, true);
+        Set<String> subjects = new HashSet<>();
+        int[] goldPlace = new int[5];
+        for (DocumentWorld.LongQuestion q : gold) {
+            List<String> passages = List.of(q.context().split("\n"));
+            assertEquals(5, passages.size(), q.context());
+            assertEquals(5, new HashSet<>(passages).size(), "distinct passages: " + q.context());
+            assertTrue(texts.containsAll(passages), "every passage is a document of the world");
+            List<String> answering = passages.stream().filter(p -> subjectMatches(p, q.question())).toList();
+            assertEquals(1, answering.size(), q.question() + " / " + q.context());
+            assertTrue(answering.getFirst().contains(" " + q.answer()), q + " / " + answering);
+            assertTrue(subjects.add(answering.getFirst()), "distinct questions are about distinct people");
+            goldPlace[passages.indexOf(answering.getFirst())]++;
+        }
+        for (int place : goldPlace) assertTrue(place >= 8, "the answering passage is anywhere in the context: " + java.util.Arrays.toString(goldPlace));
+        assertEquals(gold, world.longContextQuestions(2, 100, 5, true), "a function of the seed");
+        assertEquals(300, world.longContextQuestions(3, 300, 2, false).size(), "drawn with replacement for training");
+    }
+
     private static boolean subjectMatches(String doc, String question) {
         String subject = doc.substring(0, doc.indexOf(" is a "));
         String job = doc.substring(doc.indexOf(" is a ") + 6, doc.indexOf(" in "));

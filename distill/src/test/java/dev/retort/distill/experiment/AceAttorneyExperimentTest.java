@@ -47,6 +47,8 @@ class AceAttorneyExperimentTest {
         assertEquals(Experiment.Verdict.HOLDS, AceAttorneyExperiment.findings(rows.apply(new double[] {0.4, 0.5, 0.8, 0.9})).getFirst().verdict());
         assertEquals(Experiment.Verdict.DOES_NOT_HOLD, AceAttorneyExperiment.findings(rows.apply(new double[] {0.8, 0.9, 0.4, 0.5})).getFirst().verdict());
         assertEquals(Experiment.Verdict.INCONCLUSIVE, AceAttorneyExperiment.findings(rows.apply(new double[] {0.4, 0.9, 0.5, 0.8})).getFirst().verdict());
+        assertEquals(Experiment.Verdict.INCONCLUSIVE, AceAttorneyExperiment.findings(rows.apply(new double[] {0.4, 0.5, 0.8, 0.9}).subList(0, 3))
+                .getFirst().verdict(), "one seed of SGP has no spread to judge a gap by");
         assertTrue(AceAttorneyExperiment.findings(rows.apply(new double[] {0.4, 0.5, 0.8, 0.9})).getFirst().measured()
                 .startsWith("retrieval accuracy 0.850 ± 0.071 with SGP (w = 0.5) against 0.450 ± 0.071"));
     }
