@@ -45,6 +45,8 @@ final class SparkCacheTeacherCommand implements Callable<Integer> {
                     pass.partitions(), sc.master(), directory.path());
             long start = System.nanoTime();
             List<ShardWritten> written = SparkJobs.collect(() -> pass.writeShards(pass.batches(sc)));
+            System.err.printf(Locale.ROOT, "scored %d partitions in %.1f s; merging their shards into %s%n", written.size(),
+                    (System.nanoTime() - start) / 1e9, o.out());
             TeacherCacheJob.Result r = pass.merge(written, start);
             System.out.println(r.summary(o));
         }
