@@ -53,7 +53,7 @@ public final class CachePass {
      * @param partitions the partitions asked for; there are never more than passes
      */
     public static CachePass plan(TeacherCacheJob.Options o, int partitions, ShardDirectory shards) throws IOException {
-        if (partitions < 1) throw new IllegalArgumentException("--partitions must be at least 1, got " + partitions);
+        requirePartitions(partitions);
         PackedData rows;
         CacheDescription description;
         try (Llm model = Llm.open(o.teacher())) {
@@ -67,6 +67,11 @@ public final class CachePass {
             batches.add(new TeacherBatch(first, batch));
         }
         return new CachePass(o, rows, description, shards, batches, Math.min(partitions, batches.size()));
+    }
+
+    /** Refuses fewer than one partition, as {@code --partitions} names it. */
+    static void requirePartitions(int partitions) {
+        if (partitions < 1) throw new IllegalArgumentException("--partitions must be at least 1, got " + partitions);
     }
 
     /** The partitions the passes are spread over (0 when the data packs into no rows). */

@@ -35,6 +35,7 @@ final class SparkCacheTeacherCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         TeacherCacheJob.Options o = cache.options();
+        if (partitions != null) CachePass.requirePartitions(partitions);   // before Spark starts, as every check here
         TeacherCacheWriter.requireWritable(o.out());   // first: the teacher pass can take hours
         SparkConf conf = spark.sparkConf("retort cache-teacher");
         ExecutorMemory.of(conf, memoryLimit).require(TeacherCacheJob.memoryPlan(o));

@@ -74,11 +74,14 @@ class RetortSparkCliTest {
     }
 
     @Test
-    void aRunWithoutAMasterIsRefusedInOneLine(@TempDir Path tmp) {
+    void aRunWithoutAMasterOrWithNoPartitionsIsRefusedInOneLine(@TempDir Path tmp) {
         Run r = run(RetortSpark.commandLine(), cacheTeacher(tmp.resolve("c.rtkc")));
         assertEquals(2, r.exit(), r.err());
         assertEquals("retort spark cache-teacher: --master is required outside spark-submit, e.g. --master local[2] "
                 + "(or spark://HOST:7077, yarn, k8s://URL) (see 'retort spark cache-teacher --help')", r.err().strip());
+        Run none = run(RetortSpark.commandLine(), cacheTeacher(tmp.resolve("c.rtkc"), "--master", "local[2]", "--partitions", "0"));
+        assertEquals(2, none.exit(), none.err());
+        assertEquals("retort spark cache-teacher: --partitions must be at least 1, got 0", none.err().strip());
     }
 
     @Test
