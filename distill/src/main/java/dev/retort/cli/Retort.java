@@ -29,19 +29,27 @@ public final class Retort {
 
     /** The configured command line (tests run commands through it without exiting the JVM). */
     public static CommandLine commandLine() {
-        CommandLine cli = new CommandLine(new Retort());
+        return configure(new CommandLine(new Retort()), "retort");
+    }
+
+    /**
+     * Gives {@code cli} Retort's conventions (another program's command line too, such as {@code retort spark}):
+     * a later flag wins, a user-facing failure is one line naming {@code program} and the command, and the exit
+     * code says whose fault it was.
+     */
+    public static CommandLine configure(CommandLine cli, String program) {
         cli.setOverwrittenOptionsAllowed(true);  // a later flag wins, as scripts that append options expect
         // A user-facing failure is one clear line (the stack trace only with RETORT_DEBUG set). Exit codes: 2 when
         // what the user gave is wrong — a flag, a value, a file it names (missing, unreadable, damaged) — and 1
         // when a run fails while running (it diverged, ran out of memory, or hit an internal error).
         cli.setParameterExceptionHandler((e, args) -> {
             CommandLine cmd = e.getCommandLine();
-            cmd.getErr().println("retort " + cmd.getCommandName() + ": " + e.getMessage() + " (see 'retort "
+            cmd.getErr().println(program + " " + cmd.getCommandName() + ": " + e.getMessage() + " (see '" + program + " "
                     + cmd.getCommandName() + " --help')");
             return 2;
         });
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            cmd.getErr().println("retort " + cmd.getCommandName() + ": " + e.getMessage());
+            cmd.getErr().println(program + " " + cmd.getCommandName() + ": " + e.getMessage());
             if (System.getenv("RETORT_DEBUG") != null) e.printStackTrace(cmd.getErr());
             return isUsageError(e) ? 2 : 1;
         });

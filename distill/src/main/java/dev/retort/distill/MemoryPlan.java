@@ -127,11 +127,24 @@ public record MemoryPlan(long weights, long trainable, long activations) {
         else requireWithin(availableBytes(), "the memory available now (MemAvailable)", advice);
     }
 
-    private void requireWithin(long limitBytes, String limitSource, String advice) {
+    /**
+     * Refuses a plan above {@code limitBytes} (≤ 0: no limit) in one line naming the estimate, the limit, where
+     * the limit comes from ({@code limitSource}, e.g. a flag or a setting) and {@code advice}, what to change.
+     */
+    public void requireWithin(long limitBytes, String limitSource, String advice) {
         if (limitBytes <= 0 || total() <= limitBytes) return;
         throw new IllegalArgumentException(String.format(Locale.ROOT, "this run needs about %s (weights %s, trainable "
                         + "copies with gradients and optimizer state %s, activations and caches %s) but %s is %s; %s",
                 gb(total()), gb(weights), gb(trainable), gb(activations), limitSource, gb(limitBytes), advice));
+    }
+
+    /**
+     * This plan run {@code passes} times at once in one process (threads of one Spark executor, say): the weights
+     * are shared, the trainable state and activations are each pass's own.
+     */
+    public MemoryPlan concurrent(int passes) {
+        if (passes < 1) throw new IllegalArgumentException("passes must be at least 1, got " + passes);
+        return new MemoryPlan(weights, Math.multiplyExact(trainable, passes), Math.multiplyExact(activations, passes));
     }
 
     /** One line for the log. */

@@ -46,6 +46,20 @@ class MemoryPlanTest {
                 e.getMessage());
     }
 
+    /** Passes run at once in one process share the weights; each has its own activations (and trainable state). */
+    @Test
+    void concurrentPassesShareTheWeightsOnly() {
+        MemoryPlan one = new MemoryPlan(3L << 30, 1L << 20, 2L << 20);
+        MemoryPlan three = one.concurrent(3);
+        assertEquals(new MemoryPlan(3L << 30, 3L << 20, 6L << 20), three);
+        assertEquals(one, one.concurrent(1));
+        assertThrows(IllegalArgumentException.class, () -> one.concurrent(0));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> three.requireWithin(1L << 30, "spark.executor.memoryOverhead", "raise it"));
+        assertTrue(e.getMessage().contains("spark.executor.memoryOverhead is 1.0 GB; raise it"), e.getMessage());
+        three.requireWithin(0, "no limit", "never refused");
+    }
+
     @Test
     void sizesParseAndTheRefusalIsOneLineSayingWhatToChange() {
         assertEquals(8L << 30, MemoryPlan.parseBytes("8g"));

@@ -19,7 +19,8 @@ import java.util.Objects;
  * @param dataHash the training data file's hash ({@link CacheHashes#file}), or empty when not computed
  */
 public record CacheDescription(String teacherName, String teacherPath, int vocabSize, int topK, float temperature,
-                               int sequenceLength, String tokenizerHash, String dataName, String dataHash) {
+                               int sequenceLength, String tokenizerHash, String dataName, String dataHash)
+        implements java.io.Serializable {   // sent with each task of a distributed teacher pass (the spark module)
 
     public CacheDescription {
         Objects.requireNonNull(teacherName, "teacherName");

@@ -219,6 +219,24 @@ public final class TeacherCacheWriter implements AutoCloseable {
         commitSequence(tokens, length);
     }
 
+    /**
+     * Appends every sequence of {@code source}, in order, as stored: caches written in pieces (one per Spark
+     * partition, say) and copied in order into one writer make the file one writer over all the sequences makes,
+     * byte for byte.
+     *
+     * @throws TeacherCacheException when {@code source} was made from another teacher, data or settings
+     */
+    public void appendAll(TeacherCache source) {
+        if (!source.description().equals(description)) {
+            throw new TeacherCacheException(source.file(), "was made with " + source.description() + "; expected "
+                    + description);
+        }
+        for (int s = 0; s < source.sequenceCount(); s++) {
+            SequenceTopK top = source.topK(s);
+            appendTopK(source.tokens(s), top.ids(), top.logits(), top.restLse());
+        }
+    }
+
     /** Sequences appended so far. */
     public long sequenceCount() {
         return sequenceCount;
