@@ -165,6 +165,7 @@ public final class MetaCostExperiment implements Experiment {
                 MetaBench.Measurement m = measureInChild(logs.resolve(g.label() + "-" + arm + ".log"), arm, size, teacher);
                 log.println("  " + m.line());
                 cost.add(new CostRow(g, m));
+                append(results, json(cost.getLast()));
             }
         }
 
@@ -188,18 +189,20 @@ public final class MetaCostExperiment implements Experiment {
                     Evaluator.Result r = Evaluator.evaluate(st, t, heldOut, 0, 4, pool);
                     QualityRow row = new QualityRow(arm, seed, r.perplexity(), r.agreement(), o.training().steps(), o.training().resources());
                     quality.add(row);
+                    append(results, json(row));
                     log.printf(Locale.ROOT, "meta-cost: %s seed %d: held-out perplexity %.4f, agreement %.4f (%s)%n", arm, seed,
                             row.perplexity(), row.agreement(), row.training().summary());
                 }
             }
         }
-        StringBuilder lines = new StringBuilder();
-        for (CostRow c : cost) lines.append(json(c)).append('\n');
-        for (QualityRow q : quality) lines.append(json(q)).append('\n');
-        Files.writeString(results, lines, StandardCharsets.UTF_8);
         Summary summary = new Summary(cost, quality, teacherParams, studentParams, task.teacherTraining(), results, out.resolve("report.html"));
         writeReport(summary, size, seeds);
         return summary;
+    }
+
+    /** One row more in results.jsonl, written as soon as it is measured (a stopped run keeps what it measured). */
+    private static void append(Path results, ObjectNode row) throws IOException {
+        Files.writeString(results, row + "\n", StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
     }
 
     /**
