@@ -126,6 +126,16 @@ class CliTest {
         Run meta = run(concat(new String[] {"bench", "meta", "--steps", "1"}, tiny));
         assertEquals(0, meta.exit(), meta.err());
         assertEquals(4, meta.out().strip().lines().count(), "a header and one line per mode: " + meta.out());
+        Run wide = run(concat(new String[] {"bench", "meta", "--steps", "1", "--json", "--modes", "meta-full", "--teacher-dim", "32",
+                "--teacher-heads", "4", "--teacher-kv-heads", "2", "--teacher-hidden", "48", "--teacher-layers", "2"}, tiny));
+        assertEquals(0, wide.exit(), wide.err());
+        var m = dev.retort.distill.bench.MetaBench.Measurement.fromJson(wide.out().strip());
+        assertEquals(1, m.stepsRun());
+        assertEquals(40 * 32 + 2 * (2 * 32 * 32 + 2 * 32 * 16 + 3 * 32 * 48 + 2 * 32) + 32, m.teacherParams(), "a 2-layer, 32-wide teacher: " + wide.out());
+        assertEquals(4L * 4 * m.teacherParams(), m.teacherStateBytes(), "φ, AdamW and gradients over every teacher weight");
+        Run badTeacher = run(concat(new String[] {"bench", "meta", "--teacher-dim", "30", "--teacher-heads", "4"}, tiny));
+        assertEquals(2, badTeacher.exit());
+        assertTrue(badTeacher.err().contains("--teacher-dim 30 is not a multiple of --teacher-heads 4"), badTeacher.err());
         Run badMode = run(concat(new String[] {"bench", "train", "--mode", "sprint"}, tiny));
         assertEquals(2, badMode.exit());
         assertTrue(badMode.err().contains("--mode") && badMode.err().contains("sprint"), badMode.err());

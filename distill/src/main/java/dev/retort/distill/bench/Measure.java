@@ -1,5 +1,6 @@
 package dev.retort.distill.bench;
 
+import dev.retort.distill.options.OutputOptions;
 import dev.retort.distill.train.ResourceUse;
 import java.util.Arrays;
 import java.util.Locale;
@@ -37,16 +38,29 @@ public final class Measure {
 
     /** Two warm-up calls, then the median of {@code steps} timed ones. For long calls (a training step). */
     public static double medianStepSeconds(Runnable step, int steps) {
+        return timedSteps(step, steps).medianSeconds();
+    }
+
+    /** The median seconds of the timed steps, and what the timed steps together cost (warm-up excluded). */
+    public record Steps(double medianSeconds, int timed, ResourceUse resources) {}
+
+    /**
+     * Two warm-up calls, then {@code steps} timed ones: their median, and their wall, CPU, peak RSS and energy
+     * ({@link ResourceUse}, the energy estimated at {@link OutputOptions#DEFAULT_CORE_WATTS} where RAPL is not readable).
+     */
+    public static Steps timedSteps(Runnable step, int steps) {
         if (steps < 1) throw new IllegalArgumentException("--steps must be at least 1, got " + steps);
         step.run();
         step.run();
         double[] times = new double[steps];
+        ResourceUse.Meter meter = ResourceUse.start(OutputOptions.DEFAULT_CORE_WATTS);
         for (int i = 0; i < steps; i++) {
             long t0 = System.nanoTime();
             step.run();
             times[i] = (System.nanoTime() - t0) / 1e9;
         }
-        return median(times);
+        ResourceUse used = meter.stop();
+        return new Steps(median(times), steps, used);
     }
 
     /** The median of {@code samples} (sorted in place). */

@@ -93,6 +93,12 @@ public record TrainingConfig(
                 s, evalEvery, evalBatches, checkpointEvery);
     }
 
+    /** The same settings with the optimizer {@code name} (adamw or rmsprop). */
+    public TrainingConfig withOptimizer(String name) {
+        return new TrainingConfig(maxSteps, epochs, batchSize, gradAccum, lr, minLr, warmupSteps, weightDecay, clip, name,
+                seed, evalEvery, evalBatches, checkpointEvery);
+    }
+
     /** For the report: every setting, in a stable order. */
     public String describe() {
         return describeFixed() + "; " + describeAdjustable();
