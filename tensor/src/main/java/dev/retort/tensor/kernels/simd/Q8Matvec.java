@@ -77,17 +77,26 @@ final class Q8Matvec {
         int b = 0;
         for (; b + 2 <= blocks; b += 2) {
             long block = at + (long) b * Q8Block.BYTES, xs = xAt + (long) b * Q8Block.BLOCK * 4;
-            FloatVector d0 = FloatVector.broadcast(Simd.F, Half.f16ToFloat(w.get(F16, block)));
-            FloatVector d1 = FloatVector.broadcast(Simd.F, Half.f16ToFloat(w.get(F16, block + Q8Block.BYTES)));
+            FloatVector d0 = FloatVector.broadcast(Simd.F, scale(w, block));
+            FloatVector d1 = FloatVector.broadcast(Simd.F, scale(w, block + Q8Block.BYTES));
             acc0 = blockDot(w, block + 2, x, xs).fma(d0, acc0);
             acc1 = blockDot(w, block + Q8Block.BYTES + 2, x, xs + Q8Block.BLOCK * 4).fma(d1, acc1);
         }
         if (b < blocks) {
             long block = at + (long) b * Q8Block.BYTES;
-            FloatVector d0 = FloatVector.broadcast(Simd.F, Half.f16ToFloat(w.get(F16, block)));
+            FloatVector d0 = FloatVector.broadcast(Simd.F, scale(w, block));
             acc0 = blockDot(w, block + 2, x, xAt + (long) b * Q8Block.BLOCK * 4).fma(d0, acc0);
         }
         return Simd.sumLanes(acc0.add(acc1));
+    }
+
+    /**
+     * The block's scale d, widened by the intrinsic alone: {@link Half#f16ToFloat} also quiets a signalling NaN,
+     * which changes nothing here (any arithmetic on a NaN gives a quiet NaN) and costs a branch per block: without
+     * it a 2048 x 768 matvec ran at 14-15 GB/s of CPU time instead of 9-12 (Zen 4, one thread, a loaded machine).
+     */
+    private static float scale(MemorySegment w, long block) {
+        return Float.float16ToFloat(w.get(F16, block));
     }
 
     /** Lane sums of q·x over one block: the 32 int8 at byte {@code quants}, x [32] at byte {@code xAt}. */
