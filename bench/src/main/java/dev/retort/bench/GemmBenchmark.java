@@ -2,6 +2,7 @@ package dev.retort.bench;
 
 import dev.retort.tensor.DType;
 import dev.retort.tensor.Half;
+import dev.retort.tensor.Q8Block;
 import dev.retort.tensor.ThreadPool;
 import dev.retort.tensor.kernels.Gemm;
 import dev.retort.tensor.kernels.Kernels;
@@ -127,7 +128,15 @@ public class GemmBenchmark {
     }
 
     static MemorySegment randomMatrix(Arena arena, Random rnd, long count, DType dtype) {
-        MemorySegment s = arena.allocate(count * dtype.bytes, 64);
+        MemorySegment s = arena.allocate(dtype.byteSize(count), 64);
+        if (dtype == DType.Q8_0) {   // blocks of an F16 scale near 1/127 and 32 int8 values
+            for (long b = 0; b < count / Q8Block.BLOCK; b++) {
+                long at = b * Q8Block.BYTES;
+                s.set(ValueLayout.JAVA_SHORT_UNALIGNED, at, Half.floatToF16((0.5f + rnd.nextFloat()) / 127));
+                for (int j = 0; j < Q8Block.BLOCK; j++) s.set(ValueLayout.JAVA_BYTE, at + 2 + j, (byte) (rnd.nextInt(255) - 127));
+            }
+            return s;
+        }
         for (long i = 0; i < count; i++) {
             float v = rnd.nextFloat() * 2 - 1;
             if (dtype == DType.F32) s.setAtIndex(ValueLayout.JAVA_FLOAT, i, v);
@@ -137,7 +146,7 @@ public class GemmBenchmark {
     }
 
     /**
-     * Decode-path matvec y = W·x with W [4096 x 4096] in F32 or BF16, next to a plain streaming read of a buffer
+     * Decode-path matvec y = W·x with W [4096 x 4096] in F32, BF16 or Q8_0, next to a plain streaming read of a buffer
      * the size of the F32 weight (the machine's bandwidth, measured in the same run): {@code bench/jmh} turns
      * both into GB/s of weight bytes read.
      */
@@ -151,7 +160,7 @@ public class GemmBenchmark {
         static final int ROWS = 4096, COLS = 4096;
         private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
 
-        @Param({"f32", "bf16"})
+        @Param({"f32", "bf16", "q8_0"})
         public String dtype;
 
         @Param({"1", "2"})
@@ -167,7 +176,7 @@ public class GemmBenchmark {
         public void setUp() {
             ThreadPool.setSharedThreads(threads);
             gemm = Kernels.get().gemm();
-            wType = dtype.equals("f32") ? DType.F32 : DType.BF16;
+            wType = DType.valueOf(dtype.toUpperCase(java.util.Locale.ROOT));
             arena = Arena.ofShared();
             Random rnd = new Random(0);
             w = randomMatrix(arena, rnd, (long) ROWS * COLS, wType);

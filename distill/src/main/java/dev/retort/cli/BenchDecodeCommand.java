@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
 final class BenchDecodeCommand implements Callable<Integer> {
     @Option(names = "--model", description = "Model directory or GGUF file; without it a random model of the --dim/--layers/... shape.")
     Path model;
-    @Option(names = "--dtype", description = "Weight type of the random model, or to convert --model to: f32, bf16 or f16 (default: as stored; random: f32).")
+    @Option(names = "--dtype", description = "Weight type of the random model, or to convert --model to: f32, bf16, f16 or q8_0 (a GGUF file; default: as stored; random: f32).")
     String dtype;
     @Option(names = "--untied", description = "Random model with a separate LM head.")
     boolean untied;
@@ -39,7 +39,8 @@ final class BenchDecodeCommand implements Callable<Integer> {
             case "f32" -> DType.F32;
             case "bf16" -> DType.BF16;
             case "f16" -> DType.F16;
-            default -> throw new IllegalArgumentException("--dtype must be f32, bf16 or f16, got '" + dtype + "'");
+            case "q8_0" -> DType.Q8_0;
+            default -> throw new IllegalArgumentException("--dtype must be f32, bf16, f16 or q8_0, got '" + dtype + "'");
         };
         DecodeBench.Result r = DecodeBench.run(model, type,
                 model == null ? shape.config(shape.layers, !untied, Math.max(shape.seq, tokens + 1)) : null, tokens, sequences);

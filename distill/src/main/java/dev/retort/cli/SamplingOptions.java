@@ -33,15 +33,6 @@ final class SamplingOptions {
 
     /** The settings, with each value checked against its flag. */
     Sampling settings() {
-        if (maxTokens < 0) throw new IllegalArgumentException("--max-tokens must be >= 0, got " + maxTokens);
-        if (!(temperature >= 0) || Float.isInfinite(temperature)) throw new IllegalArgumentException("--temperature must be a finite number >= 0, got " + temperature);
-        if (!(topP > 0 && topP <= 1)) throw new IllegalArgumentException("--top-p must be in (0, 1], got " + topP);
-        if (topK < 0) throw new IllegalArgumentException("--top-k must be >= 0, got " + topK);
-        if (!(minP >= 0 && minP < 1)) throw new IllegalArgumentException("--min-p must be in [0, 1), got " + minP);
-        if (!(repetitionPenalty > 0) || Float.isInfinite(repetitionPenalty)) {
-            throw new IllegalArgumentException("--repetition-penalty must be a finite number > 0 (1 = off), got " + repetitionPenalty);
-        }
-        for (String s : stops) if (s.isEmpty()) throw new IllegalArgumentException("--stop must not be empty");
-        return new Sampling(maxTokens, temperature, topK, topP, minP, repetitionPenalty, stops, seed);
+        return Sampling.fromFlags(maxTokens, temperature, topK, topP, minP, repetitionPenalty, stops, seed);
     }
 }

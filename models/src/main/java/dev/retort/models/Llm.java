@@ -107,7 +107,7 @@ public final class Llm implements AutoCloseable {
             throw new ModelFileException(Files.isDirectory(modelDir) ? modelDir.resolve(LlamaConfig.FILE_NAME) : modelDir, "vocab_size is " + config.vocabSize()
                     + " but the tokenizer has " + tokenizer.vocabSize() + " tokens; expected at least that many");
         }
-        ModelWeights weights = ModelWeights.open(modelDir);
+        ModelWeights weights = ModelWeights.open(modelDir, true);   // frozen: a GGUF file's Q8_0 read in place by the int8 kernels
         Arena arena = Arena.ofShared();
         try {
             LlamaModel model = LlamaModel.load(config, weights, arena, false);

@@ -34,6 +34,24 @@ public record Sampling(int maxTokens, float temperature, int topK, float topP, f
         new Sampler(temperature, topK, topP, minP, repetitionPenalty, seed);   // checks the rest with the sampler's messages
     }
 
+    /**
+     * The settings a command line gave, each value checked in the words of its flag ({@code --max-tokens},
+     * {@code --temperature}, …): {@code retort generate} and {@code retort-run} share these flags.
+     */
+    public static Sampling fromFlags(int maxTokens, float temperature, int topK, float topP, float minP, float repetitionPenalty,
+                                     List<String> stops, long seed) {
+        if (maxTokens < 0) throw new IllegalArgumentException("--max-tokens must be >= 0, got " + maxTokens);
+        if (!(temperature >= 0) || Float.isInfinite(temperature)) throw new IllegalArgumentException("--temperature must be a finite number >= 0, got " + temperature);
+        if (!(topP > 0 && topP <= 1)) throw new IllegalArgumentException("--top-p must be in (0, 1], got " + topP);
+        if (topK < 0) throw new IllegalArgumentException("--top-k must be >= 0, got " + topK);
+        if (!(minP >= 0 && minP < 1)) throw new IllegalArgumentException("--min-p must be in [0, 1), got " + minP);
+        if (!(repetitionPenalty > 0) || Float.isInfinite(repetitionPenalty)) {
+            throw new IllegalArgumentException("--repetition-penalty must be a finite number > 0 (1 = off), got " + repetitionPenalty);
+        }
+        for (String s : stops) if (s.isEmpty()) throw new IllegalArgumentException("--stop must not be empty");
+        return new Sampling(maxTokens, temperature, topK, topP, minP, repetitionPenalty, stops, seed);
+    }
+
     /** Without min-p, repetition penalty or stop strings. */
     public Sampling(int maxTokens, float temperature, int topK, float topP, long seed) {
         this(maxTokens, temperature, topK, topP, 0, 1, List.of(), seed);

@@ -15,12 +15,20 @@ public final class DTypeConversion {
 
     private DTypeConversion() {}
 
-    /** A contiguous copy of {@code source} in {@code dtype} (F32, BF16 or F16), owned by {@code arena}. */
+    /**
+     * A contiguous copy of {@code source} in {@code dtype} (F32, BF16 or F16), owned by {@code arena}; a Q8_0
+     * source is dequantised (exactly, to F32 first).
+     */
     public static Tensor convert(Tensor source, DType dtype, Arena arena) {
-        if (dtype == DType.I8 || source.dtype() == DType.I8) {
-            throw new IllegalArgumentException("cannot convert " + source + " to " + dtype + ": only F32, BF16 and F16 are supported");
+        if (dtype == DType.I8 || source.dtype() == DType.I8 || dtype == DType.Q8_0) {
+            throw new IllegalArgumentException("cannot convert " + source + " to " + dtype
+                    + ": only F32, BF16 and F16 are supported (and Q8_0 read)");
         }
         Tensor out = Tensor.zeros(arena, dtype, source.shape());
+        if (source.dtype() == DType.Q8_0) {
+            source.copyInto(out);   // element by element: Q8_0 weights are exact in F32, then narrowed once
+            return out;
+        }
         if (!source.isContiguous()) {
             source.copyInto(out);   // strided views are rare here; the general per-element path will do
             return out;

@@ -40,7 +40,7 @@ public final class Tensor {
     /** A zero-filled contiguous tensor owned by {@code arena}. */
     public static Tensor zeros(Arena arena, DType dtype, int... shape) {
         long count = checkedCount(shape);
-        MemorySegment segment = arena.allocate(count * dtype.bytes, 64); // 64-byte aligned for SIMD loads
+        MemorySegment segment = arena.allocate(dtype.byteSize(count), 64); // 64-byte aligned for SIMD loads
         return new Tensor(segment, dtype, shape.clone(), rowMajorStrides(shape), 0);
     }
 
@@ -68,9 +68,9 @@ public final class Tensor {
     /** Wraps existing memory (for example a memory-mapped weight) as a contiguous tensor, without copying. */
     public static Tensor wrap(MemorySegment segment, DType dtype, int... shape) {
         long count = checkedCount(shape);
-        if (segment.byteSize() < count * dtype.bytes) {
+        if (segment.byteSize() < dtype.byteSize(count)) {
             throw new IllegalArgumentException("segment of " + segment.byteSize() + " bytes is too small for "
-                    + dtype + Arrays.toString(shape) + " (" + count * dtype.bytes + " bytes)");
+                    + dtype + Arrays.toString(shape) + " (" + dtype.byteSize(count) + " bytes)");
         }
         return new Tensor(segment, dtype, shape.clone(), rowMajorStrides(shape), 0);
     }
@@ -103,8 +103,8 @@ public final class Tensor {
         return true;
     }
 
-    /** Byte offset of element [0,…,0] in the segment. */
-    public long byteOffset() { return offset * dtype.bytes; }
+    /** Byte offset of element [0,…,0] in the segment (for Q8_0, of its block). */
+    public long byteOffset() { return dtype == DType.Q8_0 ? Q8Block.blockAt(offset) : dtype.byteSize(offset); }
 
     // ---- views ----------------------------------------------------------------------------------------
 
@@ -192,11 +192,11 @@ public final class Tensor {
             throw new IllegalArgumentException("copy of shape " + Arrays.toString(shape) + " into " + Arrays.toString(dst.shape));
         }
         if (dtype == dst.dtype && isContiguous() && dst.isContiguous()) {
-            MemorySegment.copy(segment, byteOffset(), dst.segment, dst.byteOffset(), size() * dtype.bytes);
+            MemorySegment.copy(segment, byteOffset(), dst.segment, dst.byteOffset(), dtype.byteSize(size()));
             return;
         }
         int last = shape.length - 1;
-        if (dtype == dst.dtype && last >= 0 && strides[last] == 1 && dst.strides[last] == 1 && shape[last] > 1) {
+        if (dtype == dst.dtype && !dtype.isBlock() && last >= 0 && strides[last] == 1 && dst.strides[last] == 1 && shape[last] > 1) {
             // Rows along the last axis are contiguous on both sides: copy them whole, walking the outer axes.
             long rows = size() / shape[last];
             long rowBytes = (long) shape[last] * dtype.bytes;
@@ -277,6 +277,7 @@ public final class Tensor {
             case BF16 -> Half.bf16ToFloat(segment.getAtIndex(I16, element));
             case F16 -> Half.f16ToFloat(segment.getAtIndex(I16, element));
             case I8 -> segment.get(ValueLayout.JAVA_BYTE, element);
+            case Q8_0 -> Q8Block.get(segment, element);
         };
     }
 
@@ -286,6 +287,7 @@ public final class Tensor {
             case BF16 -> segment.setAtIndex(I16, element, Half.floatToBf16(value));
             case F16 -> segment.setAtIndex(I16, element, Half.floatToF16(value));
             case I8 -> segment.set(ValueLayout.JAVA_BYTE, element, (byte) Math.max(-128, Math.min(127, Math.round(value))));
+            case Q8_0 -> throw new UnsupportedOperationException("Q8_0 tensors are read-only (quantise whole blocks instead)");
         }
     }
 

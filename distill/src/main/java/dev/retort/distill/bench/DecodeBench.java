@@ -3,7 +3,10 @@ package dev.retort.distill.bench;
 import dev.retort.distill.OutputDirectory;
 import dev.retort.autograd.Parameter;
 import dev.retort.distill.method.Plan;
+import dev.retort.distill.demo.BpeTrainer;
+import dev.retort.models.export.GgufExporter;
 import dev.retort.models.export.ModelExporter;
+import dev.retort.models.gguf.GgufFile;
 import dev.retort.models.hf.LlamaConfig;
 import dev.retort.models.hf.ModelWeights;
 import dev.retort.models.llama.LlamaInference;
@@ -20,7 +23,8 @@ import java.nio.file.Path;
  * {@code retort bench decode}: greedy decoding through the KV cache, one token per sequence per step (one sequence,
  * or {@code batch} decoded together), of a model directory
  * (read in place, optionally converted to another weight type first) or of a random model of a given shape
- * written as a checkpoint and read back like any other. Reports the median time per token and the weight bytes
+ * written as a checkpoint and read back like any other; Q8_0 is written as a GGUF file (the only format holding
+ * it) and read back with its Q8_0 weights in place, as {@code retort generate} reads one. Reports the median time per token and the weight bytes
  * each token reads, whose ratio is the memory bandwidth decoding reaches.
  */
 public final class DecodeBench {
@@ -36,7 +40,8 @@ public final class DecodeBench {
 
     /**
      * @param model       a model directory, or null for a random model of {@code randomShape}
-     * @param type        the weight type to convert to (random: the type to write), or null for as stored (random: F32)
+     * @param type        the weight type to convert to (random: the type to write; Q8_0: a GGUF file), or null for as
+     *                    stored (random: F32)
      * @param tokens      tokens to decode after the first
      */
     public static Result run(Path model, DType type, LlamaConfig randomShape, int tokens, int batch) throws IOException {
@@ -44,7 +49,10 @@ public final class DecodeBench {
         Path dir = model;
         Path temp = null;
         try (Arena arena = Arena.ofShared()) {
-            if (dir == null || type != null) {
+            if (type == DType.Q8_0) {
+                temp = Files.createTempDirectory("retort-bench-decode");
+                dir = q8Gguf(dir, randomShape, temp, arena);
+            } else if (dir == null || type != null) {
                 temp = Files.createTempDirectory("retort-bench-decode");
                 Path target = temp.resolve("model");
                 if (dir == null) {
@@ -55,13 +63,13 @@ public final class DecodeBench {
                 dir = target;
             }
             LlamaConfig config = LlamaConfig.read(dir);
-            try (ModelWeights weights = ModelWeights.open(dir)) {
+            try (ModelWeights weights = ModelWeights.open(dir, true)) {   // as generate opens it: Q8_0 in place
                 LlamaModel m = LlamaModel.load(config, weights, arena, false);
                 int capacity = Math.min(config.maxPositionEmbeddings(), tokens + 1);
                 long bytesPerToken = 0;
                 for (Parameter p : m.namedParameters().values()) {
                     if (p.name().equals("model.embed_tokens.weight") && !config.tieWordEmbeddings()) continue;  // one row read
-                    bytesPerToken += p.value().size() * p.value().dtype().bytes;
+                    bytesPerToken += p.value().dtype().byteSize(p.value().size());
                 }
                 double[] times = new double[capacity - 1];
                 int bos = config.bosTokenId() == null ? 0 : config.bosTokenId();
@@ -96,7 +104,31 @@ public final class DecodeBench {
                 return new Result(config, m.layers().get(0).qProj.weight().value().dtype(), batch, Measure.median(times), bytesPerToken);
             }
         } finally {
-            if (temp != null) OutputDirectory.fresh(temp);
+            if (temp != null) {
+                Files.deleteIfExists(temp.resolve(Q8_FILE));   // not a file an output directory holds, so fresh() keeps out
+                OutputDirectory.fresh(temp);
+            }
         }
+    }
+
+    private static final String Q8_FILE = "model-q8_0.gguf";
+
+    /**
+     * The model as a Q8_0 GGUF file in {@code temp}, as {@code retort export --format gguf --dtype q8_0} writes
+     * it: the model directory's, or the random model's with a small trained tokenizer (decoding never reads it).
+     */
+    private static Path q8Gguf(Path model, LlamaConfig randomShape, Path temp, Arena arena) throws IOException {
+        Path file = temp.resolve(Q8_FILE);
+        if (model == null) {
+            Path tokenizer = Files.createDirectory(temp.resolve("tokenizer"));
+            BpeTrainer.train("once upon a time there was a random model", 300, tokenizer);
+            GgufExporter.save(LlamaModel.random(randomShape, arena, 0), null, tokenizer, file, GgufExporter.FileType.Q8_0);
+        } else if (GgufFile.isGguf(model)) {
+            throw new IllegalArgumentException("--dtype q8_0 converts a model directory; " + model
+                    + " is a GGUF file already: omit --dtype to decode it as stored");
+        } else {
+            GgufExporter.export(model, null, file, GgufExporter.FileType.Q8_0);
+        }
+        return file;
     }
 }

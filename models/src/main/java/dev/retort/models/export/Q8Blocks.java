@@ -1,6 +1,7 @@
 package dev.retort.models.export;
 
 import dev.retort.tensor.Half;
+import dev.retort.tensor.Q8Block;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -18,9 +19,9 @@ import java.lang.foreign.ValueLayout;
  */
 public final class Q8Blocks {
     /** Weights per block. */
-    public static final int BLOCK = 32;
+    public static final int BLOCK = Q8Block.BLOCK;
     /** Bytes per block: the F16 scale and the int8 values. */
-    public static final int BLOCK_BYTES = 2 + BLOCK;
+    public static final int BLOCK_BYTES = Q8Block.BYTES;
 
     private static final ValueLayout.OfShort F16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
 
@@ -51,9 +52,7 @@ public final class Q8Blocks {
 
     /** The value block {@code block} stands for at position {@code i} (0..31): q·d, in F32. */
     public static float dequantize(MemorySegment blocks, long block, int i) {
-        long at = block * BLOCK_BYTES;
-        float d = Half.f16ToFloat(blocks.get(F16, at));
-        return blocks.get(ValueLayout.JAVA_BYTE, at + 2 + i) * d;
+        return Q8Block.get(blocks, block * BLOCK + i);
     }
 
     /** gguf-py's {@code np_roundf}: rounds half away from zero, in F32; NaN for ±∞ and NaN. */

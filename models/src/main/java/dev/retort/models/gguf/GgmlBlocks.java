@@ -1,6 +1,7 @@
 package dev.retort.models.gguf;
 
 import dev.retort.tensor.Half;
+import dev.retort.tensor.Q8Block;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -43,13 +44,7 @@ public final class GgmlBlocks {
             case BF16 -> {
                 for (int i = 0; i < count; i++) out[i] = Float.intBitsToFloat((src.get(I16, at + 2L * i) & 0xffff) << 16);
             }
-            case Q8_0 -> {
-                for (int b = 0; b < count / 32; b++) {
-                    long block = at + 34L * b;
-                    float d = scale(src, block);
-                    for (int j = 0; j < 32; j++) out[32 * b + j] = src.get(ValueLayout.JAVA_BYTE, block + 2 + j) * d;
-                }
-            }
+            case Q8_0 -> Q8Block.dequantize(src.asSlice(at), 0, count, out, 0);
             case Q4_0, Q4_1 -> {
                 boolean min = type == GgmlType.Q4_1;
                 for (int b = 0; b < count / 32; b++) {

@@ -32,9 +32,11 @@ import java.util.regex.Pattern;
  *       rotate-half order (the inverse of {@link dev.retort.models.export.GgufExporter}'s permutation).
  * </ul>
  * Types: F32, F16 and BF16 tensors are zero-copy views of the mapped file (a permuted q/k a copy in the same
- * type); Q8_0, Q4_0, Q4_1, Q5_0 and Q5_1 are dequantised to F32 copies ({@link GgmlBlocks}) when first asked for,
- * held until {@link #close()}. Quantised weights are therefore not yet used in place for inference: that is left
- * for the int8 kernels. Other ggml types (the K-quants, IQ*) are refused at open.
+ * type); Q4_0, Q4_1, Q5_0 and Q5_1 are dequantised to F32 copies ({@link GgmlBlocks}) when first asked for,
+ * held until {@link #close()}. Q8_0 is dequantised the same way when opened for training ({@link #open(Path)}),
+ * and kept in place as {@link DType#Q8_0} tensors when opened for inference ({@link #open(Path, boolean)}), where
+ * the int8 kernels read it (a permuted q/k a copy of its rows' blocks). Other ggml types (the K-quants, IQ*) are
+ * refused at open.
  */
 public final class GgufWeights implements ModelWeights {
     private static final Map<String, String> LAYER_PARTS = Map.of(
@@ -49,10 +51,12 @@ public final class GgufWeights implements ModelWeights {
     private final SortedSet<String> names;
     private final Arena arena = Arena.ofShared();
     private final Map<String, Tensor> loaded = new HashMap<>();
+    private final boolean q8InPlace;
     private boolean closed;
 
-    private GgufWeights(GgufFile file) {
+    private GgufWeights(GgufFile file, boolean q8InPlace) {
         this.file = file;
+        this.q8InPlace = q8InPlace;
         int heads = file.uint("llama.attention.head_count", 0);
         int kvHeads = file.uint("llama.attention.head_count_kv", heads);
         Map<String, GgufFile.TensorEntry> map = new LinkedHashMap<>();
@@ -85,11 +89,19 @@ public final class GgufWeights implements ModelWeights {
         this.names = Collections.unmodifiableSortedSet(new TreeSet<>(map.keySet()));
     }
 
-    /** Opens, maps and validates a GGUF file as Llama weights under HF names. */
+    /** Opens, maps and validates a GGUF file as Llama weights under HF names, every quantised type dequantised. */
     public static GgufWeights open(Path path) {
+        return open(path, false);
+    }
+
+    /**
+     * As {@link #open(Path)}; with {@code q8InPlace} Q8_0 tensors stay Q8_0 in the mapped file (inference: the
+     * int8 kernels read them, a quarter of F32's bytes), otherwise they are dequantised to F32 (training).
+     */
+    public static GgufWeights open(Path path, boolean q8InPlace) {
         GgufFile file = GgufFile.open(path);
         try {
-            return new GgufWeights(file);
+            return new GgufWeights(file, q8InPlace);
         } catch (RuntimeException | Error e) {
             file.close();
             throw e;
@@ -125,19 +137,27 @@ public final class GgufWeights implements ModelWeights {
         return t;
     }
 
-    /** The dtype {@link #tensor} hands out for a stored type: F32, F16 and BF16 as stored, quantised types as F32. */
-    public static DType exposedType(GgmlType type) {
+    /**
+     * The dtype {@link #tensor} hands out for a stored type: F32, F16 and BF16 as stored, Q8_0 as stored when
+     * {@code q8InPlace}, other quantised types as F32.
+     */
+    public static DType exposedType(GgmlType type, boolean q8InPlace) {
         return switch (type) {
             case F16 -> DType.F16;
             case BF16 -> DType.BF16;
+            case Q8_0 -> q8InPlace ? DType.Q8_0 : DType.F32;
             default -> DType.F32;
         };
+    }
+
+    private DType exposedType(GgmlType type) {
+        return exposedType(type, q8InPlace);
     }
 
     /** Bytes the tensors take once loaded: mapped ones as stored, dequantised ones at 4 bytes a weight. */
     public long loadedBytes() {
         long total = 0;
-        for (GgufFile.TensorEntry t : byHfName.values()) total += t.elements() * exposedType(t.type()).bytes;
+        for (GgufFile.TensorEntry t : byHfName.values()) total += exposedType(t.type()).byteSize(t.elements());
         return total;
     }
 
@@ -156,7 +176,10 @@ public final class GgufWeights implements ModelWeights {
     public TensorInfo info(String name) {
         GgufFile.TensorEntry t = entry(name);
         DType type = exposedType(t.type());
-        return new TensorInfo(name, SafetensorsDType.of(type), t.shape(), 0, t.elements() * type.bytes);
+        if (type.isBlock()) {
+            throw new ModelFileException(file.path(), "tensor '" + name + "' is Q8_0 kept in place, which safetensors has no type for");
+        }
+        return new TensorInfo(name, SafetensorsDType.of(type), t.shape(), 0, type.byteSize(t.elements()));
     }
 
     @Override
@@ -175,15 +198,15 @@ public final class GgufWeights implements ModelWeights {
         MemorySegment stored = file.data(t);
         DType type = exposedType(t.type());
         Integer heads = permutedHeads.get(name);
-        boolean inPlace = type != DType.F32 || t.type() == GgmlType.F32;
-        if (inPlace && heads == null) return Tensor.wrap(stored, type, shape);
+        boolean inPlace = type != DType.F32 || t.type() == GgmlType.F32;   // stored bytes are the exposed bytes
+        if (inPlace && heads == null) return Tensor.wrap(type == DType.Q8_0 ? nativeAlias(stored) : stored, type, shape);
 
         int columns = (int) t.dims()[0];
         int rows = (int) (t.elements() / columns);
         int headDim = heads == null ? 0 : rows / heads;
         long storedRowBytes = columns / t.type().blockElements * (long) t.type().blockBytes;
         Tensor out = Tensor.zeros(arena, type, shape);
-        long outRowBytes = (long) columns * type.bytes;
+        long outRowBytes = type.byteSize(columns);
         float[] row = inPlace ? null : new float[columns];
         for (int r = 0; r < rows; r++) {
             int target = heads == null ? r : hfRow(r, headDim);
@@ -199,6 +222,17 @@ public final class GgufWeights implements ModelWeights {
     }
 
     /**
+     * The mapped bytes seen as a plain native segment of this object's arena (so it dies at {@link #close()},
+     * before the file is unmapped). Why: the int8 kernel ran about ten times slower (1 against 10-13 GB/s, a
+     * 2048 x 768 matvec) once it had seen both a mapped segment and a native one (the permuted q/k copies) — C2's
+     * compiled Vector API loads degrade when the segment's class varies — so every Q8_0 weight is handed out as
+     * the same kind of segment.
+     */
+    private MemorySegment nativeAlias(MemorySegment mapped) {
+        return MemorySegment.ofAddress(mapped.address()).reinterpret(mapped.byteSize(), arena, null);
+    }
+
+    /**
      * The HF row that llama.cpp's row {@code r} of a q or k projection came from: within each head of
      * {@code headDim} rows, row 2i + j came from row j·headDim/2 + i (j = 0, 1).
      */
@@ -211,7 +245,7 @@ public final class GgufWeights implements ModelWeights {
     @Override
     public MemorySegment bytes(String name) {
         Tensor t = tensor(name);
-        return t.segment().asSlice(t.byteOffset(), t.size() * t.dtype().bytes);
+        return t.segment().asSlice(t.byteOffset(), t.dtype().byteSize(t.size()));
     }
 
     /** Frees the dequantised copies and unmaps the file; closing again does nothing. */

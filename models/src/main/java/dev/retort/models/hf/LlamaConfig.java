@@ -346,7 +346,7 @@ public record LlamaConfig(
                 case F32 -> "float32";
                 case F16 -> "float16";
                 case BF16 -> "bfloat16";
-                case I8 -> throw new IllegalStateException("I8 is not a dtype transformers loads a model in");
+                case I8, Q8_0 -> throw new IllegalStateException(torchDtype + " is not a dtype transformers loads a model in");
             });
         }
         json.put("vocab_size", vocabSize);

@@ -43,7 +43,15 @@ public interface ModelWeights extends AutoCloseable {
      * magic; {@link dev.retort.models.gguf.GgufWeights}, tensors under their HF names).
      */
     static ModelWeights open(Path dirOrFile) {
-        if (dev.retort.models.gguf.GgufFile.isGguf(dirOrFile)) return dev.retort.models.gguf.GgufWeights.open(dirOrFile);
+        return open(dirOrFile, false);
+    }
+
+    /**
+     * As {@link #open(Path)}; with {@code q8InPlace} a GGUF file's Q8_0 tensors stay Q8_0 in the mapping, for a
+     * model that only runs inference (frozen: the kernels read Q8_0, a trainable copy would dequantise).
+     */
+    static ModelWeights open(Path dirOrFile, boolean q8InPlace) {
+        if (dev.retort.models.gguf.GgufFile.isGguf(dirOrFile)) return dev.retort.models.gguf.GgufWeights.open(dirOrFile, q8InPlace);
         if (Files.isDirectory(dirOrFile)) {
             // transformers looks for the single file first, so a directory holding both loads the single file.
             Path single = dirOrFile.resolve(SINGLE_FILE);

@@ -87,6 +87,10 @@ public final class SafetensorsWriter {
         long offset = 0;
         for (Map.Entry<String, Tensor> entry : ordered) {
             Tensor t = entry.getValue();
+            if (t.dtype().isBlock()) {
+                throw new IllegalArgumentException(file + ": tensor " + entry.getKey() + " is " + t.dtype()
+                        + ", which safetensors cannot hold; write F32, BF16 or F16 (or a GGUF file)");
+            }
             long bytes = Math.multiplyExact(t.size(), (long) t.dtype().bytes);
             Map<String, Object> info = new LinkedHashMap<>();
             info.put("dtype", t.dtype().safetensorsName);

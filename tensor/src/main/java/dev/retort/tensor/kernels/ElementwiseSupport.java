@@ -1,6 +1,7 @@
 package dev.retort.tensor.kernels;
 
 import dev.retort.tensor.DType;
+import dev.retort.tensor.Q8Block;
 import dev.retort.tensor.ThreadPool;
 import java.lang.foreign.MemorySegment;
 
@@ -192,10 +193,22 @@ public final class ElementwiseSupport {
         checkCount("count", count);
         checkCount("vocab", vocab);
         checkCount("dim", dim);
-        if (tableType != DType.F32 && tableType != DType.BF16 && tableType != DType.F16) {
-            throw new IllegalArgumentException("embedding table must be F32, BF16 or F16, got " + tableType);
+        if (tableType != DType.F32 && tableType != DType.BF16 && tableType != DType.F16 && tableType != DType.Q8_0) {
+            throw new IllegalArgumentException("embedding table must be F32, BF16, F16 or Q8_0, got " + tableType);
         }
-        checkElements("table", table, tableOffset, (long) vocab * dim, tableType.bytes);
+        if (tableType == DType.Q8_0 && (dim % Q8Block.BLOCK != 0 || tableOffset % Q8Block.BLOCK != 0)) {
+            throw new IllegalArgumentException("a Q8_0 embedding table needs dim (" + dim + ") and offset (" + tableOffset
+                    + ") multiples of " + Q8Block.BLOCK);
+        }
+        if (tableType == DType.Q8_0) {
+            long needed = tableType.byteSize(tableOffset + (long) vocab * dim);
+            if (needed > table.byteSize()) {
+                throw new IllegalArgumentException("table: " + vocab + " x " + dim + " Q8_0 weights at element offset "
+                        + tableOffset + " need " + needed + " bytes but its segment has " + table.byteSize());
+            }
+        } else {
+            checkElements("table", table, tableOffset, (long) vocab * dim, tableType.bytes);
+        }
         checkF32("out", out, outOffset, (long) count * dim);
         checkIds(count, ids, idsOffset, vocab);
     }

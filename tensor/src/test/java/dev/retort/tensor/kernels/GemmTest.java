@@ -507,7 +507,7 @@ class GemmTest {
         expectMessage("B [30 x 20]", () -> g.gemm(Layout.ABT, 10, 30, 20, 1f, a, 0, 20, b, 201, 20, DType.F32, 0f, c, 0, 30));
         expectMessage("leading dimension of A is 19", () -> g.gemm(Layout.AB, 10, 30, 20, 1f, a, 0, 19, b, 0, 30, DType.F32, 0f, c, 0, 30));
         expectMessage("m=-1", () -> g.gemm(Layout.AB, -1, 30, 20, 1f, a, 0, 20, b, 0, 30, DType.F32, 0f, c, 0, 30));
-        expectMessage("B must be F32, BF16 or F16, got I8", () -> g.gemm(Layout.AB, 10, 30, 20, 1f, a, 0, 20, b, 0, 30, DType.I8, 0f, c, 0, 30));
+        expectMessage("B must be F32, BF16, F16 or Q8_0, got I8", () -> g.gemm(Layout.AB, 10, 30, 20, 1f, a, 0, 20, b, 0, 30, DType.I8, 0f, c, 0, 30));
         expectMessage("C [10 x 30]", () -> g.gemmBatched(Layout.AB, 2, 10, 30, 20, 1f, a, 0, 0, 20, b, 0, 0, 30, DType.F32,
                 0f, c, 0, 300, 30));
         expectMessage("W [10 x 30]", () -> g.matvec(10, 30, a, 0, 30, DType.F32, b, 0, c, 0));

@@ -7,6 +7,7 @@ import static dev.retort.tensor.kernels.ElementwiseSupport.checkRows;
 
 import dev.retort.tensor.DType;
 import dev.retort.tensor.Half;
+import dev.retort.tensor.Q8Block;
 import dev.retort.tensor.ThreadPool;
 import dev.retort.tensor.kernels.Elementwise;
 import dev.retort.tensor.kernels.KdTerm;
@@ -401,6 +402,7 @@ public final class ScalarElementwise implements Elementwise {
                         case F32 -> get(table, row + j);
                         case BF16 -> Half.bf16ToFloat(table.getAtIndex(I16, row + j));
                         case F16 -> Half.f16ToFloat(table.getAtIndex(I16, row + j));
+                        case Q8_0 -> Q8Block.get(table, row + j);
                         default -> throw new AssertionError(tableType);
                     };
                     set(out, or + j, v);

@@ -2,6 +2,7 @@ package dev.retort.tensor.kernels.scalar;
 
 import dev.retort.tensor.DType;
 import dev.retort.tensor.Half;
+import dev.retort.tensor.Q8Block;
 import dev.retort.tensor.ThreadPool;
 import dev.retort.tensor.kernels.Gemm;
 import dev.retort.tensor.kernels.GemmArguments;
@@ -81,6 +82,7 @@ public final class ScalarGemm implements Gemm {
             case F32 -> MemorySegment.copy(s, F32, at * 4, out, 0, count);
             case BF16 -> { for (int q = 0; q < count; q++) out[q] = Half.bf16ToFloat(s.getAtIndex(I16, at + q)); }
             case F16 -> { for (int q = 0; q < count; q++) out[q] = Half.f16ToFloat(s.getAtIndex(I16, at + q)); }
+            case Q8_0 -> Q8Block.dequantize(s, at, count, out, 0);
             default -> throw new IllegalArgumentException("unsupported B/W type " + type);
         }
     }
@@ -112,11 +114,32 @@ public final class ScalarGemm implements Gemm {
         ThreadPool.shared().parallelFor(tasks, t -> {
             float[] wRow = new float[cols];
             for (int r = t * rowsPerTask; r < Math.min(rows, (t + 1) * rowsPerTask); r++) {
-                readRow(w, wOffset + (long) r * ldw, cols, wType, wRow);
-                float sum = 0f;
-                for (int q = 0; q < cols; q++) sum += wRow[q] * xs[q];
+                float sum;
+                if (wType == DType.Q8_0) {
+                    sum = q8RowDot(w, wOffset + (long) r * ldw, cols, xs);
+                } else {
+                    readRow(w, wOffset + (long) r * ldw, cols, wType, wRow);
+                    sum = 0f;
+                    for (int q = 0; q < cols; q++) sum += wRow[q] * xs[q];
+                }
                 y.setAtIndex(F32, yOffset + r, sum);
             }
         });
+    }
+
+    /**
+     * One Q8_0 row (starting at element {@code at}, cols a multiple of 32) times x: per block the int8 values
+     * times x summed in order, then scaled by the block's d and added, blocks in order. The SIMD kernel's
+     * arithmetic (simd/Q8Matvec) without its lanes.
+     */
+    private static float q8RowDot(MemorySegment w, long at, int cols, float[] xs) {
+        long block = Q8Block.blockAt(at);
+        float sum = 0f;
+        for (int b = 0; b < cols / Q8Block.BLOCK; b++, block += Q8Block.BYTES) {
+            float t = 0f;
+            for (int j = 0; j < Q8Block.BLOCK; j++) t += w.get(ValueLayout.JAVA_BYTE, block + 2 + j) * xs[b * Q8Block.BLOCK + j];
+            sum += t * Q8Block.scale(w, block);
+        }
+        return sum;
     }
 }

@@ -5,6 +5,7 @@ import static dev.retort.tensor.kernels.simd.GemmMicroKernel.NR;
 
 import dev.retort.tensor.DType;
 import dev.retort.tensor.Half;
+import dev.retort.tensor.Q8Block;
 import dev.retort.tensor.kernels.Gemm.Layout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -81,7 +82,7 @@ final class GemmPacking {
             for (; j + VL <= nc; j += VL) {
                 FloatVector.fromMemorySegment(Simd.F, b, (rowStart + j) * 4, ORDER).intoArray(bp, packedIndex(j, p, kc));
             }
-        } else {
+        } else if (bType != DType.Q8_0) {
             boolean bf16 = bType == DType.BF16;
             for (; j + 2 * VL <= nc; j += 2 * VL) {
                 ShortVector halves = ShortVector.fromMemorySegment(Simd.S, b, (rowStart + j) * 2, ORDER);
@@ -122,6 +123,10 @@ final class GemmPacking {
             MemorySegment.copy(s, F32, start * 4, out, at, count);
             return;
         }
+        if (type == DType.Q8_0) {
+            Q8Block.dequantize(s, start, count, out, at);
+            return;
+        }
         boolean bf16 = type == DType.BF16;
         for (; q + 2 * VL <= count; q += 2 * VL) {
             ShortVector halves = ShortVector.fromMemorySegment(Simd.S, s, (start + q) * 2, ORDER);
@@ -141,6 +146,7 @@ final class GemmPacking {
             case F32 -> s.getAtIndex(F32, element);
             case BF16 -> Half.bf16ToFloat(s.getAtIndex(I16, element));
             case F16 -> Half.f16ToFloat(s.getAtIndex(I16, element));
+            case Q8_0 -> Q8Block.get(s, element);
             default -> throw new IllegalArgumentException("unsupported type " + type);
         };
     }

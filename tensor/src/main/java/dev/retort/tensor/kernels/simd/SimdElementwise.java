@@ -773,6 +773,7 @@ public final class SimdElementwise implements Elementwise {
                     case F32 -> MemorySegment.copy(table, row * 4, out, or * 4, (long) dim * 4);
                     case BF16 -> widenRow(true, table, row, out, or, dim);
                     case F16 -> widenRow(false, table, row, out, or, dim);
+                    case Q8_0 -> Q8Matvec.dequantizeRow(table, row, out, or, dim);
                     default -> throw new AssertionError(tableType);
                 }
             }

@@ -233,7 +233,7 @@ public final class SimdGemm implements Gemm {
      * W once: rows go in groups of four, short F32 rows read one after the other as sequential streams and long
      * ones (from INTERLEAVED_ROWS_FROM) four interleaved sharing each load of x ({@link #matvecF32}), BF16/F16
      * rows are widened in registers, and tasks are blocks of rows (a multiple of four) with at least
-     * MATVEC_GRAIN weights each.
+     * MATVEC_GRAIN weights each. Q8_0 weights go to {@link Q8Matvec}.
      */
     @Override
     public void matvec(int rows, int cols,
@@ -241,6 +241,10 @@ public final class SimdGemm implements Gemm {
                        MemorySegment x, long xOffset,
                        MemorySegment y, long yOffset) {
         GemmArguments.checkMatvec(rows, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset);
+        if (wType == DType.Q8_0) {
+            Q8Matvec.matvecs(1, rows, cols, w, wOffset, ldw, x, xOffset, y, yOffset);
+            return;
+        }
         if (rows == 0) return;
         int tasks = ThreadPool.tasksFor((long) rows * Math.max(cols, 1), MATVEC_GRAIN, ceilDiv(rows, 4));
         int rowsPerTask = ceilDiv(ceilDiv(rows, tasks), 4) * 4;
@@ -266,6 +270,10 @@ public final class SimdGemm implements Gemm {
                         MemorySegment x, long xOffset,
                         MemorySegment y, long yOffset) {
         GemmArguments.checkMatvecs(count, rows, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset);
+        if (wType == DType.Q8_0) {
+            Q8Matvec.matvecs(count, rows, cols, w, wOffset, ldw, x, xOffset, y, yOffset);
+            return;
+        }
         if (count == 1) {
             matvec(rows, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset);
             return;
