@@ -107,8 +107,7 @@ public final class AceAttorneyExperiment implements Experiment {
         String sgp = "sgp+student w=" + Sgp.Options.DEFAULTS.bm25Weight(), bm25 = "bm25+student";
         double[] a = retrieval(rows, sgp), b = retrieval(rows, bm25);
         if (a.length == 0 || b.length == 0) return List.of();
-        double gap = Stats.mean(a) - Stats.mean(b), noise = Stats.sd(a) + Stats.sd(b);
-        Verdict v = gap > noise ? Verdict.HOLDS : gap < -noise ? Verdict.DOES_NOT_HOLD : Verdict.INCONCLUSIVE;
+        Verdict v = Stats.beats(a, b);
         return List.of(new Finding("Choosing the context by the student's own likelihood of the question and its answer (SGP) finds the "
                 + "right passage more often than BM25's top hit.", String.format(Locale.ROOT, "retrieval accuracy %s with SGP (w = %.1f) "
                 + "against %s with BM25's top hit, over %d seed(s)", Stats.meanSd(a), Sgp.Options.DEFAULTS.bm25Weight(), Stats.meanSd(b), a.length), v));

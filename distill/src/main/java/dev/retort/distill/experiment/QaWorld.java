@@ -44,7 +44,7 @@ final class QaWorld {
                 int hidden, int seq, int batch, int teacherSteps) {}
 
     /** What {@link #make} wrote: the two files, the teacher's directory and what training it cost. */
-    record Made(DocumentWorld world, Path docs, Path gold, Path teacher, ResourceUse teacherTraining) {}
+    record Made(Path docs, Path gold, Path teacher, ResourceUse teacherTraining) {}
 
     private QaWorld() {}
 
@@ -58,7 +58,7 @@ final class QaWorld {
         Path docs = out.resolve("docs.jsonl"), gold = out.resolve("gold.jsonl");
         writeWorld(world, size, docs, gold);
         ResourceUse use = trainTeacher(out, size, experiment, log);
-        return new Made(world, docs, gold, out.resolve("teacher"), use);
+        return new Made(docs, gold, out.resolve("teacher"), use);
     }
 
     private static void writeWorld(DocumentWorld world, Size size, Path docs, Path gold) throws IOException {

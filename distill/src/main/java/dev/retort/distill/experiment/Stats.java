@@ -25,4 +25,13 @@ public final class Stats {
         if (x.length < 2) return String.format(Locale.ROOT, "%.3f", mean(x));
         return String.format(Locale.ROOT, "%.3f ± %.3f", mean(x), sd(x));
     }
+
+    /**
+     * Whether "{@code a} beats {@code b}" holds over seeds: the gap of the means exceeds the two spreads (sd + sd),
+     * does not hold when it is below minus that, else inconclusive.
+     */
+    public static Experiment.Verdict beats(double[] a, double[] b) {
+        double gap = mean(a) - mean(b), noise = sd(a) + sd(b);
+        return gap > noise ? Experiment.Verdict.HOLDS : gap < -noise ? Experiment.Verdict.DOES_NOT_HOLD : Experiment.Verdict.INCONCLUSIVE;
+    }
 }
