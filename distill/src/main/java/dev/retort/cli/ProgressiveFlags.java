@@ -32,9 +32,11 @@ final class ProgressiveFlags {
 
     @Option(names = "--progressive-unfreeze", description = "progressive: switch each phase's adapters on from the bottom layer upwards, one more layer per stage.")
     boolean unfreeze;
+    @Option(names = "--merge-phases", description = "progressive: no progressive schedule: the phases' losses take turns, batch by batch, in one phase of --max-steps at --lr, every adapter trainable.")
+    boolean merge;
 
     ProgressiveOptions options() {
         return ProgressiveOptions.parse(phases, steps, lrs, temperatures, trainable, patience, lensLayers, lensWeight, promptTemplates,
-                templateEta, templateExplore, unfreeze);
+                templateEta, templateExplore, unfreeze, merge);
     }
 }

@@ -98,6 +98,19 @@ class ProgressiveCliTest {
                 "generation"), steps(out).stream().map(x -> x.get("phase")).toList());
     }
 
+    /** No progressive schedule: the three losses take turns in one phase, the generation loss every third step. */
+    @Test
+    void mergedPhasesTakeTurnsInOnePhase(@TempDir Path out) {
+        CliTest.Run r = run(distill(out, "--merge-phases", "--max-steps", "6", "--prompt-templates", templates.toString()));
+        assertEquals(0, r.exit(), r.err());
+        List<Map<String, Object>> rows = steps(out);
+        assertEquals(6, rows.size());
+        assertEquals(java.util.Arrays.asList(null, null, "teacher", null, null, "teacher"), rows.stream().map(x -> x.get("source")).toList());
+        assertTrue(rows.stream().noneMatch(x -> x.containsKey("phase")), "one phase: " + rows);
+        assertEquals(1e-3, ((Number) rows.getFirst().get("lr")).doubleValue(), 1e-12, "at --lr");
+        assertTrue(rows.getLast().containsKey("template_0"), "the template bandit still runs: " + rows.getLast());
+    }
+
     @Test
     void optionsThatDoNotFitAreRefusedInOneLine(@TempDir Path out) {
         CliTest.Run r = run(distill(out, "--phase-steps", "2,3"));
@@ -106,6 +119,12 @@ class ProgressiveCliTest {
         r = run(distill(out, "--phases", "outputs,decoding"));
         assertEquals(2, r.exit());
         assertTrue(r.err().contains("'decoding'"), r.err());
+        r = run(distill(out, "--merge-phases", "--phase-steps", "2,2,2"));
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("--merge-phases runs one phase of --max-steps"), r.err());
+        r = run(distill(out, "--merge-phases", "--phases", "outputs"));
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("--merge-phases needs at least two --phases"), r.err());
         r = run(distill(out, "--phase-patience", "2"));
         assertEquals(2, r.exit());
         assertTrue(r.err().contains("--eval-every"), r.err());

@@ -4,11 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.retort.distill.DistillJob;
 import dev.retort.distill.OutputDirectory;
-import dev.retort.distill.data.CorpusReader;
-import dev.retort.distill.data.PackedData;
-import dev.retort.distill.demo.BpeTrainer;
 import dev.retort.distill.demo.DocumentWorld;
-import dev.retort.distill.demo.ScratchTeacher;
 import dev.retort.distill.loss.KdConfig;
 import dev.retort.distill.meta.MetaOptions;
 import dev.retort.distill.options.DataOptions;
@@ -28,8 +24,6 @@ import dev.retort.distill.train.ResourceUse;
 import dev.retort.distill.train.TrainingConfig;
 import dev.retort.models.Llm;
 import dev.retort.models.Sampling;
-import dev.retort.models.tokenizer.Tokenizer;
-import dev.retort.models.tokenizer.Tokenizers;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -72,6 +66,11 @@ public final class AceAttorneyExperiment implements Experiment {
 
         public static Size quick() {
             return new Size(120, 60, 3000, 384, 96, 4, 4, 2, 256, 128, 16, 500, "0,3", 80, 2, 0.5);
+        }
+
+        /** The world's and the teacher's part. */
+        QaWorld.Size world() {
+            return new QaWorld.Size(people, goldQuestions, teacherExamples, vocab, dim, layers, heads, kvHeads, hidden, seq, batch, teacherSteps);
         }
     }
 
@@ -120,15 +119,13 @@ public final class AceAttorneyExperiment implements Experiment {
         if (seeds < 1) throw new IllegalArgumentException("--seeds must be at least 1, got " + seeds);
         Files.createDirectories(out);
         Path results = out.resolve("results.jsonl");
-        for (String previous : List.of("teacher", "tokenizer", "teacher-run", "index")) OutputDirectory.fresh(out.resolve(previous));
+        OutputDirectory.fresh(out.resolve("index"));
         Files.deleteIfExists(results);
 
         // 1. the world, its gold questions, the teacher
-        DocumentWorld world = new DocumentWorld(1, size.people());
-        Path docs = out.resolve("docs.jsonl"), gold = out.resolve("gold.jsonl");
-        writeWorld(world, size, docs, gold);
-        ResourceUse teacherUse = trainTeacher(out, size, log);
-        Path teacher = out.resolve("teacher"), index = out.resolve("index");
+        QaWorld.Made made = QaWorld.make(out, size.world(), "ace-attorney", log);
+        Path docs = made.docs(), gold = made.gold(), teacher = made.teacher(), index = out.resolve("index");
+        ResourceUse teacherUse = made.teacherTraining();
         int contexts = ContextIndex.build(Contexts.read(docs, 128), docs, 128, index);
         List<QaEvaluation.Gold> questions = QaEvaluation.read(gold);
         log.printf(Locale.ROOT, "ace-attorney: %d contexts indexed, %d gold questions%n", contexts, questions.size());
@@ -200,36 +197,6 @@ public final class AceAttorneyExperiment implements Experiment {
     }
 
     public static final List<String> TABLE_HEADER = List.of("pipeline", "EM", "F1", "retrieval accuracy", "CPU-s / question");
-
-    private static void writeWorld(DocumentWorld world, Size size, Path docs, Path gold) throws IOException {
-        StringBuilder lines = new StringBuilder();
-        for (Contexts.Document d : world.documents()) lines.append(JSON.createObjectNode().put("id", d.id()).put("text", d.text())).append('\n');
-        Files.writeString(docs, lines, StandardCharsets.UTF_8);
-        lines.setLength(0);
-        for (DocumentWorld.Question q : world.goldQuestions(2, size.goldQuestions())) {
-            lines.append(JSON.createObjectNode().put("question", q.question()).put("answer", q.answer()).put("document", q.document())).append('\n');
-        }
-        Files.writeString(gold, lines, StandardCharsets.UTF_8);
-    }
-
-    /** A teacher trained from scratch on another world's passages, questions and answers ({@link DocumentWorld#teacherCorpus}). */
-    private static ResourceUse trainTeacher(Path out, Size size, PrintStream log) throws IOException {
-        DocumentWorld teacherWorld = new DocumentWorld(7919, size.people());
-        Path corpus = out.resolve("teacher-corpus.txt"), heldOut = out.resolve("teacher-heldout.txt");
-        String text = teacherWorld.teacherCorpus(3, size.teacherExamples());
-        Files.writeString(corpus, text, StandardCharsets.UTF_8);
-        Files.writeString(heldOut, teacherWorld.teacherCorpus(4, Math.max(40, size.teacherExamples() / 40)), StandardCharsets.UTF_8);
-        Path tokenizerDir = out.resolve("tokenizer");
-        BpeTrainer.train(text, size.vocab(), tokenizerDir);
-        Tokenizer tokenizer = Tokenizers.load(tokenizerDir);
-        PackedData train = PackedData.pack(CorpusReader.read(corpus, tokenizer), size.seq(), tokenizer.eosId());
-        PackedData held = PackedData.pack(CorpusReader.read(heldOut, tokenizer), size.seq(), tokenizer.eosId());
-        log.printf(Locale.ROOT, "ace-attorney: teacher of %d layers, dim %d, trained %d steps on %,d tokens%n",
-                size.layers(), size.dim(), size.teacherSteps(), train.targetCount());
-        return ScratchTeacher.train(train, held, tokenizer.vocabSize(), new ScratchTeacher.Shape(size.dim(), size.layers(), size.heads(),
-                size.kvHeads(), size.hidden(), 2 * size.seq()), size.teacherSteps(), size.batch(), 1, Math.max(1, size.teacherSteps() / 4),
-                tokenizerDir, out.resolve("teacher-run"), out.resolve("teacher"), "qa teacher");
-    }
 
     private static DistillJob.Outcome trainStudent(Path teacher, Path data, Path run, Size size, long seed) throws IOException {
         OutputDirectory.fresh(run);

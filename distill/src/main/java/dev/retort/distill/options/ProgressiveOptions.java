@@ -38,14 +38,18 @@ import java.util.Locale;
  * @param templateExplore the share of template draws made uniformly (γ), in [0, 1]
  * @param unfreeze    progressive unfreezing: each phase switches its adapters on from the bottom layer upwards,
  *                    one more layer per stage of steps/layers steps (layers an earlier phase trained stay on)
+ * @param merge       no progressive schedule (the ablation of the phases' order): the phases' losses and batches
+ *                    take turns, micro-batch by micro-batch, in one phase of --max-steps steps at --lr with every
+ *                    adapter trainable; each loss keeps its phase's temperature
  */
 public record ProgressiveOptions(List<String> phases, List<Long> steps, List<Double> lrs, List<Double> temperatures,
                                  List<String> trainable, int patience, LayerMap lensLayers, double lensWeight,
-                                 Path promptTemplates, double templateEta, double templateExplore, boolean unfreeze) {
+                                 Path promptTemplates, double templateEta, double templateExplore, boolean unfreeze,
+                                 boolean merge) {
     public static final List<String> KINDS = List.of("representations", "outputs", "generation");
     public static final List<String> TRAINABLE = List.of("lower", "upper", "all");
     public static final ProgressiveOptions DEFAULTS = new ProgressiveOptions(KINDS, List.of(), List.of(), List.of(), List.of(),
-            0, null, 1.0, null, 3.0, 0.1, false);
+            0, null, 1.0, null, 3.0, 0.1, false, false);
 
     /** One phase's settings, resolved against the run's. */
     public record PhaseSettings(String kind, long steps, double lr, double temperature, String trainable) {}
@@ -74,12 +78,19 @@ public record ProgressiveOptions(List<String> phases, List<Long> steps, List<Dou
         if (!(lensWeight >= 0) || Double.isInfinite(lensWeight)) throw new IllegalArgumentException("--lens-weight must be a number >= 0, got " + lensWeight);
         if (!(templateEta >= 0) || Double.isInfinite(templateEta)) throw new IllegalArgumentException("--template-eta must be a number >= 0, got " + templateEta);
         if (!(templateExplore >= 0 && templateExplore <= 1)) throw new IllegalArgumentException("--template-explore must be in [0, 1], got " + templateExplore);
+        if (merge) {
+            if (phases.size() < 2) throw new IllegalArgumentException("--merge-phases needs at least two --phases to merge, got " + phases);
+            if (!steps.isEmpty() || !lrs.isEmpty() || !trainable.isEmpty() || patience > 0 || unfreeze) {
+                throw new IllegalArgumentException("--merge-phases runs one phase of --max-steps at --lr with every adapter trainable: "
+                        + "--phase-steps, --phase-lr, --phase-trainable, --phase-patience and --progressive-unfreeze do not apply");
+            }
+        }
     }
 
     /** From the command line's text (null or blank: the default). */
     public static ProgressiveOptions parse(String phases, String steps, String lrs, String temperatures, String trainable,
                                            int patience, String lensLayers, double lensWeight, Path promptTemplates,
-                                           double templateEta, double templateExplore, boolean unfreeze) {
+                                           double templateEta, double templateExplore, boolean unfreeze, boolean merge) {
         List<String> kinds = words(phases).isEmpty() ? KINDS : words(phases);
         List<Long> s = new ArrayList<>();
         for (String w : words(steps)) s.add((long) number("--phase-steps", w));
@@ -88,7 +99,7 @@ public record ProgressiveOptions(List<String> phases, List<Long> steps, List<Dou
         List<Double> t = new ArrayList<>();
         for (String w : words(temperatures)) t.add(number("--phase-temperature", w));
         return new ProgressiveOptions(kinds, s, l, t, words(trainable), patience,
-                lensLayers == null || lensLayers.isBlank() ? null : LayerMap.parse(lensLayers), lensWeight, promptTemplates, templateEta, templateExplore, unfreeze);
+                lensLayers == null || lensLayers.isBlank() ? null : LayerMap.parse(lensLayers), lensWeight, promptTemplates, templateEta, templateExplore, unfreeze, merge);
     }
 
     /**
@@ -109,9 +120,9 @@ public record ProgressiveOptions(List<String> phases, List<Long> steps, List<Dou
 
     /** For the run's fingerprint. */
     public String describe() {
-        return String.format(Locale.ROOT, "phases=%s steps=%s lr=%s T=%s trainable=%s patience=%d lens=%s x%s templates=%s eta=%s explore=%s unfreeze=%s",
+        return String.format(Locale.ROOT, "phases=%s steps=%s lr=%s T=%s trainable=%s patience=%d lens=%s x%s templates=%s eta=%s explore=%s unfreeze=%s merge=%s",
                 phases, steps, lrs, temperatures, trainable, patience, lensLayers == null ? "uniform" : lensLayers, lensWeight,
-                promptTemplates, templateEta, templateExplore, unfreeze);
+                promptTemplates, templateEta, templateExplore, unfreeze, merge);
     }
 
     private static <T> T pick(List<T> given, int i, T fallback) {

@@ -110,6 +110,7 @@ public final class ProgressiveMethod implements Method {
         int batchesPerEpoch = Math.max(1, train.size() / training.batchSize());
         List<PhaseSettings> settings = p.resolve(training.totalSteps(batchesPerEpoch), training.lr(), o.kd().temperature());
         List<Phase> phases = new ArrayList<>();
+        MergedPhases merged = new MergedPhases();
         java.util.Set<Integer> switchedOn = new java.util.TreeSet<>();   // layers whose adapters an earlier phase trained
         for (int i = 0; i < settings.size(); i++) {
             PhaseSettings s = settings.get(i);
@@ -121,6 +122,10 @@ public final class ProgressiveMethod implements Method {
             ProgressiveObjective objective = new ProgressiveObjective(kind, run.student(), run.teacher(), s.temperature(),
                     lens, p.lensWeight(), kind == ProgressiveObjective.Kind.REPRESENTATIONS ? features : null, f.weight(), f.cosine(),
                     projections, data, templates);
+            if (p.merge()) {
+                merged.add(objective, data);
+                continue;
+            }
             List<Parameter> chosen = select(adapters.parameters(), s.trainable(), studentLayers);
             if (chosen.isEmpty()) {
                 throw new IllegalArgumentException("--phase-trainable " + s.trainable() + ": the " + studentLayers + "-layer student has no such "
@@ -150,7 +155,18 @@ public final class ProgressiveMethod implements Method {
             }
             for (Parameter q : chosen) switchedOn.add(layerOf(q));
         }
+        if (p.merge()) phases.add(merged(run, adapters, features == null ? List.of() : new ArrayList<>(projections.values()), merged,
+                training.totalSteps(batchesPerEpoch)));
         return new Plan(phases, adapters, List.of());
+    }
+
+    /** --merge-phases: one phase of {@code steps} at --lr, every adapter (and feature projection) trainable. */
+    private static Phase merged(Workspace run, StudentAdapters adapters, List<Parameter> maps, MergedPhases merged, long steps) {
+        TrainingConfig training = run.options().training();
+        List<ParamGroup> groups = new ArrayList<>(run.groups(adapters));
+        if (!maps.isEmpty()) groups.addAll(run.groups(maps));
+        return new Phase("merged", merged, Workspace.concat(adapters.parameters(), maps), groups, training::optimizer, merged, steps,
+                training.schedule(steps));
     }
 
     /**

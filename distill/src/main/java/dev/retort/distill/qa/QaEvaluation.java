@@ -3,7 +3,6 @@ package dev.retort.distill.qa;
 import dev.retort.distill.data.JsonLines;
 import dev.retort.distill.train.ResourceUse;
 import dev.retort.models.Llm;
-import dev.retort.models.llama.Generator;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -15,8 +14,9 @@ import java.util.Locale;
  * gold questions. Retrieval accuracy is the fraction of questions answered from the right place: the gold
  * context when the gold line names one ({@code context_id}), else any context of the gold {@code document}.
  *
- * <p>Two pipelines: {@link #bm25Top1} (the model answers from BM25's top hit, greedy) and {@link #sgp}
- * ({@link Sgp}). Each is timed with {@link ResourceUse} after a warm-up of a few questions, so a student's
+ * <p>Three pipelines: {@link #bm25Top1} (the model answers from BM25's top hit, greedy), {@link #sgp}
+ * ({@link Sgp}), and {@link #goldContext} (the model answers from the passage the answer is in: reading alone,
+ * without retrieval). Each is timed with {@link ResourceUse} after a warm-up of a few questions, so a student's
  * CPU-seconds per answered question stand beside the teacher's.
  */
 public final class QaEvaluation {
@@ -75,12 +75,29 @@ public final class QaEvaluation {
     private static Answered bm25Top1(Llm model, ContextIndex index, Gold g, int maxTokens) {
         List<ContextIndex.Hit> hits = index.search(g.question(), 1);
         Contexts.Context top = hits.isEmpty() ? null : hits.getFirst().context();
-        String answer = "";
-        if (top != null) {
-            Generator.Result r = model.generate(QaFormat.answerPrompt(top.text(), g.question()), Sgp.greedy(maxTokens), piece -> { });
-            answer = r.text().strip();
-        }
-        return answered(g, top, answer);
+        return answered(g, top, top == null ? "" : answer(model, top, g, maxTokens));
+    }
+
+    /**
+     * {@code model} answers each question greedily from its gold passage: the first of {@code contexts} the gold
+     * line points to ({@code context_id}, else its {@code document}); a question with none is answered from no
+     * passage and scores 0. Retrieval accuracy is then the share of questions whose passage was found.
+     */
+    public static Run goldContext(String name, Llm model, List<Contexts.Context> contexts, List<Gold> gold, int maxTokens) {
+        for (int i = 0; i < Math.min(WARM_UP_QUESTIONS, gold.size()); i++) goldContext(model, contexts, gold.get(i), maxTokens);
+        ResourceUse.Meter meter = ResourceUse.start(1);
+        List<Answered> out = new ArrayList<>();
+        for (Gold g : gold) out.add(goldContext(model, contexts, g, maxTokens));
+        return new Run(scores(name, out, meter.stop()), out);
+    }
+
+    private static Answered goldContext(Llm model, List<Contexts.Context> contexts, Gold g, int maxTokens) {
+        Contexts.Context passage = contexts.stream().filter(g::answeredFrom).findFirst().orElse(null);
+        return answered(g, passage, passage == null ? "" : answer(model, passage, g, maxTokens));
+    }
+
+    private static String answer(Llm model, Contexts.Context passage, Gold g, int maxTokens) {
+        return model.generate(QaFormat.answerPrompt(passage.text(), g.question()), Sgp.greedy(maxTokens), piece -> { }).text().strip();
     }
 
     /** {@code student} answers each question with {@link Sgp}. */

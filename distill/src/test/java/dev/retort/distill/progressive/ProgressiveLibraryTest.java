@@ -47,7 +47,7 @@ class ProgressiveLibraryTest {
         }
         Path data = Files.writeString(work.resolve("stories.txt"), text);
         LoraOptions adapters = new LoraOptions(null, 32, 0, LoraConfig.LLAMA_MODULES, false, 1, type, 4, BottleneckConfig.Placement.BOTH.cliName());
-        ProgressiveOptions progressive = ProgressiveOptions.parse(null, "2,2,1", null, null, null, 0, null, 1.0, null, 3, 0.1, false);
+        ProgressiveOptions progressive = ProgressiveOptions.parse(null, "2,2,1", null, null, null, 0, null, 1.0, null, 3, 0.1, false, false);
         DistillOptions o = new DistillOptions("progressive", new ModelOptions(STORIES, null, null, "0,2,4"),
                 DataOptions.DEFAULTS.withFiles(data, null).withSeqLen(32),
                 TrainingConfig.DEFAULTS.withSteps(5, 4, 1e-3, 1e-4, 0).withSeed(3), adapters, KdConfig.DEFAULTS.withAlpha(1),

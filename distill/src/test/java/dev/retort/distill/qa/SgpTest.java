@@ -92,6 +92,21 @@ class SgpTest {
         assertEquals(1.0, sgp.get(1).scores().retrieval(), "w = 0.3 gets all three");
     }
 
+    @Test
+    void goldContextAnswersFromTheGoldPassageAsBm25DoesWhereItsTopHitIsRight() {
+        List<QaEvaluation.Gold> gold = List.of(new QaEvaluation.Gold(QUESTION, "in the garden", "right", null),
+                new QaEvaluation.Gold("What did Tom give the dog?", "a bone", "wrong", null),
+                new QaEvaluation.Gold("What color was the bird?", "blue", null, "far#0"),
+                new QaEvaluation.Gold("Who is nowhere?", "no one", "missing", null));
+        QaEvaluation.Run top1 = QaEvaluation.bm25Top1("bm25", model, index, gold, 8);
+        QaEvaluation.Run inGold = QaEvaluation.goldContext("gold", model, CONTEXTS, gold, 8);
+        assertEquals(List.of("right#0", "wrong#0", "far#0"), inGold.answers().stream().limit(3).map(QaEvaluation.Answered::contextId).toList());
+        assertEquals(0.75, inGold.scores().retrieval(), 1e-12, "every passage found but the missing one's");
+        assertEquals(top1.answers().get(1), inGold.answers().get(1), "BM25's top hit is the gold passage here: the same answer");
+        assertEquals(top1.answers().get(2), inGold.answers().get(2));
+        assertEquals(new QaEvaluation.Answered(gold.get(3), null, "", 0, 0, false), inGold.answers().get(3));
+    }
+
     private static Sgp.Candidate find(Sgp.Answer a, String id) {
         return a.candidates().stream().filter(c -> c.hit().context().id().equals(id)).findFirst().orElseThrow();
     }
