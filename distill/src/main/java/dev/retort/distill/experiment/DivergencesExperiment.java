@@ -100,7 +100,7 @@ public final class DivergencesExperiment implements Experiment {
      * Three claims: the toy's (forward KL covers both modes — at least 0.1 of the student's mass near each — while
      * reverse KL seeks one — over half near one, under 0.01 near the other); DistiLLM's (skew KL gives a better
      * student than FKL: lower held-out perplexity); MiniLLM's (the mode-seeking RKL student agrees with the
-     * teacher's top-1 more often than the FKL one). The last two by {@link Gap}.
+     * teacher's top-1 more often than the FKL one). The last two by {@link Stats#beats}.
      */
     static List<Finding> findings(List<DemoStudents.Row> rows, Map<String, BimodalToy.Fit> toy) {
         List<Finding> findings = new ArrayList<>();
@@ -125,7 +125,7 @@ public final class DivergencesExperiment implements Experiment {
         double[] x = DemoStudents.values(rows, a, f), y = DemoStudents.values(rows, b, f);
         if (x.length == 0 || y.length == 0) return;
         findings.add(new Finding(claim, String.format(Locale.ROOT, "held-out %s %s with %s against %s with %s, over %d seed(s)", score,
-                Stats.meanSd(x), a, Stats.meanSd(y), b, x.length), higherIsBetter ? Gap.higher(x, y) : Gap.lower(x, y)));
+                Stats.meanSd(x), a, Stats.meanSd(y), b, x.length), higherIsBetter ? Stats.beats(x, y) : Stats.beatsLower(x, y)));
     }
 
     private static void writeReport(Path file, DemoStudents.Size size, int seeds, List<List<String>> table, List<Finding> findings,

@@ -75,7 +75,7 @@ public final class FeatureLayersExperiment implements Experiment {
     }
 
     /**
-     * Two claims by {@link Gap} on held-out perplexity: the teacher layer at the same relative depth
+     * Two claims by {@link Stats#beats} on held-out perplexity: the teacher layer at the same relative depth
      * ({@link #proportional}) is the best target — for every student layer it beats the best other teacher layer
      * (holds when it does for every student layer, does not hold when another layer wins clearly for any); and
      * feature KD on top of logit KD helps — the best cell against logits alone.
@@ -95,7 +95,7 @@ public final class FeatureLayersExperiment implements Experiment {
                 if (t != p && (bestOther < 0 || Stats.mean(ppl(rows, a)) < Stats.mean(ppl(rows, arm(s, bestOther))))) bestOther = t;
             }
             if (bestOther < 0 || ppl(rows, arm(s, p)).length == 0) return findings;
-            Verdict v = Gap.lower(ppl(rows, arm(s, p)), ppl(rows, arm(s, bestOther)));
+            Verdict v = Stats.beatsLower(ppl(rows, arm(s, p)), ppl(rows, arm(s, bestOther)));
             all = v == Verdict.DOES_NOT_HOLD || all == Verdict.DOES_NOT_HOLD ? Verdict.DOES_NOT_HOLD
                     : v == Verdict.INCONCLUSIVE || all == Verdict.INCONCLUSIVE ? Verdict.INCONCLUSIVE : Verdict.HOLDS;
             measured.add(String.format(Locale.ROOT, "student layer %d: perplexity %s with teacher layer %d (same relative depth) against %s "
@@ -107,7 +107,7 @@ public final class FeatureLayersExperiment implements Experiment {
         if (base.length > 0) {
             findings.add(new Finding("Matching a hidden layer of the teacher on top of its logits distils a better student than the logits alone.",
                     String.format(Locale.ROOT, "held-out perplexity %s with the best cell (%s) against %s with logits alone, over %d seed(s)",
-                            Stats.meanSd(ppl(rows, bestCell)), bestCell, Stats.meanSd(base), base.length), Gap.lower(ppl(rows, bestCell), base)));
+                            Stats.meanSd(ppl(rows, bestCell)), bestCell, Stats.meanSd(base), base.length), Stats.beatsLower(ppl(rows, bestCell), base)));
         }
         return findings;
     }

@@ -96,7 +96,7 @@ public final class LoraVsFullExperiment implements Experiment {
     }
 
     /**
-     * Four claims, by {@link Gap} over seeds unless said otherwise: LoRA (at the middle rank of the grid and the
+     * Four claims, by {@link Stats#beats} over seeds unless said otherwise: LoRA (at the middle rank of the grid and the
      * size's learning rate) takes less time per step and less peak memory than full fine-tuning; full fine-tuning
      * reaches a lower held-out perplexity than the best LoRA arm at equal steps; LLM-Neo's "a larger rank helps"
      * (highest against lowest rank, each at its best learning rate); and LLM-Neo's "a lower learning rate at a high
@@ -115,19 +115,19 @@ public final class LoraVsFullExperiment implements Experiment {
                         + "trainable state %.2f MB", middle, Stats.meanSd(loraMs), Stats.meanSd(scale(loraRss)),
                         Stats.mean(values(rows, mid, DemoStudents.Scores::trainableStateBytes)) / 1e6, Stats.meanSd(fullMs),
                         Stats.meanSd(scale(fullRss)), Stats.mean(values(rows, FULL, DemoStudents.Scores::trainableStateBytes)) / 1e6),
-                both(Gap.lower(loraMs, fullMs), Gap.lower(loraRss, fullRss))));
+                both(Stats.beatsLower(loraMs, fullMs), Stats.beatsLower(loraRss, fullRss))));
 
         String bestLora = best(rows, grid.ranks(), grid.lrs());
         findings.add(new Finding("At equal steps, fine-tuning the whole student reaches better quality than LoRA.",
                 String.format(Locale.ROOT, "held-out perplexity %s in full against %s with the best LoRA arm (%s)",
                         Stats.meanSd(ppl(rows, FULL)), Stats.meanSd(ppl(rows, bestLora)), bestLora),
-                Gap.lower(ppl(rows, FULL), ppl(rows, bestLora))));
+                Stats.beatsLower(ppl(rows, FULL), ppl(rows, bestLora))));
 
         String bestHigh = best(rows, List.of(high), grid.lrs()), bestLow = best(rows, List.of(low), grid.lrs());
         findings.add(new Finding("LLM-Neo: a larger LoRA rank distils a better student.",
                 String.format(Locale.ROOT, "held-out perplexity %s at r = %d against %s at r = %d, each at its best learning rate (%s; %s)",
                         Stats.meanSd(ppl(rows, bestHigh)), high, Stats.meanSd(ppl(rows, bestLow)), low, bestHigh, bestLow),
-                Gap.lower(ppl(rows, bestHigh), ppl(rows, bestLow))));
+                Stats.beatsLower(ppl(rows, bestHigh), ppl(rows, bestLow))));
 
         double lowRate = rate(bestLow, grid);
         List<Double> lower = grid.lrs().stream().filter(x -> x < lowRate).toList();
@@ -138,7 +138,7 @@ public final class LoraVsFullExperiment implements Experiment {
             String bestLower = best(rows, List.of(high), lower), same = arm(high, lowRate);
             findings.add(new Finding(NEO_LR, String.format(Locale.ROOT, "r = %d does best at lr %.0e; at r = %d, held-out perplexity %s at "
                     + "lr %.0e against %s at %.0e", low, lowRate, high, Stats.meanSd(ppl(rows, bestLower)), rate(bestLower, grid),
-                    Stats.meanSd(ppl(rows, same)), lowRate), Gap.lower(ppl(rows, bestLower), ppl(rows, same))));
+                    Stats.meanSd(ppl(rows, same)), lowRate), Stats.beatsLower(ppl(rows, bestLower), ppl(rows, same))));
         }
         return findings;
     }

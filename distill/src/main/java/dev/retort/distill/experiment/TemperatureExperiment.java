@@ -61,7 +61,7 @@ public final class TemperatureExperiment implements Experiment {
     }
 
     /**
-     * Two claims, each by {@link Gap} on held-out perplexity: a temperature above 1 distils a better student than
+     * Two claims, each by {@link Stats#beats} on held-out perplexity: a temperature above 1 distils a better student than
      * T = 1 (the best T above 1 against T = 1); and too high a temperature washes the targets out (the best T
      * against T = 8; when 8 is itself the best, the claim does not hold).
      */
@@ -74,12 +74,12 @@ public final class TemperatureExperiment implements Experiment {
         findings.add(new Finding("Softening the teacher's targets with a temperature above 1 distils a better student than T = 1.",
                 String.format(Locale.ROOT, "held-out perplexity %s at the best T above 1 (T = %d) against %s at T = 1, over %d seed(s)",
                         Stats.meanSd(perplexity(rows, bestAbove1)), bestAbove1, Stats.meanSd(perplexity(rows, 1)), perplexity(rows, 1).length),
-                Gap.lower(perplexity(rows, bestAbove1), perplexity(rows, 1))));
+                Stats.beatsLower(perplexity(rows, bestAbove1), perplexity(rows, 1))));
         int best = measured.stream().min(byPerplexity).orElseThrow(), highest = measured.getLast();
         findings.add(new Finding("Too high a temperature washes the teacher's targets out: past the best T, the student gets worse again.",
                 String.format(Locale.ROOT, "held-out perplexity %s at the best T (T = %d) against %s at T = %d", Stats.meanSd(perplexity(rows, best)),
                         best, Stats.meanSd(perplexity(rows, highest)), highest),
-                best == highest ? Verdict.DOES_NOT_HOLD : Gap.lower(perplexity(rows, best), perplexity(rows, highest))));
+                best == highest ? Verdict.DOES_NOT_HOLD : Stats.beatsLower(perplexity(rows, best), perplexity(rows, highest))));
         return findings;
     }
 
