@@ -8,7 +8,8 @@ public final class Experiments {
     private Experiments() {}
 
     public static final List<Experiment> ALL = List.of(new AceAttorneyExperiment(), new ProgressiveExperiment(), new PruneExperiment(),
-            new MetaCostExperiment());
+            new MetaCostExperiment(), new DivergencesExperiment(), new TemperatureExperiment(), new LoraVsFullExperiment(),
+            new FeatureLayersExperiment());
 
     /** The experiment called {@code name}; an unknown name is one line listing the known ones. */
     public static Experiment named(String name) {

@@ -36,4 +36,9 @@ public final class Stats {
         double gap = mean(candidate) - mean(baseline), noise = sd(candidate) + sd(baseline);
         return gap > noise ? Experiment.Verdict.HOLDS : gap < -noise ? Experiment.Verdict.DOES_NOT_HOLD : Experiment.Verdict.INCONCLUSIVE;
     }
+
+    /** {@link #beats} where a lower value is better (perplexity, KL): {@code candidate}'s mean is lower by more than the spread. */
+    public static Experiment.Verdict beatsLower(double[] candidate, double[] baseline) {
+        return beats(java.util.Arrays.stream(candidate).map(v -> -v).toArray(), java.util.Arrays.stream(baseline).map(v -> -v).toArray());
+    }
 }

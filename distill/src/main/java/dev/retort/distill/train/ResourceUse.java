@@ -102,6 +102,19 @@ public record ResourceUse(double wallSeconds, double cpuSeconds, long peakRssByt
     }
 
     /**
+     * Resets the process's peak resident set to its current size (Linux: "5" written to /proc/self/clear_refs), so
+     * that {@link #peakRss} after a run is that run's peak rather than the process's; does nothing where that file
+     * is not writable.
+     */
+    public static void resetPeakRss() {
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+        } catch (IOException | RuntimeException e) {
+            // not Linux, or not allowed: the peak stays the process's
+        }
+    }
+
+    /**
      * A "Key:   N kB" line of a /proc file (/proc/self/status, /proc/meminfo) in bytes, or -1 where the file or
      * the line is not there (not Linux).
      */
