@@ -151,6 +151,21 @@ class ProgressiveCliTest {
         assertEquals(pinned(straight), pinned(out), "every step's numbers, interrupted twice and resumed vs straight");
     }
 
+    /** With --merge-phases the losses take turns by batch: a Ctrl-C mid-run and --resume give the straight run's numbers. */
+    @Test
+    void ctrlCAndResumeWithMergedPhasesAreBitwiseTheUninterruptedRun(@TempDir Path work) throws Exception {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/bin/kill")) || Files.isExecutable(Path.of("/usr/bin/kill")), "no kill(1): skipped");
+        String[] flags = {"--merge-phases", "--adapter-type", "lora", "--lora-rank", "4", "--max-steps", "40",
+                "--prompt-templates", templates.toString()};
+        Path straight = work.resolve("straight"), out = work.resolve("interrupted");
+        assertEquals(0, run(distill(straight, flags)).exit());
+        long stopped = interrupt(work, out, flags, 4, false);
+        assertTrue(stopped > 0 && stopped < 40, "stopped mid-run: " + stopped);
+        CliTest.Run resumed = run(distill(out, with(flags, "--resume")));
+        assertEquals(0, resumed.exit(), resumed.err());
+        assertEquals(pinned(straight), pinned(out), "every step's numbers, interrupted and resumed vs straight");
+    }
+
     /** Starts the run (resumed or not), sends SIGINT once it has logged {@code steps} steps; the step it stopped at. */
     private static long interrupt(Path work, Path out, String[] flags, int steps, boolean resume) throws Exception {
         Path log = work.resolve("log-" + steps + ".txt");
