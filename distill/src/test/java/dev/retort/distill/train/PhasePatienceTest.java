@@ -3,21 +3,15 @@ package dev.retort.distill.train;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import dev.retort.distill.data.CorpusReader;
 import dev.retort.distill.data.PackedData;
-import dev.retort.distill.demo.BpeTrainer;
-import dev.retort.distill.demo.DemoCorpus;
 import dev.retort.distill.method.EarlyStop;
 import dev.retort.distill.method.Phase;
 import dev.retort.distill.method.Plan;
 import dev.retort.distill.options.OutputOptions;
 import dev.retort.models.hf.LlamaConfig;
 import dev.retort.models.llama.LlamaModel;
-import dev.retort.models.tokenizer.Tokenizer;
-import dev.retort.models.tokenizer.Tokenizers;
 import dev.retort.tensor.DType;
 import java.lang.foreign.Arena;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -38,16 +32,10 @@ class PhasePatienceTest {
 
     @BeforeAll
     static void corpus() throws Exception {
-        String text = new DemoCorpus(1).generate(120);
-        Path tokDir = shared.resolve("tok");
-        BpeTrainer.train(text, 320, tokDir);
-        Tokenizer tokenizer = Tokenizers.load(tokDir);
-        vocab = tokenizer.vocabSize();
-        Path data = shared.resolve("corpus.txt");
-        Files.writeString(data, text);
-        PackedData[] split = PackedData.pack(CorpusReader.read(data, tokenizer), 32, 0).split(0.1);
-        train = split[0];
-        heldOut = split[1];
+        TinyCorpus corpus = TinyCorpus.make(shared, 120);
+        train = corpus.train();
+        heldOut = corpus.heldOut();
+        vocab = corpus.vocab();
     }
 
     /**

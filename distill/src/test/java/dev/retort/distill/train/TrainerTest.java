@@ -9,10 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.retort.autograd.Graph;
 import dev.retort.autograd.Parameter;
 import dev.retort.distill.data.Batch;
-import dev.retort.distill.data.CorpusReader;
 import dev.retort.distill.data.PackedData;
-import dev.retort.distill.demo.BpeTrainer;
-import dev.retort.distill.demo.DemoCorpus;
 import dev.retort.distill.loss.KdConfig;
 import dev.retort.distill.method.Phase;
 import dev.retort.distill.method.Plan;
@@ -23,8 +20,6 @@ import dev.retort.models.llama.LlamaModel;
 import dev.retort.models.lora.Lora;
 import dev.retort.models.lora.LoraConfig;
 import dev.retort.models.lora.LoraModel;
-import dev.retort.models.tokenizer.Tokenizer;
-import dev.retort.models.tokenizer.Tokenizers;
 import dev.retort.tensor.DType;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
@@ -44,16 +39,10 @@ class TrainerTest {
 
     @BeforeAll
     static void corpus() throws Exception {
-        String text = new DemoCorpus(1).generate(200);
-        Path tokDir = shared.resolve("tok");
-        BpeTrainer.train(text, 320, tokDir);
-        Tokenizer tokenizer = Tokenizers.load(tokDir);
-        vocab = tokenizer.vocabSize();
-        Path data = shared.resolve("corpus.txt");
-        Files.writeString(data, text);
-        PackedData[] split = PackedData.pack(CorpusReader.read(data, tokenizer), 32, 0).split(0.1);
-        train = split[0];
-        heldOut = split[1];
+        TinyCorpus corpus = TinyCorpus.make(shared, 200);
+        train = corpus.train();
+        heldOut = corpus.heldOut();
+        vocab = corpus.vocab();
     }
 
     static LlamaConfig tinyConfig() {
