@@ -130,8 +130,9 @@ public final class PruneExperiment implements Experiment {
         Path teacher = out.resolve("teacher");
         // 2. the students' data (another world) and the held-out questions (a third)
         Path train = out.resolve("student-train.jsonl"), heldOut = out.resolve("student-heldout.jsonl");
-        writePromptCompletion(new DocumentWorld(3, size.people()).longContextQuestions(5, size.trainExamples(), size.passages(), false), train);
-        writePromptCompletion(new DocumentWorld(3, size.people()).longContextQuestions(6, 40, size.passages(), false), heldOut);
+        DocumentWorld studentWorld = new DocumentWorld(3, size.people());
+        writePromptCompletion(studentWorld.longContextQuestions(5, size.trainExamples(), size.passages(), false), train);
+        writePromptCompletion(studentWorld.longContextQuestions(6, 40, size.passages(), false), heldOut);
         List<DocumentWorld.LongQuestion> gold = new DocumentWorld(1, size.people()).longContextQuestions(2, size.goldQuestions(), size.passages(), true);
 
         List<Row> rows = new ArrayList<>();
@@ -335,10 +336,10 @@ public final class PruneExperiment implements Experiment {
         for (Finding f : findings) report.finding(f.claim(), f.measured(), f.verdict().words);
         report.table("Answers and cost (mean ± sd over seeds; prefill is the median over questions)", TABLE_HEADER, table(rows));
         Map<String, List<double[]>> em = new LinkedHashMap<>();
+        Map<String, List<Row>> arms = byArm(rows);
+        List<Row> unpruned = arms.getOrDefault("unpruned", List.of());
         for (TokenPruning.Mode m : MODES) {
             List<double[]> points = new ArrayList<>();
-            Map<String, List<Row>> arms = byArm(rows);
-            List<Row> unpruned = arms.getOrDefault("unpruned", List.of());
             if (!unpruned.isEmpty()) points.add(new double[] {1.0, Stats.mean(values(unpruned, Row::exactMatch))});
             for (double keep : size.keepRatios()) {
                 List<Row> r = arms.getOrDefault(new Arm(m.cliName(), keep).name(), List.of());
