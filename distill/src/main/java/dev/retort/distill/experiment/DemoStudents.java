@@ -89,34 +89,104 @@ public final class DemoStudents {
 
     private DemoStudents() {}
 
-    /** Trains {@code arm}'s student for seed {@code seed} in {@code run} (replaced) and scores it on the held-out file. */
-    public static Scores train(DemoTask.Files task, Size size, Arm arm, long seed, Path run, PrintStream log) throws IOException {
-        OutputDirectory.fresh(run);
-        DistillOptions o = new DistillOptions(arm.method(), new ModelOptions(task.teacher(), null, null, size.studentLayers()),
+    /** The options {@code arm}'s student trains with for seed {@code seed}, writing into {@code run}. */
+    static DistillOptions options(DemoTask.Files task, Size size, Arm arm, long seed, Path run) {
+        return new DistillOptions(arm.method(), new ModelOptions(task.teacher(), null, null, size.studentLayers()),
                 DataOptions.DEFAULTS.withFiles(task.transfer(), task.heldOut()).withSeqLen(size.task().seq()),
                 TrainingConfig.DEFAULTS.withSteps(size.steps(), size.batch(), arm.lr(), arm.lr() / 10, Math.max(1, size.steps() / 20))
                         .withSeed(seed).withEvaluation(0, size.evalBatches(), 0),
                 arm.lora(), arm.kd(), arm.features(), MetaOptions.defaults(), GkdOptions.DEFAULTS, new OutputOptions(run, false, false));
+    }
+
+    /**
+     * The same options as {@code retort distill} flags, for a run in a JVM of its own. Adapters are described by
+     * their rank and alpha only: an arm that changes another LoRA option is refused rather than run differently.
+     */
+    static List<String> distillArgs(DemoTask.Files task, Size size, Arm arm, long seed, Path run) {
+        LoraOptions lora = arm.lora();
+        if (!lora.equals(LoraOptions.DEFAULTS.withRank(lora.rank(), lora.alpha()))) {
+            throw new IllegalArgumentException("experiment arm " + arm.name() + ": only the LoRA rank and alpha can be given to a child run, got " + lora);
+        }
+        KdConfig kd = arm.kd();
+        List<String> a = new ArrayList<>(List.of("distill", "--method", arm.method(), "--teacher", task.teacher().toString(),
+                "--student-layers", size.studentLayers(), "--data", task.transfer().toString(), "--eval-data", task.heldOut().toString(),
+                "--seq-len", "" + size.task().seq(), "--max-steps", "" + size.steps(), "--batch-size", "" + size.batch(),
+                "--lr", "" + arm.lr(), "--min-lr", "" + arm.lr() / 10, "--warmup-steps", "" + Math.max(1, size.steps() / 20),
+                "--seed", "" + seed, "--eval-every", "0", "--eval-batches", "" + size.evalBatches(), "--checkpoint-every", "0",
+                "--kd-loss", kd.divergence().cliName(), "--temperature", "" + kd.temperature(), "--alpha", "" + kd.alpha(),
+                "--beta", "" + kd.beta(), "--top-k", "" + kd.topK(), "--out", run.toString(), "--no-progress"));
+        if (lora.rank() != null) a.addAll(List.of("--lora-rank", "" + lora.rank(), "--lora-alpha", "" + lora.alpha()));
+        FeatureOptions f = arm.features();
+        if (f.layers() != null) {
+            a.addAll(List.of("--feature-layers", f.layers().toString(), "--feature-loss", f.cosine() ? "cosine" : "mse", "--feature-weight", "" + f.weight()));
+        }
+        return a;
+    }
+
+    /** Trains {@code arm}'s student for seed {@code seed} in {@code run} (replaced) and scores it on the held-out file. */
+    public static Scores train(DemoTask.Files task, Size size, Arm arm, long seed, Path run, PrintStream log) throws IOException {
+        OutputDirectory.fresh(run);
+        DistillOptions o = options(task, size, arm, seed, run);
         ResourceUse.resetPeakRss();
         DistillJob.Outcome outcome = DistillJob.run(o);
         long peak = ResourceUse.peakRss();
         Evaluator.Result r = outcome.training().finalEval();
-        Scores s = new Scores(r.perplexity(), r.agreement(), r.kl(),
+        return logged(new Scores(r.perplexity(), r.agreement(), r.kl(), medianMsPerStep(run.resolve("metrics.jsonl"), (long) size.batch() * size.task().seq()),
+                MemoryPlan.of(o, Methods.named(arm.method())).trainable(), peak), arm, seed, log);
+    }
+
+    /**
+     * As {@link #train}, but as {@code retort distill} in a JVM of its own ({@link ChildJvm}), so that the peak RSS is
+     * this arm's alone (teacher, student and JVM), not the high-water mark of every arm before it. The scores are read
+     * back from the run's metrics.jsonl, which holds them at full precision.
+     */
+    public static Scores trainInOwnJvm(DemoTask.Files task, Size size, Arm arm, long seed, Path run, PrintStream log) throws IOException {
+        OutputDirectory.fresh(run);
+        Path logFile = Files.createDirectories(run.toAbsolutePath().getParent()).resolve(run.getFileName() + ".log");
+        ChildJvm.retort(distillArgs(task, size, arm, seed, run), logFile, "experiment arm " + arm.name() + " seed " + seed);
+        Map<String, Object> eval = null, resources = null;
+        for (Map<String, Object> row : new MetricsLog(run.resolve("metrics.jsonl")).read()) {
+            if (row.containsKey("eval_ppl")) eval = row;
+            if (row.containsKey("peak_rss_mb")) resources = row;
+        }
+        if (eval == null || resources == null) {
+            throw new IllegalStateException("experiment arm " + arm.name() + ": " + run.resolve("metrics.jsonl") + " has no final evaluation or resources row");
+        }
+        return logged(new Scores(number(eval, "eval_ppl"), number(eval, "eval_agreement"), number(eval, "eval_kl"),
                 medianMsPerStep(run.resolve("metrics.jsonl"), (long) size.batch() * size.task().seq()),
-                MemoryPlan.of(o, Methods.named(arm.method())).trainable(), peak);
+                MemoryPlan.of(options(task, size, arm, seed, run), Methods.named(arm.method())).trainable(),
+                Math.round(number(resources, "peak_rss_mb") * 1e6)), arm, seed, log);
+    }
+
+    private static double number(Map<String, Object> row, String key) {
+        return row.get(key) instanceof Number n ? n.doubleValue() : Double.NaN;
+    }
+
+    private static Scores logged(Scores s, Arm arm, long seed, PrintStream log) {
         log.printf(Locale.ROOT, "  %-28s seed %d: perplexity %.4f, agreement %.4f, KL %.4f, %.0f ms/step%n", arm.name(), seed,
                 s.perplexity(), s.agreement(), s.kl(), s.msPerStep());
         return s;
     }
 
+    /** How {@link #trainAll} runs each student: in this JVM, or each in a JVM of its own (peak RSS per arm). */
+    public enum Isolation { SHARED_JVM, OWN_JVM }
+
     /** Trains every arm for seeds 1..{@code seeds} under {@code out/students}, arm by arm. */
     public static List<Row> trainAll(DemoTask.Files task, Size size, List<Arm> arms, int seeds, Path out, PrintStream log) throws IOException {
+        return trainAll(task, size, arms, seeds, out, Isolation.SHARED_JVM, log);
+    }
+
+    /** As above, each student trained as {@code isolation} says. */
+    public static List<Row> trainAll(DemoTask.Files task, Size size, List<Arm> arms, int seeds, Path out, Isolation isolation, PrintStream log)
+            throws IOException {
         if (seeds < 1) throw new IllegalArgumentException("--seeds must be at least 1, got " + seeds);
         List<Row> rows = new ArrayList<>();
         int index = 0;
         for (Arm arm : arms) {
             for (long seed = 1; seed <= seeds; seed++) {
-                rows.add(new Row(arm.name(), seed, train(task, size, arm, seed, out.resolve("students").resolve(index + "-" + seed), log)));
+                Path run = out.resolve("students").resolve(index + "-" + seed);
+                rows.add(new Row(arm.name(), seed, isolation == Isolation.OWN_JVM
+                        ? trainInOwnJvm(task, size, arm, seed, run, log) : train(task, size, arm, seed, run, log)));
             }
             index++;
         }

@@ -28,7 +28,6 @@ import dev.retort.models.hf.ModelWeights;
 import dev.retort.models.llama.LlamaModel;
 import dev.retort.models.tokenizer.Tokenizer;
 import dev.retort.models.tokenizer.Tokenizers;
-import dev.retort.tensor.ThreadPool;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
@@ -205,36 +204,20 @@ public final class MetaCostExperiment implements Experiment {
         Files.writeString(results, row + "\n", StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
     }
 
-    /**
-     * {@code retort bench meta --json} for one arm in a child JVM (this JVM's java, classpath and Retort's flags), with
-     * the serial collector: G1 grows the heap by allocation rate, so the garbage a run leaves would decide its peak.
-     */
+    /** {@code retort bench meta --json} for one arm in a JVM of its own ({@link ChildJvm}). */
     static MetaBench.Measurement measureInChild(Path logFile, String arm, Size size, Shape teacher) throws IOException {
         Shape s = size.student();
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-XX:+UseSerialGC",
-                "-cp", System.getProperty("java.class.path"), "dev.retort.cli.Retort",
-                "bench", "meta", "--json", "--modes", arm, "--steps", Integer.toString(size.costSteps()),
-                "--threads", Integer.toString(ThreadPool.shared().threads())));
+        List<String> args = new ArrayList<>(List.of("bench", "meta", "--json", "--modes", arm, "--steps", Integer.toString(size.costSteps())));
         String[][] flags = {{"--dim", "" + s.dim()}, {"--layers", "" + s.layers()}, {"--heads", "" + s.heads()}, {"--kv-heads", "" + s.kvHeads()},
                 {"--hidden", "" + s.hidden()}, {"--vocab", "" + size.vocab()}, {"--seq", "" + size.seq()}, {"--batch", "" + size.batch()},
                 {"--teacher-dim", "" + teacher.dim()}, {"--teacher-layers", "" + teacher.layers()}, {"--teacher-heads", "" + teacher.heads()},
                 {"--teacher-kv-heads", "" + teacher.kvHeads()}, {"--teacher-hidden", "" + teacher.hidden()}};
-        for (String[] f : flags) command.addAll(List.of(f));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(logFile.toFile()).start();
-        int exit;
-        try {
-            exit = p.waitFor();
-        } catch (InterruptedException e) {
-            p.destroyForcibly();
-            Thread.currentThread().interrupt();
-            throw new IOException("meta-cost: interrupted while " + arm + " ran");
-        }
-        List<String> lines = Files.readAllLines(logFile, StandardCharsets.UTF_8);
+        for (String[] f : flags) args.addAll(List.of(f));
+        List<String> lines = ChildJvm.retort(args, logFile, "meta-cost: the " + arm + " arm");
         List<String> measured = lines.stream().filter(l -> l.startsWith("{")).toList();
-        if (exit != 0 || measured.size() != 1) {
-            throw new IllegalStateException("meta-cost: the " + arm + " arm's process exited with " + exit + " ("
-                    + (lines.isEmpty() ? "no output" : lines.getLast()) + "); its log: " + logFile);
+        if (measured.size() != 1) {
+            throw new IllegalStateException("meta-cost: the " + arm + " arm's process printed " + measured.size()
+                    + " measurements, expected 1; its log: " + logFile);
         }
         return MetaBench.Measurement.fromJson(measured.getFirst());
     }

@@ -19,18 +19,34 @@ class LoraVsFullExperimentTest {
 
     @Test
     void fullAndEveryGridCellTrainAStudentWithItsCosts() throws Exception {
-        var grid = new LoraVsFullExperiment.Grid(List.of(4, 16), List.of(1e-3, 3e-3));
+        var grid = new LoraVsFullExperiment.Grid(List.of(4, 16), List.of(3e-3));   // three students, each in a JVM of its own
         Experiment.Outcome o = LoraVsFullExperiment.run(tmp, DemoExperimentFixture.tiny(3), grid, 1, new PrintStream(OutputStream.nullOutputStream()));
         List<JsonNode> lines = DemoExperimentFixture.results(o.results());
-        assertEquals(List.of("full", "lora r=4 lr=1e-03", "lora r=4 lr=3e-03", "lora r=16 lr=1e-03", "lora r=16 lr=3e-03"),
-                lines.stream().map(n -> n.get("arm").asText()).toList());
-        assertEquals(16, lines.get(3).get("rank").asInt());
+        assertEquals(List.of("full", "lora r=4 lr=3e-03", "lora r=16 lr=3e-03"), lines.stream().map(n -> n.get("arm").asText()).toList());
+        assertEquals(16, lines.get(2).get("rank").asInt());
         // the trainable state grows with the rank, and the whole student's is larger than rank 4's
         long full = lines.get(0).get("trainable_state_bytes").asLong(), r4 = lines.get(1).get("trainable_state_bytes").asLong();
-        long r16 = lines.get(3).get("trainable_state_bytes").asLong();
+        long r16 = lines.get(2).get("trainable_state_bytes").asLong();
         assertTrue(r4 < r16 && r4 < full, lines.toString());
-        DemoExperimentFixture.checkTableAndReport(o, 5);
+        DemoExperimentFixture.checkTableAndReport(o, 3);
         assertEquals(4, o.findings().size());
+    }
+
+    @Test
+    void aStudentTrainedAsRetortDistillInItsOwnJvmScoresExactlyAsInThisOne() throws Exception {
+        DemoStudents.Size size = DemoExperimentFixture.tiny(3);
+        var log = new PrintStream(OutputStream.nullOutputStream());
+        var task = dev.retort.distill.demo.DemoTask.prepare(tmp.resolve("task"), size.task(), log);
+        var arm = new DemoStudents.Arm("lora r=4", "neo", LoraVsFullExperiment.KD,
+                dev.retort.distill.options.LoraOptions.DEFAULTS.withRank(4, 8), dev.retort.distill.options.FeatureOptions.DEFAULTS, 3e-3);
+        DemoStudents.Scores here = DemoStudents.train(task, size, arm, 2, tmp.resolve("here"), log);
+        DemoStudents.Scores child = DemoStudents.trainInOwnJvm(task, size, arm, 2, tmp.resolve("child"), log);
+        // the flags say everything the options do: the same student, to the last bit of its scores
+        assertEquals(here.perplexity(), child.perplexity());
+        assertEquals(here.agreement(), child.agreement());
+        assertEquals(here.kl(), child.kl());
+        assertEquals(here.trainableStateBytes(), child.trainableStateBytes());
+        assertTrue(child.peakRssBytes() > 50_000_000 && child.peakRssBytes() < 4_000_000_000L, "the child's own peak: " + child.peakRssBytes());
     }
 
     @Test
