@@ -286,18 +286,10 @@ public final class Llm implements AutoCloseable {
         }
         if (tokens.length < 2) throw new IllegalArgumentException("need at least two tokens to predict one, got " + tokens.length);
         checkIds(tokens);
-        double totalLoss = 0;
-        long predicted = 0;
-        for (int start = 0; start + 1 < tokens.length; start += window) {
-            int n = Math.min(window, tokens.length - 1 - start);
-            int[] input = Arrays.copyOfRange(tokens, start, start + n);
-            int[] targets = Arrays.copyOfRange(tokens, start + 1, start + 1 + n);
-            try (Graph g = Graph.noGrad(pool)) {
-                totalLoss += (double) model.loss(g, input, targets, 1, n, 1.0).item();  // divisor 1: the sum
-            }
-            predicted += n;
-        }
-        return new Evaluation(predicted, totalLoss / predicted);
+        List<int[]> windows = Evaluation.windows(tokens, window);
+        float[] losses = new float[windows.size()];
+        for (int i = 0; i < losses.length; i++) losses[i] = Evaluation.windowLoss(model, pool, windows.get(i));
+        return Evaluation.of(windows, losses);
     }
 
     // ---- parts -----------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import java.util.List;
  * @param seed              seeds the draws: the same seed gives the same text
  */
 public record Sampling(int maxTokens, float temperature, int topK, float topP, float minP, float repetitionPenalty,
-                       List<String> stops, long seed) {
+                       List<String> stops, long seed) implements java.io.Serializable {
 
     public Sampling {
         if (maxTokens < 0) throw new IllegalArgumentException("maxTokens must be >= 0, got " + maxTokens);

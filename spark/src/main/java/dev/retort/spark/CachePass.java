@@ -111,7 +111,7 @@ public final class CachePass {
             int next = 0;   // the row the next shard must start at
             for (int p = 0; p < partitions; p++) {
                 ShardWritten w = ordered.get(p);
-                Path file = ShardDirectory.shard(shards.path(), p);
+                Path file = ShardDirectory.shard(shards.path(), p, ShardDirectory.CACHE);
                 if (w.partition() != p || w.firstRow() != next) {
                     throw new IllegalStateException(file + ": partition " + w.partition() + " reported rows from "
                             + w.firstRow() + "; expected partition " + p + " from row " + next);

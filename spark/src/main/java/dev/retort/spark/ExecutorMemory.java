@@ -45,20 +45,21 @@ public record ExecutorMemory(int concurrentTasks, long limitBytes, String limitS
         return new ExecutorMemory(tasks, overhead, "spark.executor.memoryOverhead");
     }
 
-    /** What to change when an executor is too small. */
-    public static final String ADVICE = "lower --batch-size or --seq-len, run fewer tasks per executor "
-            + "(spark.executor.cores, or N of local[N]), or give executors more memory (spark.executor.memoryOverhead, "
-            + "--memory-limit)";
+    /** What to change when an executor is too small: {@code lower} (the job's own flags, e.g. "lower --batch"), then Spark's. */
+    public static String advice(String lower) {
+        return lower + ", run fewer tasks per executor (spark.executor.cores, or N of local[N]), or give executors more "
+                + "memory (spark.executor.memoryOverhead, --memory-limit)";
+    }
 
     /**
-     * Refuses, in one line, an executor whose plan — {@code perTask}'s weights once and its activations once per task at
-     * once — is above the limit.
+     * Refuses, in one line ending with {@link #advice} of {@code lower}, an executor whose plan — {@code perTask}'s
+     * weights once and its activations once per task at once — is above the limit.
      */
-    public void require(MemoryPlan perTask) {
+    public void require(MemoryPlan perTask, String lower) {
         MemoryPlan executor = perTask.concurrent(concurrentTasks);
         String source = limitSource + ", for an executor running " + concurrentTasks
                 + (concurrentTasks == 1 ? " task" : " tasks") + " at once,";
-        if (limitBytes > 0) executor.requireWithin(limitBytes, source, ADVICE);
-        else executor.requireWithin(MemoryPlan.availableBytes(), source, ADVICE);
+        if (limitBytes > 0) executor.requireWithin(limitBytes, source, advice(lower));
+        else executor.requireWithin(MemoryPlan.availableBytes(), source, advice(lower));
     }
 }

@@ -10,9 +10,9 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The teacher of every task in this JVM — a Spark executor, or the driver itself in local mode — opened once per
- * path and kept for the JVM's life. Its weights are memory-mapped from the path every executor reads, so the
- * tasks running at once on an executor share one copy in the page cache; each task brings its own buffer pool
- * and graph, and the frozen model holds no state a forward pass writes.
+ * path and adapter and kept for the JVM's life. Its weights are memory-mapped from the path every executor reads, so
+ * the tasks running at once on an executor share one copy in the page cache; each task brings its own buffer pool
+ * and graph (or its own generation sessions), and the frozen model holds no state a forward pass writes.
  */
 final class ExecutorTeachers {
     private record Loaded(Llm llm, String vocabularyHash) {}
@@ -22,22 +22,27 @@ final class ExecutorTeachers {
     private ExecutorTeachers() {}
 
     /**
-     * The teacher at {@code description.teacherPath()}, checked to be the one the driver described: its vocabulary
-     * size and hash are the cache's.
+     * The model the driver read, checked to be the one it described: its vocabulary size and hash are the driver's.
      *
      * @throws TeacherCacheException when the executor finds another model there
      */
-    static LlamaModel teacher(CacheDescription description) {
-        Loaded loaded = OPEN.computeIfAbsent(description.teacherPath(), path -> {
-            Llm llm = Llm.open(Path.of(path));
+    static Llm open(TeacherOnExecutors teacher) {
+        String key = teacher.path() + (teacher.adapter() == null ? "" : "\0" + teacher.adapter());
+        Loaded loaded = OPEN.computeIfAbsent(key, k -> {
+            Llm llm = Llm.open(Path.of(teacher.path()), teacher.adapter() == null ? null : Path.of(teacher.adapter()));
             return new Loaded(llm, CacheHashes.vocabulary(llm.tokenizer()));
         });
         int vocab = loaded.llm().config().vocabSize();
-        if (vocab != description.vocabSize() || !loaded.vocabularyHash().equals(description.tokenizerHash())) {
-            throw new TeacherCacheException(Path.of(description.teacherPath()), "on this executor has a vocabulary of "
-                    + vocab + " (" + loaded.vocabularyHash() + "); the driver read " + description.vocabSize() + " ("
-                    + description.tokenizerHash() + "): every executor must read the same teacher");
+        if (vocab != teacher.vocabSize() || !loaded.vocabularyHash().equals(teacher.vocabularyHash())) {
+            throw new TeacherCacheException(Path.of(teacher.path()), "on this executor has a vocabulary of "
+                    + vocab + " (" + loaded.vocabularyHash() + "); the driver read " + teacher.vocabSize() + " ("
+                    + teacher.vocabularyHash() + "): every executor must read the same teacher");
         }
-        return loaded.llm().model();
+        return loaded.llm();
+    }
+
+    /** The teacher a cache describes ({@link #open} of its path, no adapter). */
+    static LlamaModel teacher(CacheDescription description) {
+        return open(new TeacherOnExecutors(description.teacherPath(), null, description.vocabSize(), description.tokenizerHash())).model();
     }
 }

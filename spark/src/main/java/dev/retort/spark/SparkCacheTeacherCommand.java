@@ -38,8 +38,8 @@ final class SparkCacheTeacherCommand implements Callable<Integer> {
         if (partitions != null) CachePass.requirePartitions(partitions);   // before Spark starts, as every check here
         TeacherCacheWriter.requireWritable(o.out());   // first: the teacher pass can take hours
         SparkConf conf = spark.sparkConf("retort cache-teacher");
-        ExecutorMemory.of(conf, memoryLimit).require(TeacherCacheJob.memoryPlan(o));
-        ShardDirectory directory = ShardDirectory.prepare(shards != null ? shards : ShardDirectory.besides(o.out()));
+        ExecutorMemory.of(conf, memoryLimit).require(TeacherCacheJob.memoryPlan(o), "lower --batch-size or --seq-len");
+        ShardDirectory directory = ShardDirectory.prepare(shards != null ? shards : ShardDirectory.besides(o.out()), ShardDirectory.CACHE);
         try (JavaSparkContext sc = new JavaSparkContext(conf)) {
             CachePass pass = CachePass.plan(o, partitions != null ? partitions : 2 * sc.defaultParallelism(), directory);
             System.err.printf(Locale.ROOT, "scoring %d sequences in %d partitions on %s; shards in %s%n", pass.sequences(),

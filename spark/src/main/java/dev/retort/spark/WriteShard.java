@@ -29,7 +29,7 @@ final class WriteShard implements Function2<Integer, Iterator<TeacherBatch>, Ite
     public Iterator<ShardWritten> call(Integer partition, Iterator<TeacherBatch> batches) {
         if (!batches.hasNext()) return Collections.emptyIterator();
         LlamaModel teacher = ExecutorTeachers.teacher(description);
-        Path shard = ShardDirectory.shard(Path.of(directory), partition);
+        Path shard = ShardDirectory.shard(Path.of(directory), partition, ShardDirectory.CACHE);
         // An exception here (the task killed, a batch failing) closes the writer unfinished: no shard appears.
         try (BufferPool pool = new BufferPool(); TeacherCacheWriter writer = TeacherCacheWriter.create(shard, description)) {
             int firstRow = -1;

@@ -68,7 +68,7 @@ class CachePassTest {
     @Test
     void theSparkCacheEqualsTheSingleMachineCacheByteForByte(@TempDir Path tmp) throws Exception {
         Path out = tmp.resolve("spark.rtkc");
-        ShardDirectory shards = ShardDirectory.prepare(ShardDirectory.besides(out));
+        ShardDirectory shards = ShardDirectory.prepare(ShardDirectory.besides(out), ShardDirectory.CACHE);
         CachePass pass = CachePass.plan(options(out), 4, shards);
         assertEquals(4, pass.partitions());
         List<ShardWritten> written = pass.writeShards(pass.batches(sc));
@@ -113,7 +113,7 @@ class CachePassTest {
     @Test
     void aTaskKilledOnceStillYieldsEverySequenceExactlyOnce(@TempDir Path tmp) throws Exception {
         Path out = tmp.resolve("retried.rtkc");
-        ShardDirectory shards = ShardDirectory.prepare(ShardDirectory.besides(out));
+        ShardDirectory shards = ShardDirectory.prepare(ShardDirectory.besides(out), ShardDirectory.CACHE);
         CachePass pass = CachePass.plan(options(out), 3, shards);
         int before = KillFirstAttempt.KILLED.get();
         List<ShardWritten> written = pass.writeShards(pass.batches(sc).mapPartitionsWithIndex(new KillFirstAttempt(1), true));
@@ -128,7 +128,7 @@ class CachePassTest {
     @Test
     void aPartitionWrittenTwiceLeavesOneShard(@TempDir Path tmp) throws Exception {
         Path out = tmp.resolve("twice.rtkc");
-        ShardDirectory shards = ShardDirectory.prepare(tmp.resolve("shards"));
+        ShardDirectory shards = ShardDirectory.prepare(tmp.resolve("shards"), ShardDirectory.CACHE);
         CachePass pass = CachePass.plan(options(out), 2, shards);
         pass.writeShards(pass.batches(sc));
         List<ShardWritten> second = pass.writeShards(pass.batches(sc));
@@ -142,12 +142,12 @@ class CachePassTest {
     void aShardHoldingTheWrongRowsIsRefusedAndTheCacheLeftAlone(@TempDir Path tmp) throws Exception {
         Path out = tmp.resolve("kept.rtkc");
         Files.writeString(out, "a file the user had here");
-        ShardDirectory shards = ShardDirectory.prepare(tmp.resolve("shards"));
+        ShardDirectory shards = ShardDirectory.prepare(tmp.resolve("shards"), ShardDirectory.CACHE);
         CachePass pass = CachePass.plan(options(out), 3, shards);
         List<ShardWritten> written = pass.writeShards(pass.batches(sc));
-        Files.copy(ShardDirectory.shard(shards.path(), 0), ShardDirectory.shard(shards.path(), 2), StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(ShardDirectory.shard(shards.path(), 0, ShardDirectory.CACHE), ShardDirectory.shard(shards.path(), 2, ShardDirectory.CACHE), StandardCopyOption.REPLACE_EXISTING);
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> pass.merge(written, System.nanoTime()));
-        assertTrue(e.getMessage().startsWith(ShardDirectory.shard(shards.path(), 2) + ": "), e.getMessage());
+        assertTrue(e.getMessage().startsWith(ShardDirectory.shard(shards.path(), 2, ShardDirectory.CACHE) + ": "), e.getMessage());
         assertEquals("a file the user had here", Files.readString(out));
         assertEquals(3, files(shards.path()).size(), "the shards stay for a look");
     }

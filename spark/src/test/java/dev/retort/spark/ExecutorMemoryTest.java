@@ -41,11 +41,11 @@ class ExecutorMemoryTest {
     @Test
     void anExecutorTooSmallIsRefusedInOneLineCountingItsTasksActivations() {
         MemoryPlan perTask = new MemoryPlan(300 * MIB, 0, 100 * MIB);
-        new ExecutorMemory(2, 500 * MIB, "spark.executor.memoryOverhead").require(perTask);   // 300 + 2 × 100
+        new ExecutorMemory(2, 500 * MIB, "spark.executor.memoryOverhead").require(perTask, "lower --batch");   // 300 + 2 × 100
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new ExecutorMemory(3, 500 * MIB, "spark.executor.memoryOverhead").require(perTask));
+                () -> new ExecutorMemory(3, 500 * MIB, "spark.executor.memoryOverhead").require(perTask, "lower --batch"));
         assertTrue(e.getMessage().startsWith("this run needs about 600 MB (weights 300 MB,")
                 && e.getMessage().contains("but spark.executor.memoryOverhead, for an executor running 3 tasks at once, is 500 MB; ")
-                && e.getMessage().endsWith(ExecutorMemory.ADVICE), e.getMessage());
+                && e.getMessage().endsWith("; " + ExecutorMemory.advice("lower --batch")), e.getMessage());
     }
 }

@@ -73,6 +73,39 @@ class RetortSparkCliTest {
         assertFalse(Files.exists(tmp.resolve("spark.rtkc.shards")), "the shards are removed once merged");
     }
 
+    /** generate-data and eval through both command lines: the same JSONL byte for byte, the same last lines. */
+    @Test
+    void generateDataAndEvalOnSparkMatchTheSingleMachineCommands(@TempDir Path tmp) throws Exception {
+        Path prompts = SparkTestData.writePrompts(tmp.resolve("prompts.txt"));
+        Path single = tmp.resolve("single.jsonl"), spark = tmp.resolve("spark.jsonl");
+        List<String> generate = List.of("generate-data", "--teacher", SparkTestData.STORIES.toString(), "--prompts", prompts.toString(),
+                "--samples-per-prompt", "2", "--max-tokens", "16", "--batch", "3", "--drop-duplicates");
+        Run a = run(Retort.commandLine(), with(generate, "--out", single.toString()));
+        Run b = run(RetortSpark.commandLine(), with(generate, "--out", spark.toString(), "--master", "local[2]", "--conf", "spark.ui.enabled=false"));
+        assertEquals(0, a.exit(), a.err());
+        assertEquals(0, b.exit(), b.err());
+        assertEquals(-1, Files.mismatch(single, spark), "the Spark command's JSONL differs from retort generate-data's");
+        assertEquals(a.lastLine().replace(single.toString(), "OUT").replaceFirst(" generated in .*", ""),
+                b.lastLine().replace(spark.toString(), "OUT").replaceFirst(" generated in .*", ""));
+        Run again = run(RetortSpark.commandLine(), with(generate, "--out", spark.toString(), "--master", "local[2]"));
+        assertEquals(2, again.exit(), again.err());
+        assertTrue(again.err().contains(spark + " already exists and is not part of an unfinished generate-data run"), again.err());
+
+        List<String> eval = List.of("eval", "--model", SparkTestData.STORIES.toString(), "--data", data.toString(), "--seq-len", "32");
+        Run c = run(Retort.commandLine(), eval.toArray(String[]::new));
+        Run d = run(RetortSpark.commandLine(), with(eval, "--master", "local[2]", "--partitions", "3", "--conf", "spark.ui.enabled=false"));
+        assertEquals(0, c.exit(), c.err());
+        assertEquals(0, d.exit(), d.err());
+        assertTrue(c.lastLine().startsWith("tokens="), c.lastLine());
+        assertEquals(c.lastLine(), d.lastLine());
+    }
+
+    static String[] with(List<String> args, String... extra) {
+        List<String> all = new ArrayList<>(args);
+        all.addAll(List.of(extra));
+        return all.toArray(String[]::new);
+    }
+
     @Test
     void aRunWithoutAMasterOrWithNoPartitionsIsRefusedInOneLine(@TempDir Path tmp) {
         Run r = run(RetortSpark.commandLine(), cacheTeacher(tmp.resolve("c.rtkc")));

@@ -16,8 +16,8 @@ class ShardDirectoryTest {
     @Test
     void shardsAreNamedByPartitionBesideTheCache(@TempDir Path tmp) {
         assertEquals(tmp.resolve("c.rtkc.shards"), ShardDirectory.besides(tmp.resolve("c.rtkc")));
-        assertEquals(tmp.resolve("part-00007.rtkc"), ShardDirectory.shard(tmp, 7));
-        assertEquals(tmp.resolve("part-123456.rtkc"), ShardDirectory.shard(tmp, 123456));
+        assertEquals(tmp.resolve("part-00007.rtkc"), ShardDirectory.shard(tmp, 7, ShardDirectory.CACHE));
+        assertEquals(tmp.resolve("part-123456.rtkc"), ShardDirectory.shard(tmp, 123456, ShardDirectory.CACHE));
     }
 
     @Test
@@ -25,22 +25,22 @@ class ShardDirectoryTest {
         Path dir = Files.createDirectory(tmp.resolve("shards"));
         Files.writeString(dir.resolve("part-00000.rtkc"), "earlier");
         Files.writeString(dir.resolve(".part-00001.rtkc.9f3a.tmp"), "killed attempt");
-        ShardDirectory shards = ShardDirectory.prepare(dir);
+        ShardDirectory shards = ShardDirectory.prepare(dir, ShardDirectory.CACHE);
         shards.remove();
         assertFalse(Files.exists(dir), "only shards were in it");
 
         Path kept = Files.createDirectory(tmp.resolve("kept"));
-        ShardDirectory mixed = ShardDirectory.prepare(kept);
+        ShardDirectory mixed = ShardDirectory.prepare(kept, ShardDirectory.CACHE);
         Files.writeString(kept.resolve("part-00000.rtkc"), "a shard");
         Files.writeString(kept.resolve("README"), "written meanwhile by someone");
         mixed.remove();
         assertTrue(Files.exists(kept.resolve("README")));
         assertFalse(Files.exists(kept.resolve("part-00000.rtkc")));
 
-        TeacherCacheException e = assertThrows(TeacherCacheException.class, () -> ShardDirectory.prepare(kept));
+        TeacherCacheException e = assertThrows(TeacherCacheException.class, () -> ShardDirectory.prepare(kept, ShardDirectory.CACHE));
         assertEquals(kept + ": holds README, which is not a shard (part-NNNNN.rtkc); give --shards an empty or new directory",
                 e.getMessage());
         Path file = Files.writeString(tmp.resolve("file"), "x");
-        assertTrue(assertThrows(TeacherCacheException.class, () -> ShardDirectory.prepare(file)).getMessage().contains("is a file"));
+        assertTrue(assertThrows(TeacherCacheException.class, () -> ShardDirectory.prepare(file, ShardDirectory.CACHE)).getMessage().contains("is a file"));
     }
 }

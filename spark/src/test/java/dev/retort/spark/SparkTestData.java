@@ -15,6 +15,16 @@ final class SparkTestData {
         Assumptions.assumeTrue(Files.isDirectory(STORIES), "shared assets not found at " + STORIES + ": skipped");
     }
 
+    /** Twelve story openings, one prompt a line, for generate-data. */
+    static Path writePrompts(Path file) throws IOException {
+        StringBuilder text = new StringBuilder();
+        String[] names = {"Lily", "Tom", "Sue", "Ben"};
+        String[] starts = {"Once upon a time, ", "One day, ", "The sun was warm and "};
+        for (int i = 0; i < 12; i++) text.append(starts[i % 3]).append(names[i % 4]).append(i % 2 == 0 ? " saw a" : " went to the").append('\n');
+        Files.writeString(file, text);
+        return file;
+    }
+
     /** Sixty short stories: about 90 rows of 32 tokens, two dozen teacher passes of 4. */
     static Path writeStories(Path file) throws IOException {
         StringBuilder text = new StringBuilder();

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.retort.distill.MemoryPlan;
 import dev.retort.distill.cache.CacheHashes;
-import dev.retort.models.Llm;
 import dev.retort.models.Sampling;
 import dev.retort.models.llama.Generator;
 import java.io.IOException;
@@ -27,9 +26,12 @@ import java.util.Set;
  * i·samples + j), so the file does not depend on the batch size, the thread count or where a run was stopped.
  * Prompts go in chunks through a {@link ResumableOutput}: a killed run, started again with the same command, cuts
  * off a chunk that was half appended and goes on from the next prompt, so no prompt is written twice or lost.
+ * {@link #write} takes its generations from a {@link TeacherResponses}: the teacher in this process, or the ones
+ * Spark's executors wrote ({@code retort spark generate-data}), which therefore writes this very file.
  */
 public final class GenerateDataJob {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String JOB = "generate-data";
     private static final String WRITTEN = "written", DROPPED_EMPTY = "dropped_empty", DROPPED_TRUNCATED = "dropped_truncated",
             DROPPED_DUPLICATES = "dropped_duplicates", GENERATED_TOKENS = "generated_tokens";
 
@@ -84,20 +86,42 @@ public final class GenerateDataJob {
     private GenerateDataJob() {}
 
     public static Summary run(Options o, PrintStream log) throws IOException {
+        List<PromptFile.Prompt> prompts = prompts(o);
+        memoryPlan(o, prompts).requireWithin(MemoryPlan.limit(o.memoryLimit()), MemoryPlan.GENERATION_ADVICE);   // before the teacher loads
+        return write(o, prompts, TeacherResponses.local(o.teacher(), o.adapter(), o.sampling(), o.batch()), log);
+    }
+
+    /** Refuses an {@code --out} that exists and is not an unfinished run, before any teacher is asked. */
+    public static void requireOutput(Options o) {
+        ResumableOutput.requireNewOrUnfinished(JOB, List.of(o.out()));
+    }
+
+    /** The prompts of {@code --prompts}, conversations rendered with the teacher's chat template. */
+    public static List<PromptFile.Prompt> prompts(Options o) throws IOException {
         dev.retort.models.tokenizer.Tokenizer tokenizer = dev.retort.models.tokenizer.Tokenizers.load(o.teacher());
-        List<PromptFile.Prompt> prompts = PromptFile.read(o.prompts(), dev.retort.models.tokenizer.ChatTemplate.read(o.teacher(), tokenizer).orElse(null));
-        // the memory plan, before the teacher loads
-        MemoryPlan.generation(o.teacher(), prompts.stream().map(PromptFile.Prompt::text).toList(),
-                        Math.min(o.batch(), (long) prompts.size() * o.samples()), o.sampling().maxTokens())
-                .requireWithin(MemoryPlan.limit(o.memoryLimit()), MemoryPlan.GENERATION_ADVICE);
+        return PromptFile.read(o.prompts(), dev.retort.models.tokenizer.ChatTemplate.read(o.teacher(), tokenizer).orElse(null));
+    }
+
+    /** The plan of one process generating {@code prompts}: the teacher's weights and one batch of sequences. */
+    public static MemoryPlan memoryPlan(Options o, List<PromptFile.Prompt> prompts) {
+        return MemoryPlan.generation(o.teacher(), prompts.stream().map(PromptFile.Prompt::text).toList(),
+                Math.min(o.batch(), (long) prompts.size() * o.samples()), o.sampling().maxTokens());
+    }
+
+    /**
+     * Writes (or continues) {@code --out}: the responses to {@code prompts}, chunk by chunk, from {@code teacher} —
+     * sample j of prompt i is sequence i·samples + j — filtered and committed as one run of the command does it.
+     */
+    public static Summary write(Options o, List<PromptFile.Prompt> prompts, TeacherResponses.Opener teacher, PrintStream log)
+            throws IOException {
         Map<String, String> fingerprint = o.fingerprint(CacheHashes.file(o.prompts()));
-        ResumableOutput output = ResumableOutput.startOrResume("generate-data", "prompts_done", List.of(o.out()),
+        ResumableOutput output = ResumableOutput.startOrResume(JOB, "prompts_done", List.of(o.out()),
                 List.of(WRITTEN, DROPPED_EMPTY, DROPPED_TRUNCATED, DROPPED_DUPLICATES, GENERATED_TOKENS), fingerprint, log);
         Set<String> seen = new HashSet<>();
         if (o.dropDuplicates()) for (String line : output.writtenLines(0)) seen.add(duplicateKey(JSON.readTree(line)));
         long start = System.nanoTime();
         long tokensThisRun = 0;
-        try (Llm llm = Llm.open(o.teacher(), o.adapter())) {
+        try (TeacherResponses responses = teacher.open()) {
             while (output.done() < prompts.size()) {
                 int from = output.done(), to = Math.min(prompts.size(), from + o.chunkPrompts());
                 List<String> texts = new ArrayList<>();
@@ -108,8 +132,7 @@ public final class GenerateDataJob {
                         asked.add(prompts.get(i));
                     }
                 }
-                List<Generator.Result> results = llm.generate(texts, o.sampling(), o.batch(), (long) from * o.samples(),
-                        (index, piece) -> { });
+                List<Generator.Result> results = responses.generate(texts, (long) from * o.samples());
                 for (int k = 0; k < results.size(); k++) {
                     Generator.Result r = results.get(k);
                     tokensThisRun += r.generated().length;

@@ -55,12 +55,31 @@ final class ResumableOutput {
         this.doneKey = doneKey;
         this.format = "retort " + job + " progress 1";
         this.files = List.copyOf(files);
-        this.progressFile = files.getFirst().resolveSibling(files.getFirst().getFileName() + ".progress");
+        this.progressFile = progressFile(files.getFirst());
         this.fingerprint = fingerprint;
         this.bytes = new long[files.size()];
         this.pending = new StringBuilder[files.size()];
         for (int i = 0; i < pending.length; i++) pending[i] = new StringBuilder();
         for (String c : counters) counts.put(c, 0L);
+    }
+
+    private static Path progressFile(Path out) {
+        return out.resolveSibling(out.getFileName() + ".progress");
+    }
+
+    /**
+     * Refuses, as {@link #startOrResume} would, outputs that already exist without a progress file: what a job whose
+     * teacher runs elsewhere checks before it starts.
+     */
+    static void requireNewOrUnfinished(String job, List<Path> files) {
+        Path out = files.getFirst(), progress = progressFile(out);
+        if (Files.exists(progress)) return;
+        for (Path f : files) {
+            if (Files.exists(f)) {
+                throw new IllegalArgumentException("--out " + out + ": " + f + " already exists and is not part of an unfinished "
+                        + job + " run (no " + progress.getFileName() + "); choose a new file");
+            }
+        }
     }
 
     /** A new run (creating the outputs empty), or the continuation of one whose progress file is there. */
@@ -69,12 +88,7 @@ final class ResumableOutput {
         ResumableOutput o = new ResumableOutput(job, doneKey, files, counters, fingerprint);
         Path out = files.getFirst();
         if (!Files.exists(o.progressFile)) {
-            for (Path f : files) {
-                if (Files.exists(f)) {
-                    throw new IllegalArgumentException("--out " + out + ": " + f + " already exists and is not part of an unfinished "
-                            + job + " run (no " + o.progressFile.getFileName() + "); choose a new file");
-                }
-            }
+            requireNewOrUnfinished(job, files);
             if (out.toAbsolutePath().getParent() != null) Files.createDirectories(out.toAbsolutePath().getParent());
             for (Path f : files) Files.createFile(f);
             o.save();

@@ -8,7 +8,6 @@ import dev.retort.distill.data.JsonLines;
 import dev.retort.distill.qa.Contexts;
 import dev.retort.distill.qa.QaFormat;
 import dev.retort.distill.qa.TripletFilters;
-import dev.retort.models.Llm;
 import dev.retort.models.Sampling;
 import dev.retort.models.llama.Generator;
 import dev.retort.models.tokenizer.ChatTemplate;
@@ -39,10 +38,13 @@ import java.util.Optional;
  * {@link QaFormat#DEFAULT_TEMPLATE}; for a model with a chat template the filled template (default
  * {@link QaFormat#DEFAULT_CHAT_TEMPLATE}) is the user's message, rendered with the generation prompt. Sample j of
  * context i draws with {@link Sampling#sequenceSeed} of i·samples + j, and contexts go in chunks through a
- * {@link ResumableOutput}, so the files are exact and a killed run resumes where it stopped.
+ * {@link ResumableOutput}, so the files are exact and a killed run resumes where it stopped. {@link #write} takes
+ * the generations from a {@link TeacherResponses} (this process's teacher, or Spark's executors for
+ * {@code retort spark synthesize}), so both commands write the same files.
  */
 public final class SynthesizeJob {
     private static final ObjectMapper JSON = new ObjectMapper();
+    private static final String JOB = "synthesize";
     private static final String GENERATED_TOKENS = "generated_tokens";
 
     /**
@@ -115,34 +117,69 @@ public final class SynthesizeJob {
     }
 
     public static Summary run(Options o, PrintStream log) throws IOException {
+        Prompts prompts = prompts(o);
+        memoryPlan(o, prompts).requireWithin(MemoryPlan.limit(o.memoryLimit()), MemoryPlan.GENERATION_ADVICE);   // before the teacher loads
+        return write(o, prompts, TeacherResponses.local(o.teacher(), o.adapter(), o.sampling(), o.batch()), log);
+    }
+
+    /** Refuses an {@code --out} (or its rejected file) that exists and is not an unfinished run, before any teacher is asked. */
+    public static void requireOutput(Options o) {
+        ResumableOutput.requireNewOrUnfinished(JOB, outputs(o));
+    }
+
+    private static List<Path> outputs(Options o) {
+        return List.of(o.out(), rejectedFile(o.out()));
+    }
+
+    /**
+     * What the teacher is asked: the contexts of {@code --docs}, the template, and per context the prompt text —
+     * the filled template, rendered as the user's message for a model with a chat template.
+     */
+    public record Prompts(List<Contexts.Context> contexts, String template, List<String> texts) {}
+
+    /** The contexts and their prompts, as {@link #run} asks the teacher. */
+    public static Prompts prompts(Options o) throws IOException {
         List<Contexts.Context> contexts = Contexts.read(o.docs(), o.contextWords());
         Tokenizer tokenizer = Tokenizers.load(o.teacher());
         Optional<ChatTemplate> chat = ChatTemplate.read(o.teacher(), tokenizer);
         String template = template(o.template(), chat.isPresent());
-        List<String> prompts = new ArrayList<>();
+        List<String> texts = new ArrayList<>();
         for (Contexts.Context c : contexts) {
             String filled = QaFormat.fill(template, c.text());
-            prompts.add(chat.isPresent() ? chat.get().render(List.of(new ChatTemplate.Message("user", filled)), true) : filled);
+            texts.add(chat.isPresent() ? chat.get().render(List.of(new ChatTemplate.Message("user", filled)), true) : filled);
         }
-        MemoryPlan.generation(o.teacher(), prompts, Math.min(o.batch(), (long) prompts.size() * o.samples()), o.sampling().maxTokens())
-                .requireWithin(MemoryPlan.limit(o.memoryLimit()), MemoryPlan.GENERATION_ADVICE);
+        return new Prompts(contexts, template, texts);
+    }
 
+    /** The plan of one process generating for {@code prompts}: the teacher's weights and one batch of sequences. */
+    public static MemoryPlan memoryPlan(Options o, Prompts prompts) {
+        return MemoryPlan.generation(o.teacher(), prompts.texts(), Math.min(o.batch(), (long) prompts.texts().size() * o.samples()),
+                o.sampling().maxTokens());
+    }
+
+    /**
+     * Writes (or continues) {@code --out} and its rejected file: the teacher's triplets for {@code prompts}, chunk by
+     * chunk, from {@code teacher} — sample j of context i is sequence i·samples + j — judged and committed as one
+     * run of the command does it.
+     */
+    public static Summary write(Options o, Prompts prompts, TeacherResponses.Opener teacher, PrintStream log) throws IOException {
+        List<Contexts.Context> contexts = prompts.contexts();
         List<String> counters = new ArrayList<>(List.of("kept"));
         for (TripletFilters.Verdict v : TripletFilters.Verdict.rejections()) counters.add(v.label);
         counters.add(GENERATED_TOKENS);
-        ResumableOutput output = ResumableOutput.startOrResume("synthesize", "contexts_done", List.of(o.out(), rejectedFile(o.out())),
-                counters, fingerprint(o, contexts, template), log);
+        ResumableOutput output = ResumableOutput.startOrResume(JOB, "contexts_done", outputs(o),
+                counters, fingerprint(o, contexts, prompts.template()), log);
         TripletFilters filters = new TripletFilters(o.minSupport());
         for (String line : output.writtenLines(0)) filters.alreadyKept(JSON.readTree(line).path("question").asText());
 
         long start = System.nanoTime();
         long tokensThisRun = 0;
-        try (Llm llm = Llm.open(o.teacher(), o.adapter())) {
+        try (TeacherResponses responses = teacher.open()) {
             while (output.done() < contexts.size()) {
                 int from = output.done(), to = Math.min(contexts.size(), from + o.chunkContexts());
                 List<String> texts = new ArrayList<>();
-                for (int i = from; i < to; i++) for (int j = 0; j < o.samples(); j++) texts.add(prompts.get(i));
-                List<Generator.Result> results = llm.generate(texts, o.sampling(), o.batch(), (long) from * o.samples(), (index, piece) -> { });
+                for (int i = from; i < to; i++) for (int j = 0; j < o.samples(); j++) texts.add(prompts.texts().get(i));
+                List<Generator.Result> results = responses.generate(texts, (long) from * o.samples());
                 for (int k = 0; k < results.size(); k++) {
                     Generator.Result r = results.get(k);
                     Contexts.Context c = contexts.get(from + k / o.samples());
