@@ -3,7 +3,6 @@ package dev.retort.spark;
 import dev.retort.cli.CacheTeacherOptions;
 import dev.retort.distill.cache.TeacherCacheJob;
 import dev.retort.distill.cache.TeacherCacheWriter;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -24,10 +23,8 @@ final class SparkCacheTeacherCommand implements Callable<Integer> {
     CacheTeacherOptions cache;
     @Mixin
     SparkOptions spark;
-    @Option(names = "--partitions", description = "Partitions, each one task and one shard (default: twice Spark's default parallelism; never more than passes).")
-    Integer partitions;
-    @Option(names = "--shards", description = "Directory for the shards, on a file system every executor and the driver reach (default: OUT.shards).")
-    Path shards;
+    @Mixin
+    ShardOptions sharding;
     @Option(names = "--memory-limit", description = "Refuse a run whose executors are planned above this much memory, e.g. 8g "
             + "(default: local mode the memory available now, a cluster spark.executor.memoryOverhead).")
     String memoryLimit;
@@ -35,11 +32,11 @@ final class SparkCacheTeacherCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         TeacherCacheJob.Options o = cache.options();
-        if (partitions != null) CachePass.requirePartitions(partitions);   // before Spark starts, as every check here
+        Integer partitions = sharding.partitions();   // before Spark starts, as every check here
         TeacherCacheWriter.requireWritable(o.out());   // first: the teacher pass can take hours
         SparkConf conf = spark.sparkConf("retort cache-teacher");
         ExecutorMemory.of(conf, memoryLimit).require(TeacherCacheJob.memoryPlan(o), "lower --batch-size or --seq-len");
-        ShardDirectory directory = ShardDirectory.prepare(shards != null ? shards : ShardDirectory.besides(o.out()), ShardDirectory.CACHE);
+        ShardDirectory directory = ShardDirectory.prepare(sharding.directoryFor(o.out()), ShardDirectory.CACHE);
         try (JavaSparkContext sc = new JavaSparkContext(conf)) {
             CachePass pass = CachePass.plan(o, partitions != null ? partitions : 2 * sc.defaultParallelism(), directory);
             System.err.printf(Locale.ROOT, "scoring %d sequences in %d partitions on %s; shards in %s%n", pass.sequences(),

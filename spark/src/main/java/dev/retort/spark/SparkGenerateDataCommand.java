@@ -3,13 +3,11 @@ package dev.retort.spark;
 import dev.retort.cli.GenerateDataOptions;
 import dev.retort.distill.synth.GenerateDataJob;
 import dev.retort.distill.synth.PromptFile;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.apache.spark.SparkConf;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 
 /**
  * {@code retort spark generate-data}: {@code retort generate-data}'s flags, file and last line, the responses written by
@@ -22,21 +20,19 @@ final class SparkGenerateDataCommand implements Callable<Integer> {
     GenerateDataOptions generate;
     @Mixin
     SparkOptions spark;
-    @Option(names = "--partitions", description = "Partitions, each one task and one shard of whole prompts (default: twice Spark's default parallelism; never more than prompts).")
-    Integer partitions;
-    @Option(names = "--shards", description = "Directory for the shards, on a file system every executor and the driver reach (default: OUT.shards).")
-    Path shards;
+    @Mixin
+    ShardOptions sharding;
 
     @Override
     public Integer call() throws Exception {
         GenerateDataJob.Options o = generate.options();
-        if (partitions != null) CachePass.requirePartitions(partitions);   // before Spark starts, as every check here
+        Integer partitions = sharding.partitions();   // before Spark starts, as every check here
         GenerateDataJob.requireOutput(o);   // first: the generation can take hours
         SparkConf conf = spark.sparkConf("retort generate-data");
         List<PromptFile.Prompt> prompts = GenerateDataJob.prompts(o);
         ExecutorMemory.of(conf, o.memoryLimit()).require(GenerateDataJob.memoryPlan(o, prompts), "lower --batch or --max-tokens");
         long start = System.nanoTime();
-        GenerateDataJob.Summary s = GenerationPass.run(conf, partitions, shards != null ? shards : ShardDirectory.besides(o.out()),
+        GenerateDataJob.Summary s = GenerationPass.run(conf, partitions, sharding.directoryFor(o.out()),
                 prompts.stream().map(PromptFile.Prompt::text).toList(), o.samples(), o.sampling(), o.batch(),
                 TeacherOnExecutors.read(o.teacher(), o.adapter()), responses -> GenerateDataJob.write(o, prompts, responses, System.err));
         GenerateDataJob.Summary whole = new GenerateDataJob.Summary(s.prompts(), s.written(), s.droppedEmpty(), s.droppedTruncated(),

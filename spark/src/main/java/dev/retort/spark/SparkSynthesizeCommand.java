@@ -2,12 +2,10 @@ package dev.retort.spark;
 
 import dev.retort.cli.SynthesizeOptions;
 import dev.retort.distill.synth.SynthesizeJob;
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import org.apache.spark.SparkConf;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 
 /**
  * {@code retort spark synthesize}: {@code retort synthesize}'s flags, files and last line, the triplets written by
@@ -20,21 +18,19 @@ final class SparkSynthesizeCommand implements Callable<Integer> {
     SynthesizeOptions synthesize;
     @Mixin
     SparkOptions spark;
-    @Option(names = "--partitions", description = "Partitions, each one task and one shard of whole contexts (default: twice Spark's default parallelism; never more than contexts).")
-    Integer partitions;
-    @Option(names = "--shards", description = "Directory for the shards, on a file system every executor and the driver reach (default: OUT.shards).")
-    Path shards;
+    @Mixin
+    ShardOptions sharding;
 
     @Override
     public Integer call() throws Exception {
         SynthesizeJob.Options o = synthesize.options();
-        if (partitions != null) CachePass.requirePartitions(partitions);   // before Spark starts, as every check here
+        Integer partitions = sharding.partitions();   // before Spark starts, as every check here
         SynthesizeJob.requireOutput(o);   // first: the generation can take hours
         SparkConf conf = spark.sparkConf("retort synthesize");
         SynthesizeJob.Prompts prompts = SynthesizeJob.prompts(o);
         ExecutorMemory.of(conf, o.memoryLimit()).require(SynthesizeJob.memoryPlan(o, prompts), "lower --batch or --max-tokens");
         long start = System.nanoTime();
-        SynthesizeJob.Summary s = GenerationPass.run(conf, partitions, shards != null ? shards : ShardDirectory.besides(o.out()),
+        SynthesizeJob.Summary s = GenerationPass.run(conf, partitions, sharding.directoryFor(o.out()),
                 prompts.texts(), o.samples(), o.sampling(), o.batch(), TeacherOnExecutors.read(o.teacher(), o.adapter()),
                 responses -> SynthesizeJob.write(o, prompts, responses, System.err));
         SynthesizeJob.Summary whole = new SynthesizeJob.Summary(s.contexts(), s.kept(), s.rejected(), s.generatedTokens(),
