@@ -58,7 +58,8 @@ public final class SimdGemm implements Gemm {
         final float[] a = new float[MC * KC];
         final float[] b = new float[KC * NC];
         final float[] edge = new float[MR * NR];
-        final float[] row = new float[KC];
+        /** VL stored rows of B, widened, for the A·Bᵀ transpose: [VL][kc]. */
+        final float[] bRows = new float[VL * KC];
         float[] xSplit = new float[0];
         float[] rows = new float[0];
 
@@ -199,7 +200,7 @@ public final class SimdGemm implements Gemm {
             float blockBeta = p0 == 0 ? beta : 1f;
             for (int jc = 0; jc < nTile; jc += ncEven) {
                 int nc = Math.min(ncEven, nTile - jc);
-                GemmPacking.packB(layout, b, bOffset, ldb, bType, p0, kc, j0 + jc, nc, s.b, s.row);
+                GemmPacking.packB(layout, b, bOffset, ldb, bType, p0, kc, j0 + jc, nc, s.b, s.bRows);
                 for (int ic = 0; ic < mTile; ic += mcEven) {
                     int mc = Math.min(mcEven, mTile - ic);
                     GemmPacking.packA(layout, a, aOffset, lda, i0 + ic, mc, p0, kc, s.a);
