@@ -36,25 +36,36 @@ final class GemmPacking {
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED;
     private static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
 
-    /** Packs op(A) rows [i0, i0+mc) and k steps [p0, p0+kc) into {@code ap} (ceil(mc/MR) panels). */
+    /**
+     * Packs op(A) rows [i0, i0+mc) and k steps [p0, p0+kc) into {@code ap} (ceil(mc/MR) panels). Panel q starts
+     * at q·MR·kc and its row r at r·kc, so row i of the block is simply at i·kc: packed A is [rows][kc].
+     */
     static void packA(Layout layout, MemorySegment a, long aOffset, int lda,
                       int i0, int mc, int p0, int kc, float[] ap) {
-        int panels = (mc + MR - 1) / MR;
-        for (int q = 0; q < panels; q++) {
-            int panel = q * MR * kc;
-            for (int r = 0; r < MR; r++) {
-                int i = q * MR + r;
-                int dst = panel + r * kc;
-                if (i >= mc) {
-                    java.util.Arrays.fill(ap, dst, dst + kc, 0f);
-                } else if (layout != Layout.ATB) {
-                    // A stored [m x k]: row i of the block is contiguous in k.
-                    MemorySegment.copy(a, F32, (aOffset + (long) (i0 + i) * lda + p0) * 4, ap, dst, kc);
-                } else {
-                    // A stored [k x m]: op(A)[i, p] = A[p, i], a column of the stored matrix.
-                    long at = aOffset + (long) p0 * lda + i0 + i;
-                    for (int p = 0; p < kc; p++, at += lda) ap[dst + p] = a.getAtIndex(F32, at);
+        int padded = (mc + MR - 1) / MR * MR;
+        int i = 0;
+        if (layout == Layout.ATB) {
+            // A stored [k x m]: op(A)[i, p] = A[p, i]. VL stored rows (k steps) by VL columns (rows of the block)
+            // at a time are transposed in registers, while all VL columns lie inside the block.
+            for (; i + VL <= mc; i += VL) {
+                long column = aOffset + (long) p0 * lda + i0 + i;
+                int p = 0;
+                for (; p + VL <= kc; p += VL) transposeBlock(a, column + (long) p * lda, lda, ap, i * kc + p, kc);
+                for (; p < kc; p++) {
+                    for (int r = 0; r < VL; r++) ap[(i + r) * kc + p] = a.getAtIndex(F32, column + (long) p * lda + r);
                 }
+            }
+        }
+        for (; i < padded; i++) {
+            int dst = i * kc;
+            if (i >= mc) {
+                java.util.Arrays.fill(ap, dst, dst + kc, 0f);
+            } else if (layout != Layout.ATB) {
+                // A stored [m x k]: row i of the block is contiguous in k.
+                MemorySegment.copy(a, F32, (aOffset + (long) (i0 + i) * lda + p0) * 4, ap, dst, kc);
+            } else {
+                long at = aOffset + (long) p0 * lda + i0 + i;
+                for (int p = 0; p < kc; p++, at += lda) ap[dst + p] = a.getAtIndex(F32, at);
             }
         }
     }
@@ -122,25 +133,25 @@ final class GemmPacking {
 
     /**
      * bp[dst + p·NR + r] = src[start + r·ld + p] for r &lt; VL, p &lt; kc: VL rows of kc floats (row stride ld)
-     * become kc packed k steps of VL lanes. Whole VL x VL blocks are transposed in registers, the k tail
-     * element by element.
+     * become kc packed k steps of VL lanes. Whole VL x VL blocks are transposed in registers, the k tail element
+     * by element.
      */
     private static void transposeRows(MemorySegment src, long start, long ld, int kc, float[] bp, int dst) {
         int p = 0;
-        for (; p + VL <= kc; p += VL) transposeBlock(src, start + p, ld, bp, dst + p * NR);
+        for (; p + VL <= kc; p += VL) transposeBlock(src, start + p, ld, bp, dst + p * NR, NR);
         for (; p < kc; p++) {
             for (int r = 0; r < VL; r++) bp[dst + p * NR + r] = src.getAtIndex(F32, start + r * ld + p);
         }
     }
 
     /**
-     * One VL x VL block: rows src[at + r·ld .. +VL) for r &lt; VL go to bp[dst + i·NR .. +VL) as columns, i.e.
-     * lane r of output vector i is element i of row r. Written for up to 16 rows; rows and stages beyond VL fold
-     * away (VL is a constant). Stage h swaps bit h of the row index with bit h of the lane index, pairing rows
-     * r and r|h with one two-vector permute per output row (vpermt2ps on AVX-512): after the stages for every
-     * h &lt; VL, row and lane have traded places.
+     * One VL x VL block: rows src[at + r·ld .. +VL) for r &lt; VL go to out[dst + i·stride .. +VL) as columns,
+     * i.e. lane r of output vector i is element i of row r. Written for up to 16 rows; rows and stages beyond VL
+     * fold away (VL is a constant). Stage h swaps bit h of the row index with bit h of the lane index, pairing
+     * rows r and r|h with one two-vector permute per output row (vpermt2ps on AVX-512): after the stages for
+     * every h &lt; VL, row and lane have traded places.
      */
-    private static void transposeBlock(MemorySegment src, long at, long ld, float[] bp, int dst) {
+    private static void transposeBlock(MemorySegment src, long at, long ld, float[] out, int dst, int stride) {
         FloatVector z = FloatVector.zero(Simd.F);
         FloatVector v0 = row(src, at), v1 = row(src, at + ld);
         FloatVector v2 = VL > 2 ? row(src, at + 2 * ld) : z, v3 = VL > 2 ? row(src, at + 3 * ld) : z;
@@ -207,17 +218,17 @@ final class GemmPacking {
             t = LOW_1.selectFrom(v12, v13); v13 = HIGH_1.selectFrom(v12, v13); v12 = t;
             t = LOW_1.selectFrom(v14, v15); v15 = HIGH_1.selectFrom(v14, v15); v14 = t;
         }
-        v0.intoArray(bp, dst); v1.intoArray(bp, dst + NR);
-        if (VL > 2) { v2.intoArray(bp, dst + 2 * NR); v3.intoArray(bp, dst + 3 * NR); }
+        v0.intoArray(out, dst); v1.intoArray(out, dst + stride);
+        if (VL > 2) { v2.intoArray(out, dst + 2 * stride); v3.intoArray(out, dst + 3 * stride); }
         if (VL > 4) {
-            v4.intoArray(bp, dst + 4 * NR); v5.intoArray(bp, dst + 5 * NR);
-            v6.intoArray(bp, dst + 6 * NR); v7.intoArray(bp, dst + 7 * NR);
+            v4.intoArray(out, dst + 4 * stride); v5.intoArray(out, dst + 5 * stride);
+            v6.intoArray(out, dst + 6 * stride); v7.intoArray(out, dst + 7 * stride);
         }
         if (VL > 8) {
-            v8.intoArray(bp, dst + 8 * NR); v9.intoArray(bp, dst + 9 * NR);
-            v10.intoArray(bp, dst + 10 * NR); v11.intoArray(bp, dst + 11 * NR);
-            v12.intoArray(bp, dst + 12 * NR); v13.intoArray(bp, dst + 13 * NR);
-            v14.intoArray(bp, dst + 14 * NR); v15.intoArray(bp, dst + 15 * NR);
+            v8.intoArray(out, dst + 8 * stride); v9.intoArray(out, dst + 9 * stride);
+            v10.intoArray(out, dst + 10 * stride); v11.intoArray(out, dst + 11 * stride);
+            v12.intoArray(out, dst + 12 * stride); v13.intoArray(out, dst + 13 * stride);
+            v14.intoArray(out, dst + 14 * stride); v15.intoArray(out, dst + 15 * stride);
         }
     }
 
