@@ -195,15 +195,18 @@ public final class SimdGemm implements Gemm {
         int kcEven = ceilDiv(k, ceilDiv(k, KC));
         int ncEven = tileSize(nTile, ceilDiv(nTile, NC), NR);
         int mcEven = tileSize(mTile, ceilDiv(mTile, MC), MR);
+        // One row block (mTile up to MC, as in every small-M product): its packed A serves every column block.
+        boolean oneRowBlock = mcEven >= mTile;
         for (int p0 = 0; p0 < k; p0 += kcEven) {
             int kc = Math.min(kcEven, k - p0);
             float blockBeta = p0 == 0 ? beta : 1f;
+            if (oneRowBlock) GemmPacking.packA(layout, a, aOffset, lda, i0, mTile, p0, kc, s.a);
             for (int jc = 0; jc < nTile; jc += ncEven) {
                 int nc = Math.min(ncEven, nTile - jc);
                 GemmPacking.packB(layout, b, bOffset, ldb, bType, p0, kc, j0 + jc, nc, s.b, s.bRows);
                 for (int ic = 0; ic < mTile; ic += mcEven) {
                     int mc = Math.min(mcEven, mTile - ic);
-                    GemmPacking.packA(layout, a, aOffset, lda, i0 + ic, mc, p0, kc, s.a);
+                    if (!oneRowBlock) GemmPacking.packA(layout, a, aOffset, lda, i0 + ic, mc, p0, kc, s.a);
                     for (int ir = 0; ir < mc; ir += MR) {
                         int mr = Math.min(MR, mc - ir);
                         long cRow = cOffset + (long) (i0 + ic + ir) * ldc + j0 + jc;
