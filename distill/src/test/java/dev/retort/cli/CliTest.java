@@ -116,10 +116,16 @@ class CliTest {
         String[] tiny = {"--dim", "16", "--layers", "1", "--heads", "2", "--kv-heads", "1", "--hidden", "32", "--vocab", "40",
                 "--seq", "8", "--batch", "2"};
         for (String mode : List.of("train", "fwd", "lora-kd")) {
-            Run r = run(concat(new String[] {"bench", "train", "--mode", mode, "--steps", "1", "--lora-rank", "2"}, tiny));
+            // the peak is measured (a GEMM) once, given the other times
+            String[] peak = mode.equals("fwd") ? new String[0] : new String[] {"--peak-gflops", "100"};
+            Run r = run(concat(concat(new String[] {"bench", "train", "--mode", mode, "--steps", "1", "--lora-rank", "2"}, peak), tiny));
             assertEquals(0, r.exit(), r.err());
             assertTrue(r.lastLine().matches("\\d+ tokens/s"), mode + ": " + r.out());
+            assertTrue(r.out().matches("(?s).*MFLOP/token x \\d+ tokens/s = [0-9.]+ GFLOP/s: MFU [0-9.]+% of [0-9.]+ GFLOP/s.*"), mode + ": " + r.out());
         }
+        Run badPeak = run(concat(new String[] {"bench", "train", "--peak-gflops", "-3"}, tiny));
+        assertEquals(2, badPeak.exit());
+        assertTrue(badPeak.err().contains("--peak-gflops must be a positive number of GFLOP/s, got -3.0"), badPeak.err());
         Run decode = run(concat(new String[] {"bench", "decode", "--tokens", "4"}, tiny));
         assertEquals(0, decode.exit(), decode.err());
         assertTrue(decode.lastLine().matches("[0-9.]+ tokens/s"), decode.out());

@@ -2,6 +2,12 @@ package dev.retort.distill.bench;
 
 import dev.retort.distill.options.OutputOptions;
 import dev.retort.distill.train.ResourceUse;
+import dev.retort.tensor.DType;
+import dev.retort.tensor.kernels.Gemm;
+import dev.retort.tensor.kernels.Kernels;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.Locale;
 
@@ -68,6 +74,26 @@ public final class Measure {
         Arrays.sort(samples);
         int n = samples.length;
         return n % 2 == 1 ? samples[n / 2] : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
+    }
+
+    /**
+     * GFLOP/s of this process's F32 GEMM on one {@code size}³ product A·Bᵀ (median of five samples after half a
+     * second's warm-up), on the shared thread pool: the peak a step's FLOP rate is compared with when the user
+     * gives none (a large GEMM runs close to the FMA units' peak).
+     */
+    public static double gemmGflops(int size) {
+        try (Arena arena = Arena.ofShared()) { // the pool's threads read and write these
+            long bytes = 4L * size * size;
+            MemorySegment a = arena.allocate(bytes, 64), b = arena.allocate(bytes, 64), c = arena.allocate(bytes, 64);
+            for (long i = 0; i < (long) size * size; i++) {
+                a.setAtIndex(ValueLayout.JAVA_FLOAT, i, (i % 7) * 0.25f - 0.75f);
+                b.setAtIndex(ValueLayout.JAVA_FLOAT, i, (i % 5) * 0.25f - 0.5f);
+            }
+            Gemm gemm = Kernels.get().gemm();
+            double seconds = medianSecondsPerCall(() -> gemm.gemm(Gemm.Layout.ABT, size, size, size, 1f,
+                    a, 0, size, b, 0, size, DType.F32, 0f, c, 0, size), 0.5, 5, 0.05);
+            return 2.0 * size * size * size / seconds / 1e9;
+        }
     }
 
     /** The process's peak resident set (VmHWM) as "N MB", or "unknown" off Linux. */

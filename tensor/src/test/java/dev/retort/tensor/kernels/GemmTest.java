@@ -456,7 +456,8 @@ class GemmTest {
     @MethodSource("implementations")
     void bitwiseIdenticalForAnyThreadCount(Kernels kernels) {
         Random rnd = new Random(11);
-        int m = 300, n = 700, k = 300;
+        // 252 M multiply-adds: enough work that SimdGemm cuts C into more tiles for 3 threads than for 1
+        int m = 600, n = 700, k = 600;
         for (Layout layout : new Layout[] {Layout.AB, Layout.ABT}) {
             Problem p = new Problem(rnd, layout, m, n, k, DType.BF16, 0, 1f, 0f);
             float[][] results = new float[2][];

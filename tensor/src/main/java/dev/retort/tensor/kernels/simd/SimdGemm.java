@@ -31,8 +31,9 @@ import jdk.incubator.vector.VectorOperators;
  * </ul>
  * Chosen by measurement on Zen 4 (thread CPU time, 1 thread): against KC=256/NC=480, this gained 10-20% on
  * 2048³ and 256x288x768 (k=288 becomes one K block); KC=384 or 768 were in between.
- * The decomposition depends only on (m, n, k) and the K blocks are summed in ascending order, so C is bitwise
- * identical for any thread count. The first K block applies the caller's beta; later blocks accumulate.
+ * Each element of C is one FMA chain per K block, the K blocks (their size a function of k alone) summed in
+ * ascending order, whichever tile holds it; so C is bitwise identical for any tiling, and the tile count may
+ * follow the thread count. The first K block applies the caller's beta; later blocks accumulate.
  */
 public final class SimdGemm implements Gemm {
     private static final int KC = 512;
@@ -42,12 +43,15 @@ public final class SimdGemm implements Gemm {
     private static final long GRAIN = 1 << 20;
     /**
      * How many tiles to aim for: one per WORK_PER_TASK multiply-adds, at least MIN_TASKS (so two or four cores
-     * share even a mid-size product) and at most MAX_TASKS. Fewer, larger tiles pack each operand fewer times:
-     * on Zen 4, 1 thread, 512³ ran at ~93 GFLOP/s with 4 tiles and ~82 with 8; 256x288x768 at ~89 with 4 and
-     * ~77 with 32; 2048³ was within noise from 4 to 32 tiles.
+     * share even a mid-size product) and at most TILES_PER_THREAD per pool thread (but never fewer than
+     * MIN_TASKS). Fewer, larger tiles pack each operand fewer times: on Zen 4, 1 thread, 512³ ran at ~93 GFLOP/s
+     * with 4 tiles and ~82 with 8; 256x288x768 at ~89 with 4 and ~77 with 32; 2048³ ~9% faster with 4 tiles
+     * than with the 60 that a fixed cap of 32 gave (session 6, CPU time). Tiles only partition C (each
+     * element's arithmetic is fixed by k alone), so the tile count may follow the thread count without C
+     * changing in a single bit.
      */
     private static final long WORK_PER_TASK = 1L << 25;
-    private static final int MIN_TASKS = 4, MAX_TASKS = 32;
+    private static final int MIN_TASKS = 4, TILES_PER_THREAD = 2;
     private static final long MATVEC_GRAIN = 1 << 16; // weight elements per matvec task
     private static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
@@ -58,7 +62,8 @@ public final class SimdGemm implements Gemm {
         final float[] a = new float[MC * KC];
         final float[] b = new float[KC * NC];
         final float[] edge = new float[MR * NR];
-        final float[] row = new float[KC];
+        /** VL stored rows of B, widened, for the A·Bᵀ transpose: [VL][kc]. */
+        final float[] bRows = new float[VL * KC];
         float[] xSplit = new float[0];
         float[] rows = new float[0];
 
@@ -84,8 +89,9 @@ public final class SimdGemm implements Gemm {
      * widened for BF16/F16, and large B comes from L3 or memory; counted here as four times A). Tiles wider than
      * NC split N for free, since A is re-copied per NC columns anyway.
      */
-    static Tiling tiling(int m, int n, int k) {
-        int target = (int) Math.min(MAX_TASKS, Math.max(MIN_TASKS, (long) m * n * k / WORK_PER_TASK));
+    static Tiling tiling(int m, int n, int k, int threads) {
+        int maxTasks = Math.max(MIN_TASKS, TILES_PER_THREAD * threads);
+        int target = (int) Math.min(maxTasks, Math.max(MIN_TASKS, (long) m * n * k / WORK_PER_TASK));
         int tileM = tileSize(m, 1, MR), tileN = tileSize(n, 1, NR);
         while (ceilDiv(m, tileM) * ceilDiv(n, tileN) < target && (long) tileM * tileN * k >= 2 * GRAIN) {
             boolean canSplitN = tileN >= 2 * NR, canSplitM = tileM >= 2 * MR;
@@ -156,7 +162,7 @@ public final class SimdGemm implements Gemm {
             for (int i = 0; i < batch; i++) scale(m, n, beta, c, cOffset + i * strideC, ldc);
             return;
         }
-        Tiling t = tiling(m, n, k);
+        Tiling t = tiling(m, n, k, ThreadPool.shared().threads());
         int tilesPerMatrix = t.tasks();
         // Tiny products: several whole matrices per task, so the batch is not split below a grain.
         int matricesPerTask = 1;
@@ -194,15 +200,18 @@ public final class SimdGemm implements Gemm {
         int kcEven = ceilDiv(k, ceilDiv(k, KC));
         int ncEven = tileSize(nTile, ceilDiv(nTile, NC), NR);
         int mcEven = tileSize(mTile, ceilDiv(mTile, MC), MR);
+        // One row block (mTile up to MC, as in every small-M product): its packed A serves every column block.
+        boolean oneRowBlock = mcEven >= mTile;
         for (int p0 = 0; p0 < k; p0 += kcEven) {
             int kc = Math.min(kcEven, k - p0);
             float blockBeta = p0 == 0 ? beta : 1f;
+            if (oneRowBlock) GemmPacking.packA(layout, a, aOffset, lda, i0, mTile, p0, kc, s.a);
             for (int jc = 0; jc < nTile; jc += ncEven) {
                 int nc = Math.min(ncEven, nTile - jc);
-                GemmPacking.packB(layout, b, bOffset, ldb, bType, p0, kc, j0 + jc, nc, s.b, s.row);
+                GemmPacking.packB(layout, b, bOffset, ldb, bType, p0, kc, j0 + jc, nc, s.b, s.bRows);
                 for (int ic = 0; ic < mTile; ic += mcEven) {
                     int mc = Math.min(mcEven, mTile - ic);
-                    GemmPacking.packA(layout, a, aOffset, lda, i0 + ic, mc, p0, kc, s.a);
+                    if (!oneRowBlock) GemmPacking.packA(layout, a, aOffset, lda, i0 + ic, mc, p0, kc, s.a);
                     for (int ir = 0; ir < mc; ir += MR) {
                         int mr = Math.min(MR, mc - ir);
                         long cRow = cOffset + (long) (i0 + ic + ir) * ldc + j0 + jc;
