@@ -29,6 +29,8 @@ final class BenchDecodeCommand implements Callable<Integer> {
     int sequences;
     @Option(names = "--threads", description = "Threads (default: all processors).")
     Integer threads;
+    @Option(names = "--no-mmap", description = "Copy the weights into memory instead of reading them from the memory-mapped file, as generate --no-mmap does.")
+    boolean noMmap;
     @Mixin
     ModelShapeOptions shape;
 
@@ -43,11 +45,11 @@ final class BenchDecodeCommand implements Callable<Integer> {
             default -> throw new IllegalArgumentException("--dtype must be f32, bf16, f16 or q8_0, got '" + dtype + "'");
         };
         DecodeBench.Result r = DecodeBench.run(model, type,
-                model == null ? shape.config(shape.layers, !untied, Math.max(shape.seq, tokens + 1)) : null, tokens, sequences);
+                model == null ? shape.config(shape.layers, !untied, Math.max(shape.seq, tokens + 1)) : null, tokens, sequences, noMmap);
         double step = r.secondsPerStep();
-        System.out.printf(Locale.ROOT, "decode %s: %d layers, dim %d, vocab %d, weights %s, %d threads, batch %d: %.2f ms/step, "
+        System.out.printf(Locale.ROOT, "decode %s: %d layers, dim %d, vocab %d, weights %s%s, %d threads, batch %d: %.2f ms/step, "
                         + "%.0f MB of weights per step, %.1f GB/s%n", model == null ? "random model" : model, r.config().numHiddenLayers(),
-                r.config().hiddenSize(), r.config().vocabSize(), r.weights(), ThreadPool.shared().threads(), r.batch(), step * 1e3,
+                r.config().hiddenSize(), r.config().vocabSize(), r.weights(), noMmap ? " copied into memory" : " mapped", ThreadPool.shared().threads(), r.batch(), step * 1e3,
                 r.bytesPerToken() / 1e6, r.bytesPerToken() / step / 1e9);
         System.out.printf(Locale.ROOT, "%.1f tokens/s%n", r.tokensPerSecond());
         return 0;

@@ -44,10 +44,10 @@ public record MemoryPlan(long weights, long trainable, long activations) {
         Path teacherDir = o.models().teacher();
         LlamaConfig teacher = LlamaConfig.read(teacherDir);
         LlamaConfig student;
-        long weights = fileBytes(teacherDir);
+        long weights = fileBytes(teacherDir, false);
         if (o.models().student() != null) {
             student = LlamaConfig.read(o.models().student());
-            weights += fileBytes(o.models().student());
+            weights += fileBytes(o.models().student(), false);
         } else {
             student = LayerSelection.config(teacher, LayerSelection.parse(o.models().studentLayers(), teacher.numHiddenLayers()));
         }
@@ -96,7 +96,7 @@ public record MemoryPlan(long weights, long trainable, long activations) {
         long positions = sequences * Math.min(positionsPerSequence, c.maxPositionEmbeddings());
         long kvCache = 2 * 4 * c.numHiddenLayers() * positions * c.numKeyValueHeads() * (long) c.headDim();
         long activations = 4 * tokens * (6L * c.hiddenSize() + 3L * c.intermediateSize()) + 4 * logitRows * c.vocabSize();
-        return new MemoryPlan(fileBytes(modelDir), 0, ropeBytes(c) + kvCache + activations);
+        return new MemoryPlan(fileBytes(modelDir, true), 0, ropeBytes(c) + kvCache + activations);
     }
 
     /** What to change when a generation's plan is refused. */
@@ -205,10 +205,11 @@ public record MemoryPlan(long weights, long trainable, long activations) {
 
     /**
      * The weights' bytes once loaded: a directory's safetensors files (mapped as stored), or a GGUF file's tensors
-     * with its quantised ones at 4 bytes a weight (they are dequantised to F32 on load).
+     * with its quantised ones at 4 bytes a weight (dequantised to F32 on load), except Q8_0 for inference
+     * ({@code q8InPlace}: the int8 kernels read it in place, 34 bytes per 32 weights).
      */
-    private static long fileBytes(Path dir) {
-        if (dev.retort.models.gguf.GgufFile.isGguf(dir)) return dev.retort.models.gguf.GgufModel.loadedBytes(dir);
+    private static long fileBytes(Path dir, boolean q8InPlace) {
+        if (dev.retort.models.gguf.GgufFile.isGguf(dir)) return dev.retort.models.gguf.GgufModel.loadedBytes(dir, q8InPlace);
         try (Stream<Path> files = Files.list(dir)) {
             return files.filter(p -> p.getFileName().toString().endsWith(".safetensors")).mapToLong(p -> {
                 try {

@@ -129,6 +129,9 @@ class CliTest {
         Run decode = run(concat(new String[] {"bench", "decode", "--tokens", "4"}, tiny));
         assertEquals(0, decode.exit(), decode.err());
         assertTrue(decode.lastLine().matches("[0-9.]+ tokens/s"), decode.out());
+        Run copied = run(concat(new String[] {"bench", "decode", "--tokens", "4", "--no-mmap"}, tiny));
+        assertEquals(0, copied.exit(), copied.err());
+        assertTrue(copied.out().contains("weights F32 copied into memory") && copied.lastLine().matches("[0-9.]+ tokens/s"), copied.out());
         Run meta = run(concat(new String[] {"bench", "meta", "--steps", "1"}, tiny));
         assertEquals(0, meta.exit(), meta.err());
         assertEquals(4, meta.out().strip().lines().count(), "a header and one line per mode: " + meta.out());

@@ -4,12 +4,16 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.retort.models.export.GgufExporter;
+import dev.retort.models.gguf.GgmlType;
+import dev.retort.models.gguf.GgufFile;
 import dev.retort.models.hf.LlamaConfig;
 import dev.retort.models.hf.ModelWeights;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The memory plan's arithmetic, checked on a real model, and the refusal it leads to. */
 class MemoryPlanTest {
@@ -44,6 +48,34 @@ class MemoryPlanTest {
                 () -> decoding.requireWithin(1L << 20, "give a smaller --max-tokens"));
         assertTrue(e.getMessage().contains("--memory-limit is 1 MB") && e.getMessage().endsWith("give a smaller --max-tokens"),
                 e.getMessage());
+    }
+
+    /**
+     * Inference reads a GGUF file's Q8_0 weights in place, so the plan counts them as stored (34 bytes per 32
+     * weights, a 2-byte F16 scale and 32 int8), not at F32's 4 bytes a weight; F32 and F16 tensors are read in
+     * place too, so the plan is the file's tensor bytes.
+     */
+    @Test
+    void anInferencePlanCountsQ8WeightsAtTheirStoredSize(@TempDir Path dir) {
+        Assumptions.assumeTrue(Files.isDirectory(STORIES), "shared assets not found at " + STORIES + ": skipped");
+        Path file = dir.resolve("s260k-q8_0.gguf");
+        GgufExporter.export(STORIES, null, file, GgufExporter.FileType.Q8_0);
+        long expected = 0, q8Weights = 0;
+        try (GgufFile gguf = GgufFile.open(file)) {
+            for (GgufFile.TensorEntry t : gguf.tensors().values()) {
+                long stored = switch (t.type()) {
+                    case F32 -> 4 * t.elements();
+                    case F16 -> 2 * t.elements();
+                    case Q8_0 -> t.elements() / 32 * 34;
+                    default -> throw new AssertionError(t.name() + " is " + t.type());
+                };
+                assertEquals(stored, t.bytes(), t.name());
+                expected += stored;
+                if (t.type() == GgmlType.Q8_0) q8Weights += t.elements();
+            }
+        }
+        assertTrue(q8Weights > 0, "the export quantised nothing");
+        assertEquals(expected, MemoryPlan.inference(file, 0, 0, 0).weights());
     }
 
     /** Passes run at once in one process share the weights; each has its own activations (and trainable state). */

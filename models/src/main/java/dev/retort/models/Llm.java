@@ -6,6 +6,7 @@ import dev.retort.autograd.Parameter;
 import dev.retort.models.adapter.BottleneckFiles;
 import dev.retort.models.adapter.BottleneckModel;
 import dev.retort.models.hf.LlamaConfig;
+import dev.retort.models.hf.LoadedWeights;
 import dev.retort.models.hf.ModelFileException;
 import dev.retort.models.hf.ModelWeights;
 import dev.retort.models.llama.Generator;
@@ -96,6 +97,14 @@ public final class Llm implements AutoCloseable {
      * starts with the file at fault.
      */
     public static Llm open(Path modelDir, Path adapterDirOrNull) {
+        return open(modelDir, adapterDirOrNull, false);
+    }
+
+    /**
+     * As {@link #open(Path, Path)}; with {@code copyWeights} the weights are copied into memory rather than read
+     * from the file mapping ({@link LoadedWeights}: faster decoding, the model's size in RAM).
+     */
+    public static Llm open(Path modelDir, Path adapterDirOrNull, boolean copyWeights) {
         requireModelDirectory(modelDir);
         if (adapterDirOrNull != null) {
             requireDirectory(adapterDirOrNull, "an adapter directory, PEFT LoRA or Retort bottleneck (" + PeftAdapter.CONFIG_FILE + ", "
@@ -108,6 +117,7 @@ public final class Llm implements AutoCloseable {
                     + " but the tokenizer has " + tokenizer.vocabSize() + " tokens; expected at least that many");
         }
         ModelWeights weights = ModelWeights.open(modelDir, true);   // frozen: a GGUF file's Q8_0 read in place by the int8 kernels
+        if (copyWeights) weights = new LoadedWeights(weights);
         Arena arena = Arena.ofShared();
         try {
             LlamaModel model = LlamaModel.load(config, weights, arena, false);

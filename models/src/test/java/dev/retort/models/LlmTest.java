@@ -119,6 +119,15 @@ class LlmTest {
         }
     }
 
+    /** --no-mmap changes where the weights live, not what they are: the same greedy text. */
+    @Test
+    void weightsCopiedIntoMemoryGenerateTheSameText() {
+        Path dir = stories();
+        try (Llm mapped = Llm.open(dir); Llm copied = Llm.open(dir, null, true)) {
+            assertEquals(mapped.generate(PROMPT, Sampling.greedy(40)), copied.generate(PROMPT, Sampling.greedy(40)));
+        }
+    }
+
     @Test
     void lossEqualsTheEvalComputation() throws Exception {
         Path dir = stories();

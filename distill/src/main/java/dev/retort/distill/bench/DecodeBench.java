@@ -8,6 +8,7 @@ import dev.retort.models.export.GgufExporter;
 import dev.retort.models.export.ModelExporter;
 import dev.retort.models.gguf.GgufFile;
 import dev.retort.models.hf.LlamaConfig;
+import dev.retort.models.hf.LoadedWeights;
 import dev.retort.models.hf.ModelWeights;
 import dev.retort.models.llama.LlamaInference;
 import dev.retort.models.llama.LlamaModel;
@@ -43,8 +44,10 @@ public final class DecodeBench {
      * @param type        the weight type to convert to (random: the type to write; Q8_0: a GGUF file), or null for as
      *                    stored (random: F32)
      * @param tokens      tokens to decode after the first
+     * @param copyWeights copy the weights into memory rather than read the file mapping ({@link LoadedWeights})
      */
-    public static Result run(Path model, DType type, LlamaConfig randomShape, int tokens, int batch) throws IOException {
+    public static Result run(Path model, DType type, LlamaConfig randomShape, int tokens, int batch, boolean copyWeights)
+            throws IOException {
         if (batch < 1) throw new IllegalArgumentException("--sequences must be at least 1, got " + batch);
         Path dir = model;
         Path temp = null;
@@ -63,7 +66,8 @@ public final class DecodeBench {
                 dir = target;
             }
             LlamaConfig config = LlamaConfig.read(dir);
-            try (ModelWeights weights = ModelWeights.open(dir, true)) {   // as generate opens it: Q8_0 in place
+            ModelWeights opened = ModelWeights.open(dir, true);   // as generate opens it: Q8_0 in place
+            try (ModelWeights weights = copyWeights ? new LoadedWeights(opened) : opened) {
                 LlamaModel m = LlamaModel.load(config, weights, arena, false);
                 int capacity = Math.min(config.maxPositionEmbeddings(), tokens + 1);
                 long bytesPerToken = 0;

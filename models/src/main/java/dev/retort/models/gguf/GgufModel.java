@@ -62,9 +62,12 @@ public final class GgufModel {
         }
     }
 
-    /** Bytes the weights of the GGUF file {@code path} take once loaded (dequantised tensors at 4 bytes a weight). */
-    public static long loadedBytes(Path path) {
-        try (GgufWeights weights = GgufWeights.open(path)) {
+    /**
+     * Bytes the weights of the GGUF file {@code path} take once opened as {@link GgufWeights#open(Path, boolean)}
+     * opens them: dequantised tensors at 4 bytes a weight, Q8_0 at its stored 34 bytes per 32 when {@code q8InPlace}.
+     */
+    public static long loadedBytes(Path path, boolean q8InPlace) {
+        try (GgufWeights weights = GgufWeights.open(path, q8InPlace)) {
             return weights.loadedBytes();
         }
     }
