@@ -547,22 +547,29 @@ public final class SimdGemm implements Gemm {
         return col;
     }
 
+    /**
+     * F16 rows one after the other, each in its own loop: four rows deep, the loop's eight inlined F16 widenings
+     * exceed C2's inlining budget and leave calls on boxed vectors in it. Each row's sum is the same sequence of
+     * operations either way, so the result is bitwise what the four-row loop gave.
+     */
     private static int matvecF16(int count, int cols, MemorySegment w,
                                  long row0, long row1, long row2, long row3, float[] xSplit, float[] partial) {
-        FloatVector s0 = FloatVector.zero(Simd.F), s1 = s0, s2 = s0, s3 = s0;
-        int col = 0;
-        for (; col + 2 * VL <= cols; col += 2 * VL) {
-            FloatVector xEven = FloatVector.fromArray(Simd.F, xSplit, col);
-            FloatVector xOdd = FloatVector.fromArray(Simd.F, xSplit, col + VL);
-            s0 = halfDot(w, row0 + col, false, xEven, xOdd, s0);
-            if (count > 1) {
-                s1 = halfDot(w, row1 + col, false, xEven, xOdd, s1);
-                s2 = halfDot(w, row2 + col, false, xEven, xOdd, s2);
-                s3 = halfDot(w, row3 + col, false, xEven, xOdd, s3);
-            }
+        partial[0] = rowDotF16(cols, w, row0, xSplit);
+        if (count > 1) {
+            partial[1] = rowDotF16(cols, w, row1, xSplit);
+            partial[2] = rowDotF16(cols, w, row2, xSplit);
+            partial[3] = rowDotF16(cols, w, row3, xSplit);
         }
-        reduceInto(partial, s0, s1, s2, s3);
-        return col;
+        return cols - cols % (2 * VL);
+    }
+
+    /** Σ w[row + c]·x[c] over the whole blocks of 2·VL F16 weights of one row (x split even/odd). */
+    private static float rowDotF16(int cols, MemorySegment w, long row, float[] xSplit) {
+        FloatVector s = FloatVector.zero(Simd.F);
+        for (int col = 0; col + 2 * VL <= cols; col += 2 * VL) {
+            s = halfDot(w, row + col, false, FloatVector.fromArray(Simd.F, xSplit, col), FloatVector.fromArray(Simd.F, xSplit, col + VL), s);
+        }
+        return Simd.sumLanes(s);
     }
 
     /** acc + the 2·VL 16-bit weights at element {@code at}, widened, times x (even and odd lanes apart). */
