@@ -2,13 +2,10 @@ package dev.retort.cli;
 
 import dev.retort.distill.bench.Measure;
 import dev.retort.tensor.DType;
-import dev.retort.tensor.Tensor;
 import dev.retort.tensor.ThreadPool;
 import dev.retort.tensor.kernels.Gemm;
 import dev.retort.tensor.kernels.Kernels;
-import java.lang.foreign.Arena;
 import java.util.Locale;
-import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -55,21 +52,11 @@ final class BenchGemmCommand implements Callable<Integer> {
             if (threads < 1) throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
             ThreadPool.setSharedThreads(threads);
         }
-        Kernels kernels = Kernels.get();
-        try (Arena arena = Arena.ofShared()) {
-            SplittableRandom random = new SplittableRandom(42);
-            Tensor a = randomTensor(arena, DType.F32, random, m, k);
-            Tensor b = gemmLayout == Gemm.Layout.ABT ? randomTensor(arena, bType, random, n, k) : randomTensor(arena, bType, random, k, n);
-            Tensor c = Tensor.zeros(arena, DType.F32, m, n);
-            int ldb = b.dim(1);
-            Runnable call = () -> kernels.gemm().gemm(gemmLayout, m, n, k, 1f,
-                    a.segment(), 0, k, b.segment(), 0, ldb, bType, 0f, c.segment(), 0, n);
-            double seconds = Measure.medianSecondsPerCall(call, 1.0, repetitions, 0.05);
-            double gflops = 2.0 * m * n * k / seconds / 1e9;
-            System.out.printf(Locale.ROOT, "gemm %dx%dx%d layout=%s dtype=%s threads=%d kernels=%s: %.3f ms%n",
-                    m, k, n, layout, dtype, ThreadPool.shared().threads(), kernels.name(), seconds * 1e3);
-            System.out.printf(Locale.ROOT, "%.1f GFLOP/s%n", gflops);
-        }
+        double seconds = Measure.gemmSecondsPerCall(gemmLayout, m, n, k, bType, 1.0, repetitions);
+        double gflops = 2.0 * m * n * k / seconds / 1e9;
+        System.out.printf(Locale.ROOT, "gemm %dx%dx%d layout=%s dtype=%s threads=%d kernels=%s: %.3f ms%n",
+                m, k, n, layout, dtype, ThreadPool.shared().threads(), Kernels.get().name(), seconds * 1e3);
+        System.out.printf(Locale.ROOT, "%.1f GFLOP/s%n", gflops);
         return 0;
     }
 
@@ -86,11 +73,5 @@ final class BenchGemmCommand implements Callable<Integer> {
             if (dims[i] < 1) throw new IllegalArgumentException("--shape dimensions must be positive, got '" + text + "'");
         }
         return dims;
-    }
-
-    private static Tensor randomTensor(Arena arena, DType type, SplittableRandom random, int rows, int cols) {
-        float[] values = new float[Math.multiplyExact(rows, cols)];
-        for (int i = 0; i < values.length; i++) values[i] = (float) (random.nextDouble() * 2 - 1);
-        return Tensor.of(arena, type, values, rows, cols);
     }
 }

@@ -3,13 +3,13 @@ package dev.retort.distill.bench;
 import dev.retort.distill.options.OutputOptions;
 import dev.retort.distill.train.ResourceUse;
 import dev.retort.tensor.DType;
+import dev.retort.tensor.Tensor;
 import dev.retort.tensor.kernels.Gemm;
 import dev.retort.tensor.kernels.Kernels;
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import java.util.Locale;
+import java.util.SplittableRandom;
 
 /**
  * How every Retort benchmark measures: warm-up, then the median of repeated timings (robust on a small, noisy
@@ -82,18 +82,30 @@ public final class Measure {
      * gives none (a large GEMM runs close to the FMA units' peak).
      */
     public static double gemmGflops(int size) {
+        return 2.0 * size * size * size / gemmSecondsPerCall(Gemm.Layout.ABT, size, size, size, DType.F32, 0.5, 5) / 1e9;
+    }
+
+    /**
+     * Median seconds per call of this process's GEMM C [m x n] = A [m x k] · op(B), B stored [k x n] for A·B or
+     * [n x k] for A·Bᵀ in {@code bType}, A and C F32, with random operands in [-1, 1), after {@code warmupSeconds} of
+     * calls; on the shared thread pool.
+     */
+    public static double gemmSecondsPerCall(Gemm.Layout layout, int m, int n, int k, DType bType, double warmupSeconds, int repetitions) {
         try (Arena arena = Arena.ofShared()) { // the pool's threads read and write these
-            long bytes = 4L * size * size;
-            MemorySegment a = arena.allocate(bytes, 64), b = arena.allocate(bytes, 64), c = arena.allocate(bytes, 64);
-            for (long i = 0; i < (long) size * size; i++) {
-                a.setAtIndex(ValueLayout.JAVA_FLOAT, i, (i % 7) * 0.25f - 0.75f);
-                b.setAtIndex(ValueLayout.JAVA_FLOAT, i, (i % 5) * 0.25f - 0.5f);
-            }
+            SplittableRandom random = new SplittableRandom(42);
+            Tensor a = randomTensor(arena, DType.F32, random, m, k);
+            Tensor b = layout == Gemm.Layout.ABT ? randomTensor(arena, bType, random, n, k) : randomTensor(arena, bType, random, k, n);
+            Tensor c = Tensor.zeros(arena, DType.F32, m, n);
             Gemm gemm = Kernels.get().gemm();
-            double seconds = medianSecondsPerCall(() -> gemm.gemm(Gemm.Layout.ABT, size, size, size, 1f,
-                    a, 0, size, b, 0, size, DType.F32, 0f, c, 0, size), 0.5, 5, 0.05);
-            return 2.0 * size * size * size / seconds / 1e9;
+            return medianSecondsPerCall(() -> gemm.gemm(layout, m, n, k, 1f, a.segment(), 0, k, b.segment(), 0, b.dim(1), bType,
+                    0f, c.segment(), 0, n), warmupSeconds, repetitions, 0.05);
         }
+    }
+
+    private static Tensor randomTensor(Arena arena, DType type, SplittableRandom random, int rows, int cols) {
+        float[] values = new float[Math.multiplyExact(rows, cols)];
+        for (int i = 0; i < values.length; i++) values[i] = (float) (random.nextDouble() * 2 - 1);
+        return Tensor.of(arena, type, values, rows, cols);
     }
 
     /** The process's peak resident set (VmHWM) as "N MB", or "unknown" off Linux. */
