@@ -55,6 +55,7 @@ public final class SimdGemm implements Gemm {
     private static final long MATVEC_GRAIN = 1 << 16; // weight elements per matvec task
     private static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED;
     private static final int VL = Simd.F.length();
 
     /** Packing buffers of one thread, reused across calls: allocation happens once per thread. */
@@ -66,6 +67,8 @@ public final class SimdGemm implements Gemm {
         final float[] bRows = new float[VL * KC];
         float[] xSplit = new float[0];
         float[] rows = new float[0];
+        /** One chunk of an F16 row, widened ({@link #rowDotF16}). */
+        final float[] f16Chunk = new float[F16_CHUNK];
 
         /** A buffer of at least n floats for a group of weight rows (grown when needed). */
         float[] rows(int n) {
@@ -257,13 +260,14 @@ public final class SimdGemm implements Gemm {
         if (rows == 0) return;
         int tasks = ThreadPool.tasksFor((long) rows * Math.max(cols, 1), MATVEC_GRAIN, ceilDiv(rows, 4));
         int rowsPerTask = ceilDiv(ceilDiv(rows, tasks), 4) * 4;
-        float[] xSplit = wType == DType.F32 ? null : splitEvenOdd(x, xOffset, cols, threadXSplit(cols));
+        float[] xArray = xArrayFor(wType, x, xOffset, cols, threadXSplit(cols));
         ThreadPool.shared().parallelFor(ceilDiv(rows, rowsPerTask), task -> {
             int end = Math.min(rows, (task + 1) * rowsPerTask);
             int r = task * rowsPerTask;
             float[] partial = new float[4];
-            for (; r + 4 <= end; r += 4) matvecRows(4, r, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset, xSplit, partial);
-            for (; r < end; r++) matvecRows(1, r, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset, xSplit, partial);
+            float[] f16Chunk = scratch.get().f16Chunk;
+            for (; r + 4 <= end; r += 4) matvecRows(4, r, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset, xArray, f16Chunk, partial);
+            for (; r < end; r++) matvecRows(1, r, cols, w, wOffset, ldw, wType, x, xOffset, y, yOffset, xArray, f16Chunk, partial);
         });
     }
 
@@ -290,10 +294,8 @@ public final class SimdGemm implements Gemm {
         if (rows == 0 || count == 0) return;
         int tasks = ThreadPool.tasksFor((long) rows * Math.max(cols, 1), MATVEC_GRAIN, ceilDiv(rows, 4));   // as matvec
         int rowsPerTask = ceilDiv(ceilDiv(rows, tasks), 4) * 4;
-        float[][] xSplits = new float[count][];
-        if (wType != DType.F32) {
-            for (int i = 0; i < count; i++) xSplits[i] = splitEvenOdd(x, xOffset + (long) i * cols, cols, new float[cols]);
-        }
+        float[][] xArrays16 = new float[count][];
+        for (int i = 0; i < count; i++) xArrays16[i] = xArrayFor(wType, x, xOffset + (long) i * cols, cols, new float[cols]);
         // Short F32 rows: after the first vector, a group's four rows are copied to the heap and the other vectors
         // read them (and themselves) from arrays, where the JIT drops the per-load checks of segment access.
         boolean onHeap = wType == DType.F32 && cols < INTERLEAVED_ROWS_FROM;
@@ -302,6 +304,7 @@ public final class SimdGemm implements Gemm {
         ThreadPool.shared().parallelFor(ceilDiv(rows, rowsPerTask), task -> {
             int end = Math.min(rows, (task + 1) * rowsPerTask);
             float[] partial = new float[4];
+            float[] f16Chunk = scratch.get().f16Chunk;
             float[] rows4 = onHeap ? scratch.get().rows(4 * cols) : null;
             for (int r = task * rowsPerTask; r < end; ) {
                 int group = r + 4 <= end ? 4 : 1;
@@ -313,7 +316,7 @@ public final class SimdGemm implements Gemm {
                         rowDotsF32(cols, rows4, xArrays[i], y, yOffset + (long) i * rows + r);
                     } else {
                         matvecRows(group, r, cols, w, wOffset, ldw, wType, x, xOffset + (long) i * cols,
-                                y, yOffset + (long) i * rows, xSplits[i], partial);
+                                y, yOffset + (long) i * rows, xArrays16[i], f16Chunk, partial);
                     }
                 }
                 r += group;
@@ -328,12 +331,13 @@ public final class SimdGemm implements Gemm {
     private static void matvecRows(int count, int r0, int cols,
                                    MemorySegment w, long wOffset, int ldw, DType wType,
                                    MemorySegment x, long xOffset, MemorySegment y, long yOffset,
-                                   float[] xSplit, float[] partial) {
+                                   float[] xArray, float[] f16Chunk, float[] partial) {
         long row0 = wOffset + (long) r0 * ldw;
         long row1 = count > 1 ? row0 + ldw : row0, row2 = count > 1 ? row1 + ldw : row0, row3 = count > 1 ? row2 + ldw : row0;
         int col = switch (wType) {
             case F32 -> matvecF32(count, cols, w, row0, row1, row2, row3, x, xOffset, partial);
-            default -> matvecHalf(count, cols, w, wType, row0, row1, row2, row3, xSplit, partial);
+            case BF16 -> matvecBf16(count, cols, w, row0, row1, row2, row3, xArray, partial);
+            default -> matvecF16(count, cols, w, row0, row1, row2, row3, xArray, f16Chunk, partial);
         };
         float y0 = partial[0], y1 = partial[1], y2 = partial[2], y3 = partial[3];
         for (; col < cols; col++) {
@@ -361,7 +365,22 @@ public final class SimdGemm implements Gemm {
     }
 
     /**
-     * Fills {@code split} (at least cols long) with x re-ordered for {@link #matvecHalf}: per whole block of 2·VL
+     * x on the heap for the 16-bit weight types (null for F32, read from its segment): re-ordered even/odd for
+     * BF16 ({@link #splitEvenOdd}), as it is for F16. {@code buffer} is at least cols long; returns it.
+     */
+    private static float[] xArrayFor(DType wType, MemorySegment x, long xOffset, int cols, float[] buffer) {
+        return switch (wType) {
+            case BF16 -> splitEvenOdd(x, xOffset, cols, buffer);
+            case F16 -> {
+                MemorySegment.copy(x, F32, xOffset * 4, buffer, 0, cols);
+                yield buffer;
+            }
+            default -> null;
+        };
+    }
+
+    /**
+     * Fills {@code split} (at least cols long) with x re-ordered for {@link #matvecBf16}: per whole block of 2·VL
      * columns, the even-indexed values, then the odd. Returns it.
      */
     private static float[] splitEvenOdd(MemorySegment x, long xOffset, int cols, float[] split) {
@@ -514,21 +533,12 @@ public final class SimdGemm implements Gemm {
     }
 
     /**
-     * As {@link #matvecF32} for BF16/F16 rows. Each load takes 2·VL weights as VL int lanes, each holding an
+     * As {@link #matvecF32} for BF16 rows. Each load takes 2·VL weights as VL int lanes, each holding an
      * even-indexed weight in its low half and the next (odd-indexed) one in its high half; shifting or masking
-     * widens the even and the odd weights in one or two instructions, no lane shuffles (the Vector API's
-     * expanding convertShape measured at ~0.6 ns per weight here, a sixth of the bandwidth). {@code xSplit} holds
-     * x re-ordered to match: per block of 2·VL columns, the VL even-indexed values, then the VL odd ones.
+     * widens the even and the odd weights in one instruction each, no lane shuffles (the Vector API's expanding
+     * convertShape measured at ~0.6 ns per weight here, a sixth of the bandwidth). {@code xSplit} holds x
+     * re-ordered to match: per block of 2·VL columns, the VL even-indexed values, then the VL odd ones.
      */
-    private static int matvecHalf(int count, int cols, MemorySegment w, DType wType,
-                                  long row0, long row1, long row2, long row3, float[] xSplit, float[] partial) {
-        // One loop per type, each inlining only its own conversion: both conversions in one loop, four rows
-        // deep, exceed C2's inlining node budget and leave calls on boxed vectors in the loop.
-        return wType == DType.BF16
-                ? matvecBf16(count, cols, w, row0, row1, row2, row3, xSplit, partial)
-                : matvecF16(count, cols, w, row0, row1, row2, row3, xSplit, partial);
-    }
-
     private static int matvecBf16(int count, int cols, MemorySegment w,
                                   long row0, long row1, long row2, long row3, float[] xSplit, float[] partial) {
         FloatVector s0 = FloatVector.zero(Simd.F), s1 = s0, s2 = s0, s3 = s0;
@@ -536,55 +546,70 @@ public final class SimdGemm implements Gemm {
         for (; col + 2 * VL <= cols; col += 2 * VL) {
             FloatVector xEven = FloatVector.fromArray(Simd.F, xSplit, col);
             FloatVector xOdd = FloatVector.fromArray(Simd.F, xSplit, col + VL);
-            s0 = halfDot(w, row0 + col, true, xEven, xOdd, s0);
+            s0 = bf16Dot(w, row0 + col, xEven, xOdd, s0);
             if (count > 1) {
-                s1 = halfDot(w, row1 + col, true, xEven, xOdd, s1);
-                s2 = halfDot(w, row2 + col, true, xEven, xOdd, s2);
-                s3 = halfDot(w, row3 + col, true, xEven, xOdd, s3);
+                s1 = bf16Dot(w, row1 + col, xEven, xOdd, s1);
+                s2 = bf16Dot(w, row2 + col, xEven, xOdd, s2);
+                s3 = bf16Dot(w, row3 + col, xEven, xOdd, s3);
             }
         }
         reduceInto(partial, s0, s1, s2, s3);
         return col;
     }
 
+    /** acc + the 2·VL BF16 weights at element {@code at}, widened, times x (even and odd lanes apart). */
+    private static FloatVector bf16Dot(MemorySegment w, long at, FloatVector xEven, FloatVector xOdd, FloatVector acc) {
+        IntVector pairs = IntVector.fromMemorySegment(Simd.I, w, at * 2, ORDER);
+        FloatVector even = pairs.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+        FloatVector odd = pairs.and(0xffff0000).reinterpretAsFloats();
+        return odd.fma(xOdd, even.fma(xEven, acc));
+    }
+
+    /** F16 weights widened per row chunk ({@link #rowDotF16}); a multiple of 2·VL at every width. */
+    private static final int F16_CHUNK = 512;
+
     /**
-     * F16 rows one after the other, each in its own loop: four rows deep, the loop's eight inlined F16 widenings
-     * exceed C2's inlining budget and leave calls on boxed vectors in it. Each row's sum is the same sequence of
-     * operations either way, so the result is bitwise what the four-row loop gave.
+     * F16 rows one after the other, each its own sequential stream (as short F32 rows are), from one call site:
+     * four inlined copies of rowDotF16 exceed C2's node budget and halve the speed of the compiled loops.
      */
     private static int matvecF16(int count, int cols, MemorySegment w,
-                                 long row0, long row1, long row2, long row3, float[] xSplit, float[] partial) {
-        partial[0] = rowDotF16(cols, w, row0, xSplit);
-        if (count > 1) {
-            partial[1] = rowDotF16(cols, w, row1, xSplit);
-            partial[2] = rowDotF16(cols, w, row2, xSplit);
-            partial[3] = rowDotF16(cols, w, row3, xSplit);
+                                 long row0, long row1, long row2, long row3, float[] x, float[] chunk, float[] partial) {
+        for (int k = 0; k < count; k++) {
+            long row = switch (k) { case 0 -> row0; case 1 -> row1; case 2 -> row2; default -> row3; };
+            partial[k] = rowDotF16(cols, w, row, x, chunk);
         }
-        return cols - cols % (2 * VL);
+        return cols - cols % VL;
     }
 
-    /** Σ w[row + c]·x[c] over the whole blocks of 2·VL F16 weights of one row (x split even/odd). */
-    private static float rowDotF16(int cols, MemorySegment w, long row, float[] xSplit) {
-        FloatVector s = FloatVector.zero(Simd.F);
-        for (int col = 0; col + 2 * VL <= cols; col += 2 * VL) {
-            s = halfDot(w, row + col, false, FloatVector.fromArray(Simd.F, xSplit, col), FloatVector.fromArray(Simd.F, xSplit, col + VL), s);
+    /**
+     * Σ w[row + c]·x[c] over the whole vectors of one F16 row: each chunk of up to F16_CHUNK weights is first
+     * widened into {@code chunk} by a plain loop of {@link Float#float16ToFloat}, which C2's auto-vectoriser
+     * compiles to the hardware conversion (VCVTPH2PS on x86 with F16C, FCVTL on AArch64; ~0.03 ns per weight
+     * here), then multiplied by x from L1. Widening in registers with the Vector API, which has no F16
+     * conversion, took integer tricks at ~8-9 GB/s of weights; this reaches 15-21 GB/s. The widening is exact,
+     * so the result is the same whether or not the loop was vectorised (interpreter, C1, no F16C).
+     */
+    private static float rowDotF16(int cols, MemorySegment w, long row, float[] x, float[] chunk) {
+        FloatVector a0 = FloatVector.zero(Simd.F), a1 = a0, a2 = a0, a3 = a0;
+        int whole = cols - cols % VL;
+        for (int start = 0; start < whole; start += F16_CHUNK) {
+            int n = Math.min(F16_CHUNK, whole - start);
+            widenF16(w, row + start, n, chunk);
+            int c = 0;
+            for (; c + 4 * VL <= n; c += 4 * VL) {
+                a0 = FloatVector.fromArray(Simd.F, chunk, c).fma(FloatVector.fromArray(Simd.F, x, start + c), a0);
+                a1 = FloatVector.fromArray(Simd.F, chunk, c + VL).fma(FloatVector.fromArray(Simd.F, x, start + c + VL), a1);
+                a2 = FloatVector.fromArray(Simd.F, chunk, c + 2 * VL).fma(FloatVector.fromArray(Simd.F, x, start + c + 2 * VL), a2);
+                a3 = FloatVector.fromArray(Simd.F, chunk, c + 3 * VL).fma(FloatVector.fromArray(Simd.F, x, start + c + 3 * VL), a3);
+            }
+            for (; c < n; c += VL) a0 = FloatVector.fromArray(Simd.F, chunk, c).fma(FloatVector.fromArray(Simd.F, x, start + c), a0);
         }
-        return Simd.sumLanes(s);
+        return Simd.sumLanes(a0.add(a1).add(a2.add(a3)));
     }
 
-    /** acc + the 2·VL 16-bit weights at element {@code at}, widened, times x (even and odd lanes apart). */
-    private static FloatVector halfDot(MemorySegment w, long at, boolean bf16, FloatVector xEven, FloatVector xOdd,
-                                       FloatVector acc) {
-        IntVector pairs = IntVector.fromMemorySegment(Simd.I, w, at * 2, ORDER);
-        FloatVector even, odd;
-        if (bf16) {
-            even = pairs.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-            odd = pairs.and(0xffff0000).reinterpretAsFloats();
-        } else {
-            even = GemmPacking.f16ToFloat(pairs.and(0xffff));
-            odd = GemmPacking.f16ToFloat(pairs.lanewise(VectorOperators.LSHR, 16));
-        }
-        return odd.fma(xOdd, even.fma(xEven, acc));
+    /** out[0, n) = the n F16 values at element {@code at} of w, widened (a loop C2 vectorises; see rowDotF16). */
+    private static void widenF16(MemorySegment w, long at, int n, float[] out) {
+        for (int i = 0; i < n; i++) out[i] = Float.float16ToFloat(w.getAtIndex(I16, at + i));
     }
 
     private static void reduceInto(float[] partial, FloatVector s0, FloatVector s1, FloatVector s2, FloatVector s3) {
