@@ -1,7 +1,9 @@
 package dev.retort.tensor.kernels.simd;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
@@ -26,8 +28,8 @@ final class AttentionMath {
     static final VectorSpecies<Float> F = Simd.F;
     static final int L = F.length();
     static final ByteOrder ORDER = ByteOrder.nativeOrder();
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
-    /** Lane permutations i → i ^ h for the butterfly sum; null where h ≥ L (never used at that width). */
     /** The sum of all lanes in a fixed order ({@link Simd#sumLanes}). */
     static float sumLanes(FloatVector v) {
         return Simd.sumLanes(v);
@@ -135,7 +137,8 @@ final class AttentionMath {
     /**
      * scores[j] = scale · x·rows_j for j in [0, count): x is one row of {@code dim} floats, rows_j start
      * {@code rowStride} bytes apart. Returns the largest score. Four rows at a time share each load of x and
-     * give four independent FMA chains.
+     * give four independent FMA chains. For tiles too small to pay for packing (decode); tiles with many query
+     * rows use {@link #packTransposed} and {@link #scoreRows}, which need no lane sum per score.
      */
     static float scoreRow(MemorySegment x, long xByte, MemorySegment rows, long rowsByte, long rowStride,
                           int count, int dim, VectorMask<Float> tail, float scale, float[] scores, int scoresFrom) {
@@ -174,6 +177,102 @@ final class AttentionMath {
             max = Math.max(max, s);
         }
         return max;
+    }
+
+    // ---- scores against a packed block ----------------------------------------------------------------
+
+    /** Columns of a packed block: Kᵀ is [dim × PACKED] floats, key j of the block in column j. */
+    static final int PACKED = SimdAttention.KEY_BLOCK;
+    /** Query rows per {@link #scoreRows} call. */
+    static final int SCORE_ROWS = 4;
+
+    /**
+     * packed[d·PACKED + j] = rows_j[d] for j in [0, count), d in [0, dim): the transpose of a block of
+     * {@code count} ≤ PACKED rows that start {@code rowStride} bytes apart; the columns from count up to the next
+     * multiple of L are zero, so {@link #scoreRows} reads whole vectors of finite numbers.
+     */
+    static void packTransposed(MemorySegment rows, long rowsByte, long rowStride, int count, int dim, float[] packed) {
+        for (int j = 0; j < count; j++) {
+            long row = rowsByte + j * rowStride;
+            for (int d = 0; d < dim; d++) packed[d * PACKED + j] = rows.get(F32, row + 4L * d);
+        }
+        int padded = Math.min(PACKED, (count + L - 1) / L * L);
+        for (int d = 0; d < dim; d++) Arrays.fill(packed, d * PACKED + count, d * PACKED + padded, 0f);
+    }
+
+    /**
+     * Scores of {@link #SCORE_ROWS} query rows against a packed block, GEMM-shaped:
+     * scores[from + r·stride + j] = scale · x_r·k_j for r in [0, 4) and j in [0, keys rounded up to L), where x_r
+     * is the row of {@code dim} floats at byte xByte_r of x and packed = Kᵀ [dim × PACKED] from
+     * {@link #packTransposed}. Loops d outside and keys inside: x_r[d] is broadcast and multiplied into the
+     * [4 rows × 4 key vectors] accumulators by packed row d, so no score needs a lane sum.
+     *
+     * <p>Every score is one FMA chain over d = 0, 1, …, dim−1 starting from zero, then one multiply by scale,
+     * whatever rows share the call: a row's scores are the same bits in any grouping. So a caller with fewer
+     * than four rows passes its last row again for the missing ones (their scores land in rows nobody reads).
+     * Scores past {@code keys} (up to the vector) are those of padding or of keys the row may not see: the caller
+     * reads only each row's visible ones.
+     */
+    static void scoreRows(MemorySegment x, long x0, long x1, long x2, long x3, float[] packed, int keys, int dim,
+                          float scale, float[] scores, int from, int stride) {
+        int vectors = (keys + L - 1) / L;
+        int o0 = from, o1 = o0 + stride, o2 = o1 + stride, o3 = o2 + stride;
+        int c = 0;
+        for (; c + 4 <= vectors; c += 4) {
+            int col = c * L;
+            FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+            FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+            FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+            FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+            for (int d = 0; d < dim; d++) {
+                int k = d * PACKED + col;
+                FloatVector k0 = FloatVector.fromArray(F, packed, k), k1 = FloatVector.fromArray(F, packed, k + L);
+                FloatVector k2 = FloatVector.fromArray(F, packed, k + 2 * L), k3 = FloatVector.fromArray(F, packed, k + 3 * L);
+                FloatVector q = FloatVector.broadcast(F, x.get(F32, x0 + 4L * d));
+                a00 = k0.fma(q, a00); a01 = k1.fma(q, a01); a02 = k2.fma(q, a02); a03 = k3.fma(q, a03);
+                q = FloatVector.broadcast(F, x.get(F32, x1 + 4L * d));
+                a10 = k0.fma(q, a10); a11 = k1.fma(q, a11); a12 = k2.fma(q, a12); a13 = k3.fma(q, a13);
+                q = FloatVector.broadcast(F, x.get(F32, x2 + 4L * d));
+                a20 = k0.fma(q, a20); a21 = k1.fma(q, a21); a22 = k2.fma(q, a22); a23 = k3.fma(q, a23);
+                q = FloatVector.broadcast(F, x.get(F32, x3 + 4L * d));
+                a30 = k0.fma(q, a30); a31 = k1.fma(q, a31); a32 = k2.fma(q, a32); a33 = k3.fma(q, a33);
+            }
+            a00.mul(scale).intoArray(scores, o0 + col); a01.mul(scale).intoArray(scores, o0 + col + L);
+            a02.mul(scale).intoArray(scores, o0 + col + 2 * L); a03.mul(scale).intoArray(scores, o0 + col + 3 * L);
+            a10.mul(scale).intoArray(scores, o1 + col); a11.mul(scale).intoArray(scores, o1 + col + L);
+            a12.mul(scale).intoArray(scores, o1 + col + 2 * L); a13.mul(scale).intoArray(scores, o1 + col + 3 * L);
+            a20.mul(scale).intoArray(scores, o2 + col); a21.mul(scale).intoArray(scores, o2 + col + L);
+            a22.mul(scale).intoArray(scores, o2 + col + 2 * L); a23.mul(scale).intoArray(scores, o2 + col + 3 * L);
+            a30.mul(scale).intoArray(scores, o3 + col); a31.mul(scale).intoArray(scores, o3 + col + L);
+            a32.mul(scale).intoArray(scores, o3 + col + 2 * L); a33.mul(scale).intoArray(scores, o3 + col + 3 * L);
+        }
+        for (; c < vectors; c++) { // the last one to three key vectors of a block
+            int col = c * L;
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int d = 0; d < dim; d++) {
+                FloatVector k = FloatVector.fromArray(F, packed, d * PACKED + col);
+                a0 = k.fma(FloatVector.broadcast(F, x.get(F32, x0 + 4L * d)), a0);
+                a1 = k.fma(FloatVector.broadcast(F, x.get(F32, x1 + 4L * d)), a1);
+                a2 = k.fma(FloatVector.broadcast(F, x.get(F32, x2 + 4L * d)), a2);
+                a3 = k.fma(FloatVector.broadcast(F, x.get(F32, x3 + 4L * d)), a3);
+            }
+            a0.mul(scale).intoArray(scores, o0 + col);
+            a1.mul(scale).intoArray(scores, o1 + col);
+            a2.mul(scale).intoArray(scores, o2 + col);
+            a3.mul(scale).intoArray(scores, o3 + col);
+        }
+    }
+
+    /** The largest of x[from..from+n), n ≥ 1. */
+    static float max(float[] x, int from, int n) {
+        FloatVector m = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        int j = 0;
+        for (int bound = F.loopBound(n); j < bound; j += L) m = m.max(FloatVector.fromArray(F, x, from + j));
+        if (j < n) {
+            VectorMask<Float> tail = F.indexInRange(j, n);
+            m = m.lanewise(VectorOperators.MAX, FloatVector.fromArray(F, x, from + j, tail), tail);
+        }
+        return m.reduceLanes(VectorOperators.MAX); // max is exact: any order gives the same bits
     }
 
     /**

@@ -38,6 +38,11 @@ public final class SimdAttention implements Attention {
     static final int QUERY_BLOCK = 32;
     /** Keys per block: 64 keys × D ≤ 128 floats of K and of V (≤ 64 KiB together) stay in L2 across the rows. */
     static final int KEY_BLOCK = 64;
+    /**
+     * Tiles with fewer rows (decode: ratio rows) score each row by dot products over D instead: packing Kᵀ costs
+     * about as much as scoring ... rows, so it does not pay for a few.
+     */
+    static final int PACKED_MIN_ROWS = 8;
     /** Multiply-adds a task should have at least, so that small problems stay on the calling thread. */
     static final long GRAIN = 1 << 18;
 
@@ -60,9 +65,7 @@ public final class SimdAttention implements Attention {
         int tasks = ThreadPool.tasksFor(work, GRAIN, units);
         Geometry geo = new Geometry(tq, heads, kvHeads, headDim);
         ThreadPool.shared().parallelFor(tasks, task -> {
-            int rows = ratio * Math.min(QUERY_BLOCK, tq);
-            ForwardScratch scratch = new ForwardScratch(new float[rows], new float[rows], new float[rows * headDim],
-                    new float[KEY_BLOCK]);
+            ForwardScratch scratch = new ForwardScratch(ratio * Math.min(QUERY_BLOCK, tq), headDim);
             for (int unit = firstUnit(task, tasks, units); unit < firstUnit(task + 1, tasks, units); unit++) {
                 int qBlock = unit % queryBlocks;
                 int g = unit / queryBlocks % kvHeads;
@@ -98,8 +101,16 @@ public final class SimdAttention implements Attention {
         }
     }
 
-    /** Per-task buffers: running max and sum per tile row, the accumulator [rows × D], one row of scores. */
-    private record ForwardScratch(float[] max, float[] sum, float[] acc, float[] scores) {}
+    /**
+     * Per-task buffers: running max and sum per tile row, the accumulator [rows × D], the scores of
+     * {@link AttentionMath#SCORE_ROWS} rows [SCORE_ROWS × KEY_BLOCK] and the packed Kᵀ of a key block [D × KEY_BLOCK].
+     */
+    private record ForwardScratch(float[] max, float[] sum, float[] acc, float[] scores, float[] keysT) {
+        ForwardScratch(int rows, int dim) {
+            this(new float[rows], new float[rows], new float[rows * dim],
+                    new float[AttentionMath.SCORE_ROWS * KEY_BLOCK], new float[dim * KEY_BLOCK]);
+        }
+    }
 
     /** Queries i0..i1 of batch b, all heads of kv head g; tile row r = hr·n + (i − i0) is head g·ratio + hr. */
     private static void forwardTile(Geometry geo, int b, int g, int i0, int i1, int qStart, float scale,
@@ -111,25 +122,40 @@ public final class SimdAttention implements Attention {
         Arrays.fill(max, 0, rows, Float.NEGATIVE_INFINITY);
         Arrays.fill(sum, 0, rows, 0f);
         Arrays.fill(acc, 0, rows * dim, 0f);
+        boolean packed = rows >= PACKED_MIN_ROWS;
         int keyEnd = qStart + i1; // exclusive: the tile's last query sees keys up to qStart + i1 − 1
         for (int j0 = 0; j0 < keyEnd; j0 += KEY_BLOCK) {
             int j1 = Math.min(j0 + KEY_BLOCK, keyEnd);
             long kBlock = geo.keyByte(kBase, j0, g), vBlock = geo.keyByte(vBase, j0, g);
-            for (int r = 0; r < rows; r++) {
-                int hr = r / n, i = i0 + r % n;
-                int visible = Math.min(j1, qStart + i + 1) - j0; // causal: keys 0..qStart+i
-                if (visible <= 0) continue;
-                long qRow = geo.queryByte(qOffset, b, i, g * geo.ratio + hr);
-                float blockMax = AttentionMath.scoreRow(q, qRow, k, kBlock, geo.keyStride, visible, dim, geo.tail,
-                        scale, scores, 0);
-                // Online softmax: what was accumulated under the old max is rescaled to the new one.
-                float newMax = Math.max(max[r], blockMax);
-                float correction = AttentionMath.exp(max[r] - newMax);
-                float blockSum = AttentionMath.expShiftedInPlace(scores, 0, visible, newMax);
-                sum[r] = sum[r] * correction + blockSum;
-                max[r] = newMax;
-                AttentionMath.scaleAndAccumulate(acc, r * dim, correction, scores, 0, 1, visible,
-                        v, vBlock, geo.keyStride, dim, geo.tail);
+            if (!packed) {
+                for (int r = 0; r < rows; r++) {
+                    int visible = Math.min(j1, qStart + i0 + r % n + 1) - j0; // causal: keys 0..qStart+i
+                    if (visible <= 0) continue;
+                    long qRow = geo.queryByte(qOffset, b, i0 + r % n, g * geo.ratio + r / n);
+                    float blockMax = AttentionMath.scoreRow(q, qRow, k, kBlock, geo.keyStride, visible, dim, geo.tail,
+                            scale, scores, 0);
+                    softmaxAccumulate(scratch, r, dim, 0, visible, blockMax, v, vBlock, geo);
+                }
+                continue;
+            }
+            AttentionMath.packTransposed(k, kBlock, geo.keyStride, j1 - j0, dim, scratch.keysT);
+            for (int r0 = 0; r0 < rows; r0 += AttentionMath.SCORE_ROWS) {
+                int last = Math.min(r0 + AttentionMath.SCORE_ROWS, rows) - 1;
+                int keys = 0; // the most keys of this block that a row of the group sees
+                for (int r = r0; r <= last; r++) keys = Math.max(keys, Math.min(j1, qStart + i0 + r % n + 1) - j0);
+                if (keys <= 0) continue;
+                AttentionMath.scoreRows(q, tileRowByte(geo, qOffset, b, g, i0, n, r0),
+                        tileRowByte(geo, qOffset, b, g, i0, n, Math.min(r0 + 1, last)),
+                        tileRowByte(geo, qOffset, b, g, i0, n, Math.min(r0 + 2, last)),
+                        tileRowByte(geo, qOffset, b, g, i0, n, last),
+                        scratch.keysT, keys, dim, scale, scores, 0, KEY_BLOCK);
+                for (int r = r0; r <= last; r++) {
+                    int visible = Math.min(j1, qStart + i0 + r % n + 1) - j0;
+                    if (visible <= 0) continue;
+                    int from = (r - r0) * KEY_BLOCK;
+                    softmaxAccumulate(scratch, r, dim, from, visible, AttentionMath.max(scores, from, visible),
+                            v, vBlock, geo);
+                }
             }
         }
         for (int r = 0; r < rows; r++) {
@@ -148,6 +174,28 @@ public final class SimdAttention implements Attention {
                 lse.setAtIndex(F32, lseOffset + ((long) b * geo.heads + h) * geo.tq + i, max[r] + (float) Math.log(sum[r]));
             }
         }
+    }
+
+    /** Byte offset of tile row r (query i0 + r % n of head g·ratio + r / n) in a [B × Tq × H × D] tensor. */
+    private static long tileRowByte(Geometry geo, long base, int b, int g, int i0, int n, int r) {
+        return geo.queryByte(base, b, i0 + r % n, g * geo.ratio + r / n);
+    }
+
+    /**
+     * One key block of tile row r, online softmax: scores[from..from+visible) are the row's scaled scores, their
+     * largest is blockMax. What was accumulated under the old max is rescaled to the new one, then
+     * acc_r += P·V over the visible keys of the block.
+     */
+    private static void softmaxAccumulate(ForwardScratch scratch, int r, int dim, int from, int visible, float blockMax,
+                                          MemorySegment v, long vBlock, Geometry geo) {
+        float[] max = scratch.max, sum = scratch.sum, scores = scratch.scores;
+        float newMax = Math.max(max[r], blockMax);
+        float correction = AttentionMath.exp(max[r] - newMax);
+        float blockSum = AttentionMath.expShiftedInPlace(scores, from, visible, newMax);
+        sum[r] = sum[r] * correction + blockSum;
+        max[r] = newMax;
+        AttentionMath.scaleAndAccumulate(scratch.acc, r * dim, correction, scores, from, 1, visible,
+                v, vBlock, geo.keyStride, dim, geo.tail);
     }
 
     // ---- backward --------------------------------------------------------------------------------------
@@ -182,14 +230,16 @@ public final class SimdAttention implements Attention {
 
     /**
      * Per-task buffers: rowDot [ratio × T] = rowsum(dO ⊙ out) per head of the group; probs and dScores, the
-     * P and scale·dS tiles [QUERY_BLOCK × KEY_BLOCK]; dkBlock/dvBlock [KEY_BLOCK × D]; dqTile [QUERY_BLOCK × D].
+     * P and scale·dS tiles [QUERY_BLOCK × KEY_BLOCK]; dkBlock/dvBlock [KEY_BLOCK × D]; dqTile [QUERY_BLOCK × D];
+     * keysT/valuesT, the packed Kᵀ and Vᵀ of a key block [D × KEY_BLOCK].
      */
     private record BackwardScratch(float[] rowDot, float[] probs, float[] dScores, float[] dkBlock, float[] dvBlock,
-                                   float[] dqTile) {
+                                   float[] dqTile, float[] keysT, float[] valuesT) {
         BackwardScratch(Geometry geo) {
             this(new float[geo.ratio * geo.tq], new float[QUERY_BLOCK * KEY_BLOCK], new float[QUERY_BLOCK * KEY_BLOCK],
                     new float[KEY_BLOCK * geo.headDim], new float[KEY_BLOCK * geo.headDim],
-                    new float[QUERY_BLOCK * geo.headDim]);
+                    new float[QUERY_BLOCK * geo.headDim], new float[geo.headDim * KEY_BLOCK],
+                    new float[geo.headDim * KEY_BLOCK]);
         }
     }
 
@@ -202,6 +252,7 @@ public final class SimdAttention implements Attention {
         int tq = geo.tq, dim = geo.headDim, ratio = geo.ratio;
         float[] rowDot = scratch.rowDot, probs = scratch.probs, dScores = scratch.dScores;
         float[] dkBlock = scratch.dkBlock, dvBlock = scratch.dvBlock, dqTile = scratch.dqTile;
+        float[] keysT = scratch.keysT, valuesT = scratch.valuesT;
         for (int hr = 0; hr < ratio; hr++) {
             for (int i = 0; i < tq; i++) {
                 int h = g * ratio + hr;
@@ -212,6 +263,8 @@ public final class SimdAttention implements Attention {
         for (int j0 = 0; j0 < tq; j0 += KEY_BLOCK) {
             int nk = Math.min(KEY_BLOCK, tq - j0);
             long kBlock = geo.keyByte(kBase, j0, g), vBlock = geo.keyByte(vBase, j0, g);
+            AttentionMath.packTransposed(k, kBlock, geo.keyStride, nk, dim, keysT);
+            AttentionMath.packTransposed(v, vBlock, geo.keyStride, nk, dim, valuesT);
             Arrays.fill(dkBlock, 0, nk * dim, 0f);
             Arrays.fill(dvBlock, 0, nk * dim, 0f);
             for (int hr = 0; hr < ratio; hr++) {
@@ -220,18 +273,26 @@ public final class SimdAttention implements Attention {
                 for (int i0 = j0 - j0 % QUERY_BLOCK; i0 < tq; i0 += QUERY_BLOCK) {
                     int nq = Math.min(QUERY_BLOCK, tq - i0);
                     // P and scale·dS tiles [nq × nk]; row ii holds keys 0..visible−1, the rest is never read.
-                    for (int ii = 0; ii < nq; ii++) {
-                        int i = i0 + ii;
-                        int visible = Math.min(nk, i + 1 - j0);
-                        if (visible <= 0) continue;
-                        int t = ii * KEY_BLOCK;
-                        float rowLse = lse.getAtIndex(F32, lseOffset + ((long) b * geo.heads + h) * tq + i);
-                        AttentionMath.scoreRow(q, geo.queryByte(qOffset, b, i, h), k, kBlock, geo.keyStride, visible,
-                                dim, geo.tail, scale, probs, t);
-                        AttentionMath.expShiftedInPlace(probs, t, visible, rowLse);
-                        AttentionMath.scoreRow(dout, geo.queryByte(doutOffset, b, i, h), v, vBlock, geo.keyStride,
-                                visible, dim, geo.tail, 1f, dScores, t);
-                        scaledScoreGradient(probs, dScores, t, visible, rowDot[hr * tq + i], scale);
+                    for (int ii0 = 0; ii0 < nq; ii0 += AttentionMath.SCORE_ROWS) {
+                        int last = Math.min(ii0 + AttentionMath.SCORE_ROWS, nq) - 1;
+                        int keys = Math.min(nk, i0 + last + 1 - j0); // the group's last row sees the most keys
+                        if (keys <= 0) continue;
+                        long q0 = geo.queryByte(qOffset, b, i0 + ii0, h), dout0 = geo.queryByte(doutOffset, b, i0 + ii0, h);
+                        long step1 = Math.min(1, last - ii0) * geo.queryStride, step2 = Math.min(2, last - ii0) * geo.queryStride;
+                        long step3 = (last - ii0) * geo.queryStride;
+                        AttentionMath.scoreRows(q, q0, q0 + step1, q0 + step2, q0 + step3, keysT, keys, dim, scale,
+                                probs, ii0 * KEY_BLOCK, KEY_BLOCK);
+                        AttentionMath.scoreRows(dout, dout0, dout0 + step1, dout0 + step2, dout0 + step3, valuesT, keys,
+                                dim, 1f, dScores, ii0 * KEY_BLOCK, KEY_BLOCK);
+                        for (int ii = ii0; ii <= last; ii++) {
+                            int i = i0 + ii;
+                            int visible = Math.min(nk, i + 1 - j0);
+                            if (visible <= 0) continue;
+                            int t = ii * KEY_BLOCK;
+                            float rowLse = lse.getAtIndex(F32, lseOffset + ((long) b * geo.heads + h) * tq + i);
+                            AttentionMath.expShiftedInPlace(probs, t, visible, rowLse);
+                            scaledScoreGradient(probs, dScores, t, visible, rowDot[hr * tq + i], scale);
+                        }
                     }
                     // dV_j += Σ_i P_ij dO_i and dK_j += Σ_i (scale·dS_ij) q_i over the queries that see key j.
                     for (int jj = 0; jj < nk; jj++) {
