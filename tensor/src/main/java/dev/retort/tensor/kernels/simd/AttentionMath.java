@@ -183,8 +183,8 @@ final class AttentionMath {
 
     /** Columns of a packed block: Kᵀ is [dim × PACKED] floats, key j of the block in column j. */
     static final int PACKED = SimdAttention.KEY_BLOCK;
-    /** Query rows per {@link #scoreRows} call. */
-    static final int SCORE_ROWS = 4;
+    /** Rows per call of the micro-kernels {@link #scoreRows} and {@link #accumulateRows}. */
+    static final int MICRO_ROWS = 4;
 
     /**
      * packed[d·PACKED + j] = rows_j[d] for j in [0, count), d in [0, dim): the transpose of a block of
@@ -201,7 +201,7 @@ final class AttentionMath {
     }
 
     /**
-     * Scores of {@link #SCORE_ROWS} query rows against a packed block, GEMM-shaped:
+     * Scores of {@link #MICRO_ROWS} query rows against a packed block, GEMM-shaped:
      * scores[from + r·stride + j] = scale · x_r·k_j for r in [0, 4) and j in [0, keys rounded up to L), where x_r
      * is the row of {@code dim} floats at byte xByte_r of x and packed = Kᵀ [dim × PACKED] from
      * {@link #packTransposed}. Loops d outside and keys inside: x_r[d] is broadcast and multiplied into the
@@ -275,21 +275,129 @@ final class AttentionMath {
         return m.reduceLanes(VectorOperators.MAX); // max is exact: any order gives the same bits
     }
 
+    // ---- weighted sums of rows ------------------------------------------------------------------------
+
+    /** acc[from..from+n) *= factor. */
+    static void multiply(float[] acc, int from, int n, float factor) {
+        int d = 0;
+        for (int bound = F.loopBound(n); d < bound; d += L) {
+            FloatVector.fromArray(F, acc, from + d).mul(factor).intoArray(acc, from + d);
+        }
+        if (d < n) {
+            VectorMask<Float> tail = F.indexInRange(d, n);
+            FloatVector.fromArray(F, acc, from + d, tail).mul(factor).intoArray(acc, from + d, tail);
+        }
+    }
+
     /**
-     * acc[accFrom..accFrom+dim) = acc · factor + Σ_j w_j · rows_j for j in [0, count), where
-     * w_j = weights[weightsFrom + j·weightsStride] (a row or a column of a tile) and the rows lie
-     * {@code rowStride} bytes apart in {@code rows}. Loops D outside and j inside so that each D slice of the
-     * accumulator stays in registers over all rows; four slices at once give four independent FMA chains.
+     * Four weighted sums of the same rows at once, GEMM-shaped (P·V, dS·K, Pᵀ·dO, dSᵀ·Q):
+     * acc[a_r + d] += Σ_{t &lt; count} weights[w_r + t·weightsStride] · rows_t[d] for r in [0, 4) and d in
+     * [0, dim), where rows_t is the row of {@code dim} floats at byte rowsByte + t·rowStride. Each slice of a
+     * row is loaded once for the four sums: two vectors of D at a time give 4 × 2 accumulators, then single
+     * vectors, then the masked tail ({@code tail} = F.indexInRange(F.loopBound(dim), dim)).
+     *
+     * <p>Every element is one FMA chain over t = 0, 1, …, count−1 continuing from its value in acc, the same
+     * chain as {@link #accumulate}: a caller may split a row's sum between the two at any t, or give a row to
+     * either, without changing its bits.
      */
-    static void scaleAndAccumulate(float[] acc, int accFrom, float factor, float[] weights, int weightsFrom, int weightsStride, int count,
-                                   MemorySegment rows, long rowsByte, long rowStride, int dim, VectorMask<Float> tail) {
+    static void accumulateRows(float[] acc, int a0, int a1, int a2, int a3,
+                               float[] weights, int w0, int w1, int w2, int w3, int weightsStride, int count,
+                               MemorySegment rows, long rowsByte, long rowStride, int dim, VectorMask<Float> tail) {
+        int bound = F.loopBound(dim);
+        int d = 0;
+        for (; d + 2 * L <= bound; d += 2 * L) {
+            accumulateRows2(acc, a0 + d, a1 + d, a2 + d, a3 + d, weights, w0, w1, w2, w3, weightsStride, count,
+                    rows, rowsByte + 4L * d, rowStride);
+        }
+        for (; d < bound; d += L) {
+            accumulateRows1(acc, a0 + d, a1 + d, a2 + d, a3 + d, weights, w0, w1, w2, w3, weightsStride, count,
+                    rows, rowsByte + 4L * d, rowStride);
+        }
+        if (d < dim) {
+            accumulateRowsTail(acc, a0 + d, a1 + d, a2 + d, a3 + d, weights, w0, w1, w2, w3, weightsStride, count,
+                    rows, rowsByte + 4L * d, rowStride, tail);
+        }
+    }
+
+    /**
+     * Two vectors of D of {@link #accumulateRows}: 4 × 2 accumulators. (Each width of slice is its own method:
+     * written out in one, C2 ran out of its inlining budget and left the Vector API calls as calls, 12× slower.)
+     */
+    private static void accumulateRows2(float[] acc, int a0, int a1, int a2, int a3,
+                                        float[] weights, int w0, int w1, int w2, int w3, int weightsStride, int count,
+                                        MemorySegment rows, long row, long rowStride) {
+        FloatVector c00 = FloatVector.fromArray(F, acc, a0), c01 = FloatVector.fromArray(F, acc, a0 + L);
+        FloatVector c10 = FloatVector.fromArray(F, acc, a1), c11 = FloatVector.fromArray(F, acc, a1 + L);
+        FloatVector c20 = FloatVector.fromArray(F, acc, a2), c21 = FloatVector.fromArray(F, acc, a2 + L);
+        FloatVector c30 = FloatVector.fromArray(F, acc, a3), c31 = FloatVector.fromArray(F, acc, a3 + L);
+        for (int t = 0, w = 0; t < count; t++, w += weightsStride, row += rowStride) {
+            FloatVector x0 = FloatVector.fromMemorySegment(F, rows, row, ORDER);
+            FloatVector x1 = FloatVector.fromMemorySegment(F, rows, row + 4L * L, ORDER);
+            FloatVector p = FloatVector.broadcast(F, weights[w0 + w]);
+            c00 = x0.fma(p, c00); c01 = x1.fma(p, c01);
+            p = FloatVector.broadcast(F, weights[w1 + w]);
+            c10 = x0.fma(p, c10); c11 = x1.fma(p, c11);
+            p = FloatVector.broadcast(F, weights[w2 + w]);
+            c20 = x0.fma(p, c20); c21 = x1.fma(p, c21);
+            p = FloatVector.broadcast(F, weights[w3 + w]);
+            c30 = x0.fma(p, c30); c31 = x1.fma(p, c31);
+        }
+        c00.intoArray(acc, a0); c01.intoArray(acc, a0 + L);
+        c10.intoArray(acc, a1); c11.intoArray(acc, a1 + L);
+        c20.intoArray(acc, a2); c21.intoArray(acc, a2 + L);
+        c30.intoArray(acc, a3); c31.intoArray(acc, a3 + L);
+    }
+
+    /** One vector of D of {@link #accumulateRows}. */
+    private static void accumulateRows1(float[] acc, int a0, int a1, int a2, int a3,
+                                        float[] weights, int w0, int w1, int w2, int w3, int weightsStride, int count,
+                                        MemorySegment rows, long row, long rowStride) {
+        FloatVector c0 = FloatVector.fromArray(F, acc, a0), c1 = FloatVector.fromArray(F, acc, a1);
+        FloatVector c2 = FloatVector.fromArray(F, acc, a2), c3 = FloatVector.fromArray(F, acc, a3);
+        for (int t = 0, w = 0; t < count; t++, w += weightsStride, row += rowStride) {
+            FloatVector x = FloatVector.fromMemorySegment(F, rows, row, ORDER);
+            c0 = x.fma(FloatVector.broadcast(F, weights[w0 + w]), c0);
+            c1 = x.fma(FloatVector.broadcast(F, weights[w1 + w]), c1);
+            c2 = x.fma(FloatVector.broadcast(F, weights[w2 + w]), c2);
+            c3 = x.fma(FloatVector.broadcast(F, weights[w3 + w]), c3);
+        }
+        c0.intoArray(acc, a0); c1.intoArray(acc, a1);
+        c2.intoArray(acc, a2); c3.intoArray(acc, a3);
+    }
+
+    /** The masked last vector of D of {@link #accumulateRows}. */
+    private static void accumulateRowsTail(float[] acc, int a0, int a1, int a2, int a3,
+                                           float[] weights, int w0, int w1, int w2, int w3, int weightsStride, int count,
+                                           MemorySegment rows, long row, long rowStride, VectorMask<Float> tail) {
+        FloatVector c0 = FloatVector.fromArray(F, acc, a0, tail), c1 = FloatVector.fromArray(F, acc, a1, tail);
+        FloatVector c2 = FloatVector.fromArray(F, acc, a2, tail), c3 = FloatVector.fromArray(F, acc, a3, tail);
+        for (int t = 0, w = 0; t < count; t++, w += weightsStride, row += rowStride) {
+            FloatVector x = load(rows, row, tail);
+            c0 = x.fma(FloatVector.broadcast(F, weights[w0 + w]), c0);
+            c1 = x.fma(FloatVector.broadcast(F, weights[w1 + w]), c1);
+            c2 = x.fma(FloatVector.broadcast(F, weights[w2 + w]), c2);
+            c3 = x.fma(FloatVector.broadcast(F, weights[w3 + w]), c3);
+        }
+        c0.intoArray(acc, a0, tail); c1.intoArray(acc, a1, tail);
+        c2.intoArray(acc, a2, tail); c3.intoArray(acc, a3, tail);
+    }
+
+    /**
+     * acc[accFrom..accFrom+dim) += Σ_j w_j · rows_j for j in [0, count), where w_j = weights[weightsFrom +
+     * j·weightsStride] (a row or a column of a tile) and the rows lie {@code rowStride} bytes apart in
+     * {@code rows}: one row of {@link #accumulateRows}, for the rows and ranges that do not come in fours. Loops
+     * D outside and j inside so that each D slice of the accumulator stays in registers over all rows; four
+     * slices at once give four independent FMA chains.
+     */
+    static void accumulate(float[] acc, int accFrom, float[] weights, int weightsFrom, int weightsStride, int count,
+                           MemorySegment rows, long rowsByte, long rowStride, int dim, VectorMask<Float> tail) {
         int bound = F.loopBound(dim);
         int d = 0;
         for (; d + 4 * L <= bound; d += 4 * L) {
-            FloatVector a0 = FloatVector.fromArray(F, acc, accFrom + d).mul(factor);
-            FloatVector a1 = FloatVector.fromArray(F, acc, accFrom + d + L).mul(factor);
-            FloatVector a2 = FloatVector.fromArray(F, acc, accFrom + d + 2 * L).mul(factor);
-            FloatVector a3 = FloatVector.fromArray(F, acc, accFrom + d + 3 * L).mul(factor);
+            FloatVector a0 = FloatVector.fromArray(F, acc, accFrom + d);
+            FloatVector a1 = FloatVector.fromArray(F, acc, accFrom + d + L);
+            FloatVector a2 = FloatVector.fromArray(F, acc, accFrom + d + 2 * L);
+            FloatVector a3 = FloatVector.fromArray(F, acc, accFrom + d + 3 * L);
             long row = rowsByte + 4L * d;
             for (int j = 0; j < count; j++, row += rowStride) {
                 FloatVector w = FloatVector.broadcast(F, weights[weightsFrom + j * weightsStride]);
@@ -304,7 +412,7 @@ final class AttentionMath {
             a3.intoArray(acc, accFrom + d + 3 * L);
         }
         for (; d < bound; d += L) {
-            FloatVector a = FloatVector.fromArray(F, acc, accFrom + d).mul(factor);
+            FloatVector a = FloatVector.fromArray(F, acc, accFrom + d);
             long row = rowsByte + 4L * d;
             for (int j = 0; j < count; j++, row += rowStride) {
                 a = FloatVector.fromMemorySegment(F, rows, row, ORDER)
@@ -313,7 +421,7 @@ final class AttentionMath {
             a.intoArray(acc, accFrom + d);
         }
         if (d < dim) {
-            FloatVector a = FloatVector.fromArray(F, acc, accFrom + d, tail).mul(factor);
+            FloatVector a = FloatVector.fromArray(F, acc, accFrom + d, tail);
             long row = rowsByte + 4L * d;
             for (int j = 0; j < count; j++, row += rowStride) {
                 a = load(rows, row, tail).fma(FloatVector.broadcast(F, weights[weightsFrom + j * weightsStride]), a);

@@ -103,12 +103,14 @@ public final class SimdAttention implements Attention {
 
     /**
      * Per-task buffers: running max and sum per tile row, the accumulator [rows × D], the scores of
-     * {@link AttentionMath#SCORE_ROWS} rows [SCORE_ROWS × KEY_BLOCK] and the packed Kᵀ of a key block [D × KEY_BLOCK].
+     * {@link AttentionMath#MICRO_ROWS} rows [MICRO_ROWS × KEY_BLOCK], the packed Kᵀ of a key block [D × KEY_BLOCK],
+     * and the visible key counts of a group of rows.
      */
-    private record ForwardScratch(float[] max, float[] sum, float[] acc, float[] scores, float[] keysT) {
+    private record ForwardScratch(float[] max, float[] sum, float[] acc, float[] scores, float[] keysT, int[] visible) {
         ForwardScratch(int rows, int dim) {
             this(new float[rows], new float[rows], new float[rows * dim],
-                    new float[AttentionMath.SCORE_ROWS * KEY_BLOCK], new float[dim * KEY_BLOCK]);
+                    new float[AttentionMath.MICRO_ROWS * KEY_BLOCK], new float[dim * KEY_BLOCK],
+                    new int[AttentionMath.MICRO_ROWS]);
         }
     }
 
@@ -119,6 +121,7 @@ public final class SimdAttention implements Attention {
                                     MemorySegment lse, long lseOffset, ForwardScratch scratch) {
         int n = i1 - i0, rows = geo.ratio * n, dim = geo.headDim;
         float[] max = scratch.max, sum = scratch.sum, acc = scratch.acc, scores = scratch.scores;
+        int[] visible = scratch.visible;
         Arrays.fill(max, 0, rows, Float.NEGATIVE_INFINITY);
         Arrays.fill(sum, 0, rows, 0f);
         Arrays.fill(acc, 0, rows * dim, 0f);
@@ -129,33 +132,37 @@ public final class SimdAttention implements Attention {
             long kBlock = geo.keyByte(kBase, j0, g), vBlock = geo.keyByte(vBase, j0, g);
             if (!packed) {
                 for (int r = 0; r < rows; r++) {
-                    int visible = Math.min(j1, qStart + i0 + r % n + 1) - j0; // causal: keys 0..qStart+i
-                    if (visible <= 0) continue;
-                    long qRow = geo.queryByte(qOffset, b, i0 + r % n, g * geo.ratio + r / n);
-                    float blockMax = AttentionMath.scoreRow(q, qRow, k, kBlock, geo.keyStride, visible, dim, geo.tail,
+                    int seen = Math.min(j1, qStart + i0 + r % n + 1) - j0; // causal: keys 0..qStart+i
+                    if (seen <= 0) continue;
+                    long qRow = tileRowByte(geo, qOffset, b, g, i0, n, r);
+                    float blockMax = AttentionMath.scoreRow(q, qRow, k, kBlock, geo.keyStride, seen, dim, geo.tail,
                             scale, scores, 0);
-                    softmaxAccumulate(scratch, r, dim, 0, visible, blockMax, v, vBlock, geo);
+                    softmaxStep(scratch, r, dim, 0, seen, blockMax);
+                    AttentionMath.accumulate(acc, r * dim, scores, 0, 1, seen, v, vBlock, geo.keyStride, dim, geo.tail);
                 }
                 continue;
             }
             AttentionMath.packTransposed(k, kBlock, geo.keyStride, j1 - j0, dim, scratch.keysT);
-            for (int r0 = 0; r0 < rows; r0 += AttentionMath.SCORE_ROWS) {
-                int last = Math.min(r0 + AttentionMath.SCORE_ROWS, rows) - 1;
+            for (int r0 = 0; r0 < rows; r0 += AttentionMath.MICRO_ROWS) {
+                int group = Math.min(AttentionMath.MICRO_ROWS, rows - r0), last = r0 + group - 1;
                 int keys = 0; // the most keys of this block that a row of the group sees
-                for (int r = r0; r <= last; r++) keys = Math.max(keys, Math.min(j1, qStart + i0 + r % n + 1) - j0);
-                if (keys <= 0) continue;
+                for (int u = 0; u < group; u++) {
+                    visible[u] = Math.max(0, Math.min(j1, qStart + i0 + (r0 + u) % n + 1) - j0);
+                    keys = Math.max(keys, visible[u]);
+                }
+                if (keys == 0) continue;
                 AttentionMath.scoreRows(q, tileRowByte(geo, qOffset, b, g, i0, n, r0),
                         tileRowByte(geo, qOffset, b, g, i0, n, Math.min(r0 + 1, last)),
                         tileRowByte(geo, qOffset, b, g, i0, n, Math.min(r0 + 2, last)),
                         tileRowByte(geo, qOffset, b, g, i0, n, last),
                         scratch.keysT, keys, dim, scale, scores, 0, KEY_BLOCK);
-                for (int r = r0; r <= last; r++) {
-                    int visible = Math.min(j1, qStart + i0 + r % n + 1) - j0;
-                    if (visible <= 0) continue;
-                    int from = (r - r0) * KEY_BLOCK;
-                    softmaxAccumulate(scratch, r, dim, from, visible, AttentionMath.max(scores, from, visible),
-                            v, vBlock, geo);
+                for (int u = 0; u < group; u++) {
+                    if (visible[u] == 0) continue;
+                    int from = u * KEY_BLOCK;
+                    softmaxStep(scratch, r0 + u, dim, from, visible[u], AttentionMath.max(scores, from, visible[u]));
                 }
+                accumulateGroup(group, ZEROS, visible, acc, r0 * dim, scores, 0, KEY_BLOCK, 1,
+                        v, vBlock, geo.keyStride, geo);
             }
         }
         for (int r = 0; r < rows; r++) {
@@ -182,20 +189,60 @@ public final class SimdAttention implements Attention {
     }
 
     /**
-     * One key block of tile row r, online softmax: scores[from..from+visible) are the row's scaled scores, their
-     * largest is blockMax. What was accumulated under the old max is rescaled to the new one, then
-     * acc_r += P·V over the visible keys of the block.
+     * One key block of tile row r, online softmax: scores[from..from+seen) are the row's scaled scores, their
+     * largest is blockMax. Turns them into e^(score − new max) and rescales what was accumulated under the old
+     * max (sum and acc) to the new one; the caller then adds P·V of the block to acc.
      */
-    private static void softmaxAccumulate(ForwardScratch scratch, int r, int dim, int from, int visible, float blockMax,
-                                          MemorySegment v, long vBlock, Geometry geo) {
-        float[] max = scratch.max, sum = scratch.sum, scores = scratch.scores;
+    private static void softmaxStep(ForwardScratch scratch, int r, int dim, int from, int seen, float blockMax) {
+        float[] max = scratch.max, sum = scratch.sum;
         float newMax = Math.max(max[r], blockMax);
         float correction = AttentionMath.exp(max[r] - newMax);
-        float blockSum = AttentionMath.expShiftedInPlace(scores, from, visible, newMax);
+        float blockSum = AttentionMath.expShiftedInPlace(scratch.scores, from, seen, newMax);
         sum[r] = sum[r] * correction + blockSum;
         max[r] = newMax;
-        AttentionMath.scaleAndAccumulate(scratch.acc, r * dim, correction, scores, from, 1, visible,
-                v, vBlock, geo.keyStride, dim, geo.tail);
+        AttentionMath.multiply(scratch.acc, r * dim, dim, correction);
+    }
+
+    /** Every row's sum starts at t = 0 (forward, dQ). */
+    private static final int[] ZEROS = new int[AttentionMath.MICRO_ROWS];
+
+    /**
+     * Weighted sums of block rows for a group of up to {@link AttentionMath#MICRO_ROWS} consecutive accumulator
+     * rows u: acc[accAt + u·D ..+D] += Σ_{t in [from_u, to_u)} weights[weightsAt + u·uStride + t·tStride] · rows_t,
+     * rows_t at byte rowsByte + t·rowStride (an empty range, from ≥ to, adds nothing). The range that a full
+     * group shares goes through {@link AttentionMath#accumulateRows}; what lies before and after it, row by row.
+     * Either way each row's sum runs over t upward in one FMA chain, so its bits do not depend on the grouping.
+     */
+    private static void accumulateGroup(int group, int[] from, int[] to, float[] acc, int accAt,
+                                        float[] weights, int weightsAt, int uStride, int tStride,
+                                        MemorySegment rows, long rowsByte, long rowStride, Geometry geo) {
+        int dim = geo.headDim, lo = 0, hi = Integer.MAX_VALUE;
+        for (int u = 0; u < group; u++) {
+            lo = Math.max(lo, from[u]);
+            hi = Math.min(hi, to[u]);
+        }
+        boolean shared = group == AttentionMath.MICRO_ROWS && lo < hi;
+        for (int u = 0; u < group; u++) {
+            accumulateRange(acc, accAt + u * dim, weights, weightsAt + u * uStride, tStride, from[u], shared ? lo : to[u],
+                    rows, rowsByte, rowStride, geo);
+        }
+        if (!shared) return;
+        AttentionMath.accumulateRows(acc, accAt, accAt + dim, accAt + 2 * dim, accAt + 3 * dim, weights,
+                weightsAt + lo * tStride, weightsAt + uStride + lo * tStride, weightsAt + 2 * uStride + lo * tStride,
+                weightsAt + 3 * uStride + lo * tStride, tStride, hi - lo, rows, rowsByte + lo * rowStride, rowStride,
+                dim, geo.tail);
+        for (int u = 0; u < group; u++) {
+            accumulateRange(acc, accAt + u * dim, weights, weightsAt + u * uStride, tStride, hi, to[u],
+                    rows, rowsByte, rowStride, geo);
+        }
+    }
+
+    /** One row of {@link #accumulateGroup}: t in [t0, t1). */
+    private static void accumulateRange(float[] acc, int accAt, float[] weights, int weightsAt, int tStride, int t0, int t1,
+                                        MemorySegment rows, long rowsByte, long rowStride, Geometry geo) {
+        if (t0 >= t1) return;
+        AttentionMath.accumulate(acc, accAt, weights, weightsAt + t0 * tStride, tStride, t1 - t0,
+                rows, rowsByte + t0 * rowStride, rowStride, geo.headDim, geo.tail);
     }
 
     // ---- backward --------------------------------------------------------------------------------------
@@ -231,15 +278,16 @@ public final class SimdAttention implements Attention {
     /**
      * Per-task buffers: rowDot [ratio × T] = rowsum(dO ⊙ out) per head of the group; probs and dScores, the
      * P and scale·dS tiles [QUERY_BLOCK × KEY_BLOCK]; dkBlock/dvBlock [KEY_BLOCK × D]; dqTile [QUERY_BLOCK × D];
-     * keysT/valuesT, the packed Kᵀ and Vᵀ of a key block [D × KEY_BLOCK].
+     * keysT/valuesT, the packed Kᵀ and Vᵀ of a key block [D × KEY_BLOCK]; from/to, the summation ranges of a
+     * group of rows ({@link #accumulateGroup}).
      */
     private record BackwardScratch(float[] rowDot, float[] probs, float[] dScores, float[] dkBlock, float[] dvBlock,
-                                   float[] dqTile, float[] keysT, float[] valuesT) {
+                                   float[] dqTile, float[] keysT, float[] valuesT, int[] from, int[] to) {
         BackwardScratch(Geometry geo) {
             this(new float[geo.ratio * geo.tq], new float[QUERY_BLOCK * KEY_BLOCK], new float[QUERY_BLOCK * KEY_BLOCK],
                     new float[KEY_BLOCK * geo.headDim], new float[KEY_BLOCK * geo.headDim],
                     new float[QUERY_BLOCK * geo.headDim], new float[geo.headDim * KEY_BLOCK],
-                    new float[geo.headDim * KEY_BLOCK]);
+                    new float[geo.headDim * KEY_BLOCK], new int[AttentionMath.MICRO_ROWS], new int[AttentionMath.MICRO_ROWS]);
         }
     }
 
@@ -253,6 +301,7 @@ public final class SimdAttention implements Attention {
         float[] rowDot = scratch.rowDot, probs = scratch.probs, dScores = scratch.dScores;
         float[] dkBlock = scratch.dkBlock, dvBlock = scratch.dvBlock, dqTile = scratch.dqTile;
         float[] keysT = scratch.keysT, valuesT = scratch.valuesT;
+        int[] from = scratch.from, to = scratch.to;
         for (int hr = 0; hr < ratio; hr++) {
             for (int i = 0; i < tq; i++) {
                 int h = g * ratio + hr;
@@ -273,8 +322,8 @@ public final class SimdAttention implements Attention {
                 for (int i0 = j0 - j0 % QUERY_BLOCK; i0 < tq; i0 += QUERY_BLOCK) {
                     int nq = Math.min(QUERY_BLOCK, tq - i0);
                     // P and scale·dS tiles [nq × nk]; row ii holds keys 0..visible−1, the rest is never read.
-                    for (int ii0 = 0; ii0 < nq; ii0 += AttentionMath.SCORE_ROWS) {
-                        int last = Math.min(ii0 + AttentionMath.SCORE_ROWS, nq) - 1;
+                    for (int ii0 = 0; ii0 < nq; ii0 += AttentionMath.MICRO_ROWS) {
+                        int last = Math.min(ii0 + AttentionMath.MICRO_ROWS, nq) - 1;
                         int keys = Math.min(nk, i0 + last + 1 - j0); // the group's last row sees the most keys
                         if (keys <= 0) continue;
                         long q0 = geo.queryByte(qOffset, b, i0 + ii0, h), dout0 = geo.queryByte(doutOffset, b, i0 + ii0, h);
@@ -294,24 +343,31 @@ public final class SimdAttention implements Attention {
                             scaledScoreGradient(probs, dScores, t, visible, rowDot[hr * tq + i], scale);
                         }
                     }
-                    // dV_j += Σ_i P_ij dO_i and dK_j += Σ_i (scale·dS_ij) q_i over the queries that see key j.
-                    for (int jj = 0; jj < nk; jj++) {
-                        int first = Math.max(0, j0 + jj - i0);
-                        if (first >= nq) continue;
-                        int weights = first * KEY_BLOCK + jj;
-                        AttentionMath.scaleAndAccumulate(dvBlock, jj * dim, 1f, probs, weights, KEY_BLOCK, nq - first,
-                                dout, geo.queryByte(doutOffset, b, i0 + first, h), geo.queryStride, dim, geo.tail);
-                        AttentionMath.scaleAndAccumulate(dkBlock, jj * dim, 1f, dScores, weights, KEY_BLOCK, nq - first,
-                                q, geo.queryByte(qOffset, b, i0 + first, h), geo.queryStride, dim, geo.tail);
+                    // dV_j += Σ_i P_ij dO_i and dK_j += Σ_i (scale·dS_ij) q_i over the queries that see key j
+                    // (i from j on), four keys at a time.
+                    long dout0 = geo.queryByte(doutOffset, b, i0, h), q0 = geo.queryByte(qOffset, b, i0, h);
+                    for (int jj0 = 0; jj0 < nk; jj0 += AttentionMath.MICRO_ROWS) {
+                        int group = Math.min(AttentionMath.MICRO_ROWS, nk - jj0);
+                        for (int u = 0; u < group; u++) {
+                            from[u] = Math.max(0, j0 + jj0 + u - i0);
+                            to[u] = nq;
+                        }
+                        accumulateGroup(group, from, to, dvBlock, jj0 * dim, probs, jj0, 1, KEY_BLOCK,
+                                dout, dout0, geo.queryStride, geo);
+                        accumulateGroup(group, from, to, dkBlock, jj0 * dim, dScores, jj0, 1, KEY_BLOCK,
+                                q, q0, geo.queryStride, geo);
                     }
                     // dQ_i += Σ_j (scale·dS_ij) k_j, collected per tile, then added to dq (this task owns those rows).
                     Arrays.fill(dqTile, 0, nq * dim, 0f);
-                    for (int ii = 0; ii < nq; ii++) {
-                        int visible = Math.min(nk, i0 + ii + 1 - j0);
-                        if (visible <= 0) continue;
-                        AttentionMath.scaleAndAccumulate(dqTile, ii * dim, 1f, dScores, ii * KEY_BLOCK, 1, visible,
-                                k, kBlock, geo.keyStride, dim, geo.tail);
-                        addInto(dq, geo.queryByte(dqOffset, b, i0 + ii, h), dqTile, ii * dim, dim, geo.tail);
+                    for (int ii0 = 0; ii0 < nq; ii0 += AttentionMath.MICRO_ROWS) {
+                        int group = Math.min(AttentionMath.MICRO_ROWS, nq - ii0);
+                        for (int u = 0; u < group; u++) to[u] = Math.max(0, Math.min(nk, i0 + ii0 + u + 1 - j0));
+                        accumulateGroup(group, ZEROS, to, dqTile, ii0 * dim, dScores, ii0 * KEY_BLOCK, KEY_BLOCK, 1,
+                                k, kBlock, geo.keyStride, geo);
+                        for (int u = 0; u < group; u++) {
+                            if (to[u] == 0) continue;
+                            addInto(dq, geo.queryByte(dqOffset, b, i0 + ii0 + u, h), dqTile, (ii0 + u) * dim, dim, geo.tail);
+                        }
                     }
                 }
             }
