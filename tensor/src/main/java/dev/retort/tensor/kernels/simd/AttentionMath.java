@@ -293,8 +293,10 @@ final class AttentionMath {
      * Four weighted sums of the same rows at once, GEMM-shaped (P·V, dS·K, Pᵀ·dO, dSᵀ·Q):
      * acc[a_r + d] += Σ_{t &lt; count} weights[w_r + t·weightsStride] · rows_t[d] for r in [0, 4) and d in
      * [0, dim), where rows_t is the row of {@code dim} floats at byte rowsByte + t·rowStride. Each slice of a
-     * row is loaded once for the four sums: two vectors of D at a time give 4 × 2 accumulators, then single
-     * vectors, then the masked tail ({@code tail} = F.indexInRange(F.loopBound(dim), dim)).
+     * row is loaded once for the four sums: two vectors of D at a time give 4 × 2 accumulators, and an odd
+     * count of whole vectors starts with a slice of three (D = 48 at 16 lanes: one pass of 4 × 3 rather than
+     * 2 + 1, whose one-vector pass has only four FMA chains to hide the latency with); then the masked tail
+     * ({@code tail} = F.indexInRange(F.loopBound(dim), dim)).
      *
      * <p>Every element is one FMA chain over t = 0, 1, …, count−1 continuing from its value in acc, the same
      * chain as {@link #accumulate}: a caller may split a row's sum between the two at any t, or give a row to
@@ -303,14 +305,17 @@ final class AttentionMath {
     static void accumulateRows(float[] acc, int a0, int a1, int a2, int a3,
                                float[] weights, int w0, int w1, int w2, int w3, int weightsStride, int count,
                                MemorySegment rows, long rowsByte, long rowStride, int dim, VectorMask<Float> tail) {
-        int bound = F.loopBound(dim);
+        int bound = F.loopBound(dim), vectors = bound / L;
         int d = 0;
-        for (; d + 2 * L <= bound; d += 2 * L) {
-            accumulateRows2(acc, a0 + d, a1 + d, a2 + d, a3 + d, weights, w0, w1, w2, w3, weightsStride, count,
-                    rows, rowsByte + 4L * d, rowStride);
+        if (vectors == 1) {
+            accumulateRows1(acc, a0, a1, a2, a3, weights, w0, w1, w2, w3, weightsStride, count, rows, rowsByte, rowStride);
+            d = L;
+        } else if (vectors % 2 == 1) {
+            accumulateRows3(acc, a0, a1, a2, a3, weights, w0, w1, w2, w3, weightsStride, count, rows, rowsByte, rowStride);
+            d = 3 * L;
         }
-        for (; d < bound; d += L) {
-            accumulateRows1(acc, a0 + d, a1 + d, a2 + d, a3 + d, weights, w0, w1, w2, w3, weightsStride, count,
+        for (; d < bound; d += 2 * L) {
+            accumulateRows2(acc, a0 + d, a1 + d, a2 + d, a3 + d, weights, w0, w1, w2, w3, weightsStride, count,
                     rows, rowsByte + 4L * d, rowStride);
         }
         if (d < dim) {
@@ -346,6 +351,35 @@ final class AttentionMath {
         c10.intoArray(acc, a1); c11.intoArray(acc, a1 + L);
         c20.intoArray(acc, a2); c21.intoArray(acc, a2 + L);
         c30.intoArray(acc, a3); c31.intoArray(acc, a3 + L);
+    }
+
+    /** Three vectors of D of {@link #accumulateRows}: 4 × 3 accumulators. */
+    private static void accumulateRows3(float[] acc, int a0, int a1, int a2, int a3,
+                                        float[] weights, int w0, int w1, int w2, int w3, int weightsStride, int count,
+                                        MemorySegment rows, long row, long rowStride) {
+        FloatVector c00 = FloatVector.fromArray(F, acc, a0), c01 = FloatVector.fromArray(F, acc, a0 + L);
+        FloatVector c02 = FloatVector.fromArray(F, acc, a0 + 2 * L), c10 = FloatVector.fromArray(F, acc, a1);
+        FloatVector c11 = FloatVector.fromArray(F, acc, a1 + L), c12 = FloatVector.fromArray(F, acc, a1 + 2 * L);
+        FloatVector c20 = FloatVector.fromArray(F, acc, a2), c21 = FloatVector.fromArray(F, acc, a2 + L);
+        FloatVector c22 = FloatVector.fromArray(F, acc, a2 + 2 * L), c30 = FloatVector.fromArray(F, acc, a3);
+        FloatVector c31 = FloatVector.fromArray(F, acc, a3 + L), c32 = FloatVector.fromArray(F, acc, a3 + 2 * L);
+        for (int t = 0, w = 0; t < count; t++, w += weightsStride, row += rowStride) {
+            FloatVector x0 = FloatVector.fromMemorySegment(F, rows, row, ORDER);
+            FloatVector x1 = FloatVector.fromMemorySegment(F, rows, row + 4L * L, ORDER);
+            FloatVector x2 = FloatVector.fromMemorySegment(F, rows, row + 8L * L, ORDER);
+            FloatVector p = FloatVector.broadcast(F, weights[w0 + w]);
+            c00 = x0.fma(p, c00); c01 = x1.fma(p, c01); c02 = x2.fma(p, c02);
+            p = FloatVector.broadcast(F, weights[w1 + w]);
+            c10 = x0.fma(p, c10); c11 = x1.fma(p, c11); c12 = x2.fma(p, c12);
+            p = FloatVector.broadcast(F, weights[w2 + w]);
+            c20 = x0.fma(p, c20); c21 = x1.fma(p, c21); c22 = x2.fma(p, c22);
+            p = FloatVector.broadcast(F, weights[w3 + w]);
+            c30 = x0.fma(p, c30); c31 = x1.fma(p, c31); c32 = x2.fma(p, c32);
+        }
+        c00.intoArray(acc, a0); c01.intoArray(acc, a0 + L); c02.intoArray(acc, a0 + 2 * L);
+        c10.intoArray(acc, a1); c11.intoArray(acc, a1 + L); c12.intoArray(acc, a1 + 2 * L);
+        c20.intoArray(acc, a2); c21.intoArray(acc, a2 + L); c22.intoArray(acc, a2 + 2 * L);
+        c30.intoArray(acc, a3); c31.intoArray(acc, a3 + L); c32.intoArray(acc, a3 + 2 * L);
     }
 
     /** One vector of D of {@link #accumulateRows}. */
