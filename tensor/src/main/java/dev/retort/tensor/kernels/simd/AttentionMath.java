@@ -226,8 +226,10 @@ final class AttentionMath {
             FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
             for (int d = 0; d < dim; d++) {
                 int k = d * PACKED + col;
-                FloatVector k0 = FloatVector.fromArray(F, packed, k), k1 = FloatVector.fromArray(F, packed, k + L);
-                FloatVector k2 = FloatVector.fromArray(F, packed, k + 2 * L), k3 = FloatVector.fromArray(F, packed, k + 3 * L);
+                FloatVector k0 = FloatVector.fromArray(F, packed, k);
+                FloatVector k1 = FloatVector.fromArray(F, packed, k + L);
+                FloatVector k2 = FloatVector.fromArray(F, packed, k + 2 * L);
+                FloatVector k3 = FloatVector.fromArray(F, packed, k + 3 * L);
                 FloatVector q = FloatVector.broadcast(F, x.get(F32, x0 + 4L * d));
                 a00 = k0.fma(q, a00); a01 = k1.fma(q, a01); a02 = k2.fma(q, a02); a03 = k3.fma(q, a03);
                 q = FloatVector.broadcast(F, x.get(F32, x1 + 4L * d));

@@ -44,8 +44,8 @@ public final class SimdAttention implements Attention {
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
 
     /**
-     * Queries per tile: in the forward, ratio·64 rows share each packed key block (at 32, each block was packed twice
-     * as often: forward 5-10% slower at the stories15M shape; 128 was no better at H = 32, G = 8, D = 128).
+     * Queries per tile: in the forward, ratio·64 rows share each packed key block (at 32, each block was packed
+     * twice as often: forward 5-10% slower at the stories15M shape; 128 was no better at H = 32, G = 8, D = 128).
      */
     static final int QUERY_BLOCK = 64;
     /** Keys per block: 64 keys × D ≤ 128 floats of K and of V (≤ 64 KiB together) stay in L2 across the rows. */
@@ -118,10 +118,11 @@ public final class SimdAttention implements Attention {
 
     /**
      * Per-task buffers: running max and sum per tile row, the accumulator [rows × D], the scores of
-     * {@link AttentionMath#MICRO_ROWS} rows [MICRO_ROWS × KEY_BLOCK], the packed Kᵀ of a key block [D × KEY_BLOCK],
-     * and the visible key counts of a group of rows.
+     * {@link AttentionMath#MICRO_ROWS} rows [MICRO_ROWS × KEY_BLOCK], the packed Kᵀ of a key block
+     * [D × KEY_BLOCK], and the visible key counts of a group of rows.
      */
-    private record ForwardScratch(float[] max, float[] sum, float[] acc, float[] scores, float[] keysT, int[] visible) {
+    private record ForwardScratch(float[] max, float[] sum, float[] acc, float[] scores, float[] keysT,
+                                  int[] visible) {
         ForwardScratch(int rows, int dim) {
             this(new float[rows], new float[rows], new float[rows * dim],
                     new float[AttentionMath.MICRO_ROWS * KEY_BLOCK], new float[dim * KEY_BLOCK],
@@ -166,6 +167,7 @@ public final class SimdAttention implements Attention {
                     keys = Math.max(keys, visible[u]);
                 }
                 if (keys == 0) continue;
+                // Rows r0..r0+3 of the tile, or the last row again where the tile ends (see scoreRows).
                 AttentionMath.scoreRows(q, tileRowByte(geo, qOffset, b, g, i0, n, r0),
                         tileRowByte(geo, qOffset, b, g, i0, n, Math.min(r0 + 1, last)),
                         tileRowByte(geo, qOffset, b, g, i0, n, Math.min(r0 + 2, last)),
@@ -223,10 +225,11 @@ public final class SimdAttention implements Attention {
 
     /**
      * Weighted sums of block rows for a group of up to {@link AttentionMath#MICRO_ROWS} consecutive accumulator
-     * rows u: acc[accAt + u·D ..+D] += Σ_{t in [from_u, to_u)} weights[weightsAt + u·uStride + t·tStride] · rows_t,
-     * rows_t at byte rowsByte + t·rowStride (an empty range, from ≥ to, adds nothing). The range that a full
-     * group shares goes through {@link AttentionMath#accumulateRows}; what lies before and after it, row by row.
-     * Either way each row's sum runs over t upward in one FMA chain, so its bits do not depend on the grouping.
+     * rows u: acc[accAt + u·D ..+D] += Σ_{t in [from_u, to_u)} weights[weightsAt + u·uStride + t·tStride] ·
+     * rows_t, rows_t at byte rowsByte + t·rowStride (an empty range, from ≥ to, adds nothing). The range that a
+     * full group shares goes through {@link AttentionMath#accumulateRows}; what lies before and after it, row by
+     * row. Either way each row's sum runs over t upward in one FMA chain, so its bits do not depend on the
+     * grouping.
      */
     private static void accumulateGroup(int group, int[] from, int[] to, float[] acc, int accAt,
                                         float[] weights, int weightsAt, int uStride, int tStride,
@@ -238,7 +241,8 @@ public final class SimdAttention implements Attention {
         }
         boolean shared = group == AttentionMath.MICRO_ROWS && lo < hi;
         for (int u = 0; u < group; u++) {
-            accumulateRange(acc, accAt + u * dim, weights, weightsAt + u * uStride, tStride, from[u], shared ? lo : to[u],
+            int end = shared ? lo : to[u];
+            accumulateRange(acc, accAt + u * dim, weights, weightsAt + u * uStride, tStride, from[u], end,
                     rows, rowsByte, rowStride, geo);
         }
         if (!shared) return;
@@ -253,8 +257,9 @@ public final class SimdAttention implements Attention {
     }
 
     /** One row of {@link #accumulateGroup}: t in [t0, t1). */
-    private static void accumulateRange(float[] acc, int accAt, float[] weights, int weightsAt, int tStride, int t0, int t1,
-                                        MemorySegment rows, long rowsByte, long rowStride, Geometry geo) {
+    private static void accumulateRange(float[] acc, int accAt, float[] weights, int weightsAt, int tStride,
+                                        int t0, int t1, MemorySegment rows, long rowsByte, long rowStride,
+                                        Geometry geo) {
         if (t0 >= t1) return;
         AttentionMath.accumulate(acc, accAt, weights, weightsAt + t0 * tStride, tStride, t1 - t0,
                 rows, rowsByte + t0 * rowStride, rowStride, geo.headDim, geo.tail);
@@ -302,7 +307,8 @@ public final class SimdAttention implements Attention {
             this(new float[geo.ratio * geo.tq], new float[QUERY_BLOCK * KEY_BLOCK], new float[QUERY_BLOCK * KEY_BLOCK],
                     new float[KEY_BLOCK * geo.headDim], new float[KEY_BLOCK * geo.headDim],
                     new float[QUERY_BLOCK * geo.headDim], new float[geo.headDim * KEY_BLOCK],
-                    new float[geo.headDim * KEY_BLOCK], new int[AttentionMath.MICRO_ROWS], new int[AttentionMath.MICRO_ROWS]);
+                    new float[geo.headDim * KEY_BLOCK], new int[AttentionMath.MICRO_ROWS],
+                    new int[AttentionMath.MICRO_ROWS]);
         }
     }
 
@@ -341,13 +347,14 @@ public final class SimdAttention implements Attention {
                         int last = Math.min(ii0 + AttentionMath.MICRO_ROWS, nq) - 1;
                         int keys = Math.min(nk, i0 + last + 1 - j0); // the group's last row sees the most keys
                         if (keys <= 0) continue;
+                        // Rows 1..3 of the group, or the last row again where the block ends (see scoreRows).
+                        long step = geo.queryStride, s1 = Math.min(1, last - ii0) * step;
+                        long s2 = Math.min(2, last - ii0) * step, s3 = (last - ii0) * step;
                         long q0 = geo.queryByte(qOffset, b, i0 + ii0, h), dout0 = geo.queryByte(doutOffset, b, i0 + ii0, h);
-                        long step1 = Math.min(1, last - ii0) * geo.queryStride, step2 = Math.min(2, last - ii0) * geo.queryStride;
-                        long step3 = (last - ii0) * geo.queryStride;
-                        AttentionMath.scoreRows(q, q0, q0 + step1, q0 + step2, q0 + step3, keysT, keys, dim, scale,
+                        AttentionMath.scoreRows(q, q0, q0 + s1, q0 + s2, q0 + s3, keysT, keys, dim, scale,
                                 probs, ii0 * KEY_BLOCK, KEY_BLOCK);
-                        AttentionMath.scoreRows(dout, dout0, dout0 + step1, dout0 + step2, dout0 + step3, valuesT, keys,
-                                dim, 1f, dScores, ii0 * KEY_BLOCK, KEY_BLOCK);
+                        AttentionMath.scoreRows(dout, dout0, dout0 + s1, dout0 + s2, dout0 + s3, valuesT, keys, dim, 1f,
+                                dScores, ii0 * KEY_BLOCK, KEY_BLOCK);
                         for (int ii = ii0; ii <= last; ii++) {
                             int i = i0 + ii;
                             int visible = Math.min(nk, i + 1 - j0);
@@ -381,7 +388,8 @@ public final class SimdAttention implements Attention {
                                 k, kBlock, geo.keyStride, geo);
                         for (int u = 0; u < group; u++) {
                             if (to[u] == 0) continue;
-                            addInto(dq, geo.queryByte(dqOffset, b, i0 + ii0 + u, h), dqTile, (ii0 + u) * dim, dim, geo.tail);
+                            long dqRow = geo.queryByte(dqOffset, b, i0 + ii0 + u, h);
+                            addInto(dq, dqRow, dqTile, (ii0 + u) * dim, dim, geo.tail);
                         }
                     }
                 }
