@@ -328,7 +328,8 @@ final class AttentionMath {
 
     /**
      * Two vectors of D of {@link #accumulateRows}: 4 × 2 accumulators. (Each width of slice is its own method:
-     * written out in one, C2 ran out of its inlining budget and left the Vector API calls as calls, 12× slower.)
+     * with all of them written out in one method, C2 compiled its FMAs as calls to the Java fallback, seen in
+     * JFR as VectorSupport.ternaryOp, and attention ran 12× slower.)
      */
     private static void accumulateRows2(float[] acc, int a0, int a1, int a2, int a3,
                                         float[] weights, int w0, int w1, int w2, int w3, int weightsStride, int count,
