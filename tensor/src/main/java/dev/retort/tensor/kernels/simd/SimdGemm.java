@@ -65,7 +65,7 @@ public final class SimdGemm implements Gemm {
         final float[] edge = new float[MR * NR];
         /** VL stored rows of B, widened, for the A·Bᵀ transpose: [VL][kc]. */
         final float[] bRows = new float[VL * KC];
-        float[] xSplit = new float[0];
+        float[] xHeap = new float[0];
         float[] rows = new float[0];
         /** One chunk of an F16 row, widened ({@link #rowDotF16}). */
         final float[] f16Chunk = new float[F16_CHUNK];
@@ -260,7 +260,7 @@ public final class SimdGemm implements Gemm {
         if (rows == 0) return;
         int tasks = ThreadPool.tasksFor((long) rows * Math.max(cols, 1), MATVEC_GRAIN, ceilDiv(rows, 4));
         int rowsPerTask = ceilDiv(ceilDiv(rows, tasks), 4) * 4;
-        float[] xArray = xArrayFor(wType, x, xOffset, cols, threadXSplit(cols));
+        float[] xArray = xArrayFor(wType, x, xOffset, cols, threadXHeap(cols));
         ThreadPool.shared().parallelFor(ceilDiv(rows, rowsPerTask), task -> {
             int end = Math.min(rows, (task + 1) * rowsPerTask);
             int r = task * rowsPerTask;
@@ -294,8 +294,8 @@ public final class SimdGemm implements Gemm {
         if (rows == 0 || count == 0) return;
         int tasks = ThreadPool.tasksFor((long) rows * Math.max(cols, 1), MATVEC_GRAIN, ceilDiv(rows, 4));   // as matvec
         int rowsPerTask = ceilDiv(ceilDiv(rows, tasks), 4) * 4;
-        float[][] xArrays16 = new float[count][];
-        for (int i = 0; i < count; i++) xArrays16[i] = xArrayFor(wType, x, xOffset + (long) i * cols, cols, new float[cols]);
+        float[][] xHalf = new float[count][];
+        for (int i = 0; i < count; i++) xHalf[i] = xArrayFor(wType, x, xOffset + (long) i * cols, cols, new float[cols]);
         // Short F32 rows: after the first vector, a group's four rows are copied to the heap and the other vectors
         // read them (and themselves) from arrays, where the JIT drops the per-load checks of segment access.
         boolean onHeap = wType == DType.F32 && cols < INTERLEAVED_ROWS_FROM;
@@ -316,7 +316,7 @@ public final class SimdGemm implements Gemm {
                         rowDotsF32(cols, rows4, xArrays[i], y, yOffset + (long) i * rows + r);
                     } else {
                         matvecRows(group, r, cols, w, wOffset, ldw, wType, x, xOffset + (long) i * cols,
-                                y, yOffset + (long) i * rows, xArrays16[i], f16Chunk, partial);
+                                y, yOffset + (long) i * rows, xHalf[i], f16Chunk, partial);
                     }
                 }
                 r += group;
@@ -357,11 +357,11 @@ public final class SimdGemm implements Gemm {
         }
     }
 
-    /** The calling thread's buffer for a re-ordered x (grown when needed); the tasks only read it. */
-    private float[] threadXSplit(int cols) {
+    /** The calling thread's buffer for x on the heap ({@link #xArrayFor}, grown when needed); the tasks only read it. */
+    private float[] threadXHeap(int cols) {
         Scratch s = scratch.get();
-        if (s.xSplit.length < cols) s.xSplit = new float[cols];
-        return s.xSplit;
+        if (s.xHeap.length < cols) s.xHeap = new float[cols];
+        return s.xHeap;
     }
 
     /**
@@ -584,10 +584,11 @@ public final class SimdGemm implements Gemm {
     /**
      * Σ w[row + c]·x[c] over the whole vectors of one F16 row: each chunk of up to F16_CHUNK weights is first
      * widened into {@code chunk} by a plain loop of {@link Float#float16ToFloat}, which C2's auto-vectoriser
-     * compiles to the hardware conversion (VCVTPH2PS on x86 with F16C, FCVTL on AArch64; ~0.03 ns per weight
+     * compiles to the CPU's own conversion where it has one (VCVTPH2PS on x86 with F16C: ~0.03 ns per weight
      * here), then multiplied by x from L1. Widening in registers with the Vector API, which has no F16
-     * conversion, took integer tricks at ~8-9 GB/s of weights; this reaches 15-21 GB/s. The widening is exact,
-     * so the result is the same whether or not the loop was vectorised (interpreter, C1, no F16C).
+     * conversion, took integer tricks at ~8-9 GB/s of weights; this reaches 14-16 GB/s (one thread, weights out
+     * of cache). The widening is exact, so the result is the same whether or not the loop was vectorised
+     * (interpreter, C1, no F16C).
      */
     private static float rowDotF16(int cols, MemorySegment w, long row, float[] x, float[] chunk) {
         FloatVector a0 = FloatVector.zero(Simd.F), a1 = a0, a2 = a0, a3 = a0;
