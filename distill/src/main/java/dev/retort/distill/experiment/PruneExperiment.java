@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.retort.distill.DistillJob;
 import dev.retort.distill.OutputDirectory;
 import dev.retort.distill.data.CorpusReader;
+import dev.retort.distill.data.Example;
 import dev.retort.distill.data.PackedData;
 import dev.retort.distill.demo.BpeTrainer;
 import dev.retort.distill.demo.DocumentWorld;
@@ -42,6 +43,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.SplittableRandom;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
@@ -50,7 +52,8 @@ import java.util.stream.IntStream;
  * replaces, on long-context question answering over the {@link DocumentWorld}.
  * <ol>
  *   <li>a teacher is trained from scratch to answer a question about one of several passages given together (the
- *       one that answers it among distractors, {@link DocumentWorld#longContextQuestions}), on another world's facts;
+ *       one that answers it among distractors, {@link DocumentWorld#longContextQuestions}), on other worlds' facts:
+ *       first with one passage, then with distractors ({@link #trainTeacher});
  *   <li>for each seed, students — a copy of all the teacher's layers, so that pruning is the only difference — are
  *       distilled with {@code seqkd} (gold answers, plus token-level KD from the unpruned teacher at α = 0.5) on a
  *       third world's long-context questions: one unpruned, and one per keep ratio and pruning mode ({@code learned}
@@ -72,7 +75,8 @@ public final class PruneExperiment implements Experiment {
 
     /** Sizes; {@link #standard()} is what bench/RESULTS.md records, {@link #quick()} what --quick runs. */
     public record Size(int people, int passages, int teacherExamples, int trainExamples, int goldQuestions, int vocab, int dim,
-                       int layers, int heads, int kvHeads, int hidden, int seq, int batch, int teacherSteps, int studentSteps,
+                       int layers, int heads, int kvHeads, int hidden, int seq, int batch, int teacherWorlds, int teacherReadSteps, int teacherSteps,
+                       double teacherLr, int studentSteps,
                        int pruneLayer, List<Double> keepRatios, int samples, double sigma) {
         public Size {
             keepRatios = List.copyOf(keepRatios);
@@ -80,11 +84,11 @@ public final class PruneExperiment implements Experiment {
         }
 
         public static Size standard() {
-            return new Size(400, 4, 8000, 2000, 100, 512, 128, 4, 4, 2, 384, 320, 8, 1500, 150, 1, List.of(0.7, 0.5), 16, 0.1);
+            return new Size(400, 4, 24000, 2000, 100, 512, 128, 4, 4, 2, 384, 320, 8, 100, 6000, 4000, 1e-3, 300, 1, List.of(0.7, 0.5), 16, 0.1);
         }
 
         public static Size quick() {
-            return new Size(80, 3, 1500, 400, 30, 384, 64, 3, 2, 1, 192, 288, 8, 300, 30, 1, List.of(0.5), 8, 0.1);
+            return new Size(80, 3, 1500, 400, 30, 384, 64, 3, 2, 1, 192, 288, 8, 10, 150, 150, 1e-3, 30, 1, List.of(0.5), 8, 0.1);
         }
 
         String studentLayers() {
@@ -263,35 +267,64 @@ public final class PruneExperiment implements Experiment {
         return new Scores(em / n, f1 / n, ms[n / 2], kv / n);
     }
 
+    /**
+     * The teacher: trained from scratch in two stages at lr {@code teacherLr}, each on {@code teacherExamples}
+     * prompt/completion rows drawn from {@code teacherWorlds} worlds (so no fact can be memorised, only read). Stage
+     * "read" gives one passage per question, stage "find" one to {@code passages}, the answer among distractors. Half
+     * the rows of each are questions (loss on the answer only), half "recall" rows (loss on copying the context back):
+     * the copying is what answering a question needs, and it forms only at a low enough learning rate and with enough
+     * steps (bench/RESULTS.md, "Why the prune teacher does not read").
+     */
     private static ResourceUse trainTeacher(Path out, Size size, PrintStream log) throws IOException {
-        DocumentWorld world = new DocumentWorld(7919, size.people());
-        Path corpus = out.resolve("teacher-corpus.txt"), heldOut = out.resolve("teacher-heldout.txt");
-        String text = answered(world.longContextQuestions(3, size.teacherExamples(), size.passages(), false));
-        Files.writeString(corpus, text, StandardCharsets.UTF_8);
-        Files.writeString(heldOut, answered(world.longContextQuestions(4, Math.max(40, size.teacherExamples() / 40), size.passages(), false)),
-                StandardCharsets.UTF_8);
+        Path read = out.resolve("teacher-read.jsonl"), find = out.resolve("teacher-find.jsonl"), heldOut = out.resolve("teacher-heldout.jsonl");
+        StringBuilder text = new StringBuilder();
+        Files.writeString(read, teacherRows(size, 1, 11, text), StandardCharsets.UTF_8);
+        Files.writeString(find, teacherRows(size, size.passages(), 12, text), StandardCharsets.UTF_8);
+        writePromptCompletion(new DocumentWorld(7919, size.people()).longContextQuestions(4, 40, size.passages(), false), heldOut);
         Path tokenizerDir = out.resolve("tokenizer");
-        BpeTrainer.train(text, size.vocab(), tokenizerDir);
+        BpeTrainer.train(text.toString(), size.vocab(), tokenizerDir);
         Tokenizer tokenizer = Tokenizers.load(tokenizerDir);
-        int longest = CorpusReader.read(heldOut, tokenizer).stream().mapToInt(e -> e.tokens().length).max().orElse(0);
+        List<Example> heldRows = CorpusReader.read(heldOut, tokenizer);
+        int longest = heldRows.stream().mapToInt(e -> e.tokens().length).max().orElse(0);
         if (longest + ANSWER_TOKENS > size.seq()) {
             throw new IllegalArgumentException("prune: a context of " + size.passages() + " passages takes up to " + longest
                     + " tokens, more than the sequence length " + size.seq() + " less " + ANSWER_TOKENS + " for the answer");
         }
-        PackedData train = PackedData.pack(CorpusReader.read(corpus, tokenizer), size.seq(), tokenizer.eosId());
-        PackedData held = PackedData.pack(CorpusReader.read(heldOut, tokenizer), size.seq(), tokenizer.eosId());
-        log.printf(Locale.ROOT, "prune: teacher of %d layers, dim %d, trained %d steps on %,d tokens (examples up to %d tokens)%n",
-                size.layers(), size.dim(), size.teacherSteps(), train.targetCount(), longest);
-        return ScratchTeacher.train(train, held, tokenizer.vocabSize(), new ScratchTeacher.Shape(size.dim(), size.layers(), size.heads(),
-                size.kvHeads(), size.hidden(), size.seq()), size.teacherSteps(), size.batch(), 1, Math.max(1, size.teacherSteps() / 4),
-                tokenizerDir, out.resolve("teacher-run"), out.resolve("teacher"), "long-context qa teacher");
+        List<ScratchTeacher.Stage> stages = List.of(
+                new ScratchTeacher.Stage("read", PackedData.pack(CorpusReader.read(read, tokenizer), size.seq(), tokenizer.eosId()),
+                        size.teacherReadSteps(), size.teacherLr()),
+                new ScratchTeacher.Stage("find", PackedData.pack(CorpusReader.read(find, tokenizer), size.seq(), tokenizer.eosId()), size.teacherSteps(), size.teacherLr()));
+        PackedData held = PackedData.pack(heldRows, size.seq(), tokenizer.eosId());
+        log.printf(Locale.ROOT, "prune: teacher of %d layers, dim %d, trained %d steps on one passage, then %d on 1-%d (questions up to %d tokens)%n",
+                size.layers(), size.dim(), size.teacherReadSteps(), size.teacherSteps(), size.passages(), longest);
+        int steps = size.teacherReadSteps() + size.teacherSteps();
+        return ScratchTeacher.train(stages, held, tokenizer.vocabSize(), new ScratchTeacher.Shape(size.dim(), size.layers(), size.heads(),
+                size.kvHeads(), size.hidden(), size.seq()), size.batch(), 1, Math.max(1, steps / 4), tokenizerDir, out.resolve("teacher-run"),
+                out.resolve("teacher"), "long-context qa teacher");
     }
 
-    /** The questions answered, one paragraph each, as the teacher reads them. */
-    private static String answered(List<DocumentWorld.LongQuestion> questions) {
-        StringBuilder text = new StringBuilder();
-        for (DocumentWorld.LongQuestion q : questions) text.append(QaFormat.answered(q.context(), q.question(), q.answer())).append("\n\n");
-        return text.toString();
+    /** What a recall row's context is followed by before it is copied. */
+    static final String RECALL_CUE = "\nagain:";
+
+    /**
+     * {@code teacherExamples} prompt/completion lines, one to {@code maxPassages} passages each (uniformly), over the
+     * teacher's worlds: a question answered, or (half of them) the context recalled after {@link #RECALL_CUE}. Each
+     * question answered in full is appended to {@code text}, the tokenizer's training text.
+     */
+    private static String teacherRows(Size size, int maxPassages, long seed, StringBuilder text) {
+        SplittableRandom r = new SplittableRandom(seed);
+        List<DocumentWorld> worlds = IntStream.range(0, size.teacherWorlds()).mapToObj(w -> new DocumentWorld(20000 + 97L * w, size.people())).toList();
+        StringBuilder lines = new StringBuilder();
+        for (int k = 0; k < size.teacherExamples(); k++) {
+            DocumentWorld world = worlds.get(k % worlds.size());
+            DocumentWorld.LongQuestion q = world.longContextQuestions(r.nextLong(), 1, 1 + r.nextInt(maxPassages), false).getFirst();
+            boolean recall = r.nextBoolean();
+            String prompt = recall ? "passage: " + q.context().strip() + RECALL_CUE : QaFormat.answerPrompt(q.context(), q.question());
+            String completion = " " + (recall ? q.context().strip() : q.answer());
+            lines.append(JSON.createObjectNode().put("prompt", prompt).put("completion", completion)).append('\n');
+            text.append(QaFormat.answered(q.context(), q.question(), q.answer())).append("\n\n");
+        }
+        return lines.toString();
     }
 
     private static void writePromptCompletion(List<DocumentWorld.LongQuestion> questions, Path file) throws IOException {
@@ -328,10 +361,11 @@ public final class PruneExperiment implements Experiment {
     private static void writeReport(Path file, List<Row> rows, List<Finding> findings, Size size, int seeds, ResourceUse teacherUse) {
         HtmlReport report = new HtmlReport("Retort experiment: learned token pruning (PrunePert) on long-context QA");
         report.paragraph(String.format(Locale.ROOT, "Each question comes with %d passages of the document world, one of which answers "
-                + "it. Teacher: %d layers, dim %d, trained from scratch %d steps (%s). Students: all its layers, distilled %d steps with "
+                + "it. Teacher: %d layers, dim %d, trained from scratch at lr %.0e, %d steps on one passage then %d on one to %d, over %d worlds (%s). Students: all its layers, distilled %d steps with "
                 + "seqkd (gold answers + token-level KD from the unpruned teacher, alpha %.1f) on another world's questions, pruned before "
                 + "layer %d with %d perturbed top-k samples at sigma %.2f; %d seed(s); %d held-out questions about a third world.",
-                size.passages(), size.layers(), size.dim(), size.teacherSteps(), teacherUse.summary(), size.studentSteps(), ALPHA,
+                size.passages(), size.layers(), size.dim(), size.teacherLr(), size.teacherReadSteps(), size.teacherSteps(), size.passages(),
+                size.teacherWorlds(), teacherUse.summary(), size.studentSteps(), ALPHA,
                 size.pruneLayer(), size.samples(), size.sigma(), seeds, size.goldQuestions()));
         for (Finding f : findings) report.finding(f.claim(), f.measured(), f.verdict().words);
         report.table("Answers and cost (mean ± sd over seeds; prefill is the median over questions)", TABLE_HEADER, table(rows));

@@ -24,7 +24,7 @@ class PruneExperimentTest {
 
     @Test
     void everyArmRunsAndIsScored() throws Exception {
-        var size = new PruneExperiment.Size(40, 2, 200, 60, 8, 300, 32, 2, 2, 1, 64, 288, 4, 12, 4, 1, List.of(0.5), 4, 0.1);
+        var size = new PruneExperiment.Size(40, 2, 200, 60, 8, 300, 32, 2, 2, 1, 64, 288, 4, 3, 6, 6, 1e-3, 4, 1, List.of(0.5), 4, 0.1);
         Experiment.Outcome o = PruneExperiment.run(tmp, size, 1, new PrintStream(OutputStream.nullOutputStream()));
         List<String> lines = Files.readAllLines(o.results());
         assertEquals(5, lines.size(), "teacher, unpruned, learned, attention, random: " + lines);
