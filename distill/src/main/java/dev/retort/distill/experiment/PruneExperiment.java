@@ -80,11 +80,14 @@ public final class PruneExperiment implements Experiment {
                        int pruneLayer, List<Double> keepRatios, int samples, double sigma) {
         public Size {
             keepRatios = List.copyOf(keepRatios);
+            if (teacherReadSteps < 1 || teacherSteps < 0) {
+                throw new IllegalArgumentException("teacher steps: " + teacherReadSteps + " on one passage (at least 1), then " + teacherSteps + " (at least 0)");
+            }
             if (pruneLayer < 0 || pruneLayer >= layers) throw new IllegalArgumentException("pruneLayer " + pruneLayer + " is not a layer of " + layers);
         }
 
         public static Size standard() {
-            return new Size(400, 4, 24000, 2000, 100, 512, 128, 4, 4, 2, 384, 320, 8, 100, 6000, 4000, 1e-3, 300, 1, List.of(0.7, 0.5), 16, 0.1);
+            return new Size(400, 4, 24000, 2000, 100, 512, 128, 4, 4, 2, 384, 320, 8, 100, 6000, 0, 1e-3, 200, 1, List.of(0.7, 0.5), 16, 0.1);
         }
 
         public static Size quick() {
@@ -268,9 +271,11 @@ public final class PruneExperiment implements Experiment {
     }
 
     /**
-     * The teacher: trained from scratch in two stages at lr {@code teacherLr}, each on {@code teacherExamples}
+     * The teacher: trained from scratch at lr {@code teacherLr} in one or two stages, each on {@code teacherExamples}
      * prompt/completion rows drawn from {@code teacherWorlds} worlds (so no fact can be memorised, only read). Stage
-     * "read" gives one passage per question, stage "find" one to {@code passages}, the answer among distractors. Half
+     * "read" gives one passage per question; stage "find", when {@code teacherSteps > 0}, one to {@code passages}, the
+     * answer among distractors (at the standard size it is skipped: 4,000 such steps after 6,000 on one passage left
+     * the teacher's four-passage exact match where it was, bench/RESULTS.md). Half
      * the rows of each are questions (loss on the answer only), half "recall" rows (loss on copying the context back):
      * the copying is what answering a question needs, and it forms only at a low enough learning rate and with enough
      * steps (bench/RESULTS.md, "Why the prune teacher does not read").
@@ -290,10 +295,12 @@ public final class PruneExperiment implements Experiment {
             throw new IllegalArgumentException("prune: a context of " + size.passages() + " passages takes up to " + longest
                     + " tokens, more than the sequence length " + size.seq() + " less " + ANSWER_TOKENS + " for the answer");
         }
-        List<ScratchTeacher.Stage> stages = List.of(
-                new ScratchTeacher.Stage("read", PackedData.pack(CorpusReader.read(read, tokenizer), size.seq(), tokenizer.eosId()),
-                        size.teacherReadSteps(), size.teacherLr()),
-                new ScratchTeacher.Stage("find", PackedData.pack(CorpusReader.read(find, tokenizer), size.seq(), tokenizer.eosId()), size.teacherSteps(), size.teacherLr()));
+        List<ScratchTeacher.Stage> stages = new ArrayList<>(List.of(new ScratchTeacher.Stage("read",
+                PackedData.pack(CorpusReader.read(read, tokenizer), size.seq(), tokenizer.eosId()), size.teacherReadSteps(), size.teacherLr())));
+        if (size.teacherSteps() > 0) {
+            stages.add(new ScratchTeacher.Stage("find", PackedData.pack(CorpusReader.read(find, tokenizer), size.seq(), tokenizer.eosId()),
+                    size.teacherSteps(), size.teacherLr()));
+        }
         PackedData held = PackedData.pack(heldRows, size.seq(), tokenizer.eosId());
         log.printf(Locale.ROOT, "prune: teacher of %d layers, dim %d, trained %d steps on one passage, then %d on 1-%d (questions up to %d tokens)%n",
                 size.layers(), size.dim(), size.teacherReadSteps(), size.teacherSteps(), size.passages(), longest);
