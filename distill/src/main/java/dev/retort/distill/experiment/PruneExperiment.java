@@ -302,8 +302,9 @@ public final class PruneExperiment implements Experiment {
                     size.teacherSteps(), size.teacherLr()));
         }
         PackedData held = PackedData.pack(heldRows, size.seq(), tokenizer.eosId());
-        log.printf(Locale.ROOT, "prune: teacher of %d layers, dim %d, trained %d steps on one passage, then %d on 1-%d (questions up to %d tokens)%n",
-                size.layers(), size.dim(), size.teacherReadSteps(), size.teacherSteps(), size.passages(), longest);
+        log.printf(Locale.ROOT, "prune: teacher of %d layers, dim %d, trained %d steps on one passage%s (questions up to %d tokens)%n",
+                size.layers(), size.dim(), size.teacherReadSteps(),
+                size.teacherSteps() > 0 ? ", then " + size.teacherSteps() + " on one to " + size.passages() : "", longest);
         int steps = size.teacherReadSteps() + size.teacherSteps();
         return ScratchTeacher.train(stages, held, tokenizer.vocabSize(), new ScratchTeacher.Shape(size.dim(), size.layers(), size.heads(),
                 size.kvHeads(), size.hidden(), size.seq()), size.batch(), 1, Math.max(1, steps / 4), tokenizerDir, out.resolve("teacher-run"),
@@ -368,7 +369,8 @@ public final class PruneExperiment implements Experiment {
     private static void writeReport(Path file, List<Row> rows, List<Finding> findings, Size size, int seeds, ResourceUse teacherUse) {
         HtmlReport report = new HtmlReport("Retort experiment: learned token pruning (PrunePert) on long-context QA");
         report.paragraph(String.format(Locale.ROOT, "Each question comes with %d passages of the document world, one of which answers "
-                + "it. Teacher: %d layers, dim %d, trained from scratch at lr %.0e, %d steps on one passage then %d on one to %d, over %d worlds (%s). Students: all its layers, distilled %d steps with "
+                + "it. Teacher: %d layers, dim %d, trained from scratch at lr %.0e, %d steps on one passage then %d on one to %d (half the rows "
+                + "questions, half the context recalled), over %d worlds (%s). Students: all its layers, distilled %d steps with "
                 + "seqkd (gold answers + token-level KD from the unpruned teacher, alpha %.1f) on another world's questions, pruned before "
                 + "layer %d with %d perturbed top-k samples at sigma %.2f; %d seed(s); %d held-out questions about a third world.",
                 size.passages(), size.layers(), size.dim(), size.teacherLr(), size.teacherReadSteps(), size.teacherSteps(), size.passages(),
