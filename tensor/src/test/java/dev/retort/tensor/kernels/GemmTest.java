@@ -390,7 +390,7 @@ class GemmTest {
     void matvecsEqualsMatvecPerVectorBitwise(Kernels kernels) {
         Random rnd = new Random(12);
         for (DType wType : new DType[] {DType.F32, DType.BF16, DType.F16}) {
-            for (int[] s : new int[][] {{1, 1, 5}, {7, 31, 3}, {258, 100, 8}, {9, 4100, 2}, {600, 288, 17}}) {
+            for (int[] s : new int[][] {{1, 1, 5}, {7, 31, 3}, {258, 100, 8}, {9, 4100, 2}, {600, 288, 17}, {12, 768, 3}}) {
                 int rows = s[0], cols = s[1], count = s[2];
                 Matrix w = random(rnd, rows, cols, 3, 2, wType);
                 Matrix x = random(rnd, count, cols, 0, 1, DType.F32);
@@ -410,6 +410,34 @@ class GemmTest {
                 }
                 ThreadPool.setSharedThreads(ThreadPool.defaultThreads());
             }
+        }
+    }
+
+    /**
+     * F16 widening is exact, so an F16 matvec must give bitwise what the F32 matvec gives on the widened weights:
+     * short rows widened four at a time (adjacent, one loop; or padded, one loop per row), long rows in chunks, tail
+     * rows and tail columns, on one thread and three.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("implementations")
+    void f16MatvecIsBitwiseTheF32MatvecOfItsWidenedWeights(Kernels kernels) {
+        Random rnd = new Random(14);
+        for (int[] s : new int[][] {{8, 768, 0}, {13, 1000, 3}, {6, 1024, 0}, {9, 1030, 0}, {5, 2048, 2}, {4, 37, 0}}) {
+            int rows = s[0], cols = s[1];
+            Matrix half = random(rnd, rows, cols, s[2], 1, DType.F16);
+            Matrix wide = random(rnd, rows, cols, s[2], 1, DType.F32);
+            for (int r = 0; r < rows; r++) {
+                for (int c = 0; c < cols; c++) wide.segment.setAtIndex(F32, wide.offset + (long) r * wide.ld + c, (float) half.get(r, c));
+            }
+            Matrix x = random(rnd, 1, cols, 0, 0, DType.F32);
+            for (int threads : new int[] {1, 3}) {
+                ThreadPool.setSharedThreads(threads);
+                MemorySegment yHalf = arena.allocate(rows * 4L, 64), yWide = arena.allocate(rows * 4L, 64);
+                kernels.gemm().matvec(rows, cols, half.segment, half.offset, half.ld, DType.F16, x.segment, x.offset, yHalf, 0);
+                kernels.gemm().matvec(rows, cols, wide.segment, wide.offset, wide.ld, DType.F32, x.segment, x.offset, yWide, 0);
+                assertBitwiseEqual(yWide, yHalf, rows, kernels + " F16 matvec " + rows + "x" + cols + " (ld " + half.ld + "), " + threads + " threads");
+            }
+            ThreadPool.setSharedThreads(ThreadPool.defaultThreads());
         }
     }
 
