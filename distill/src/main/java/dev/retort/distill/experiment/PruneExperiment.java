@@ -53,7 +53,7 @@ import java.util.stream.IntStream;
  * <ol>
  *   <li>a teacher is trained from scratch to answer a question about one of several passages given together (the
  *       one that answers it among distractors, {@link DocumentWorld#longContextQuestions}), on other worlds' facts:
- *       first with one passage, then with distractors ({@link #trainTeacher});
+ *       first with one passage, then, where the size asks for it, with distractors ({@link #trainTeacher});
  *   <li>for each seed, students — a copy of all the teacher's layers, so that pruning is the only difference — are
  *       distilled with {@code seqkd} (gold answers, plus token-level KD from the unpruned teacher at α = 0.5) on a
  *       third world's long-context questions: one unpruned, and one per keep ratio and pruning mode ({@code learned}
@@ -275,10 +275,10 @@ public final class PruneExperiment implements Experiment {
      * prompt/completion rows drawn from {@code teacherWorlds} worlds (so no fact can be memorised, only read). Stage
      * "read" gives one passage per question; stage "find", when {@code teacherSteps > 0}, one to {@code passages}, the
      * answer among distractors (at the standard size it is skipped: 4,000 such steps after 6,000 on one passage left
-     * the teacher's four-passage exact match where it was, bench/RESULTS.md). Half
-     * the rows of each are questions (loss on the answer only), half "recall" rows (loss on copying the context back):
-     * the copying is what answering a question needs, and it forms only at a low enough learning rate and with enough
-     * steps (bench/RESULTS.md, "Why the prune teacher does not read").
+     * the teacher's four-passage exact match where it was, bench/RESULTS.md). Half the rows of each are questions
+     * (loss on the answer only), half "recall" rows (loss on copying the context back): the copying is what answering
+     * a question needs, and it forms only at a low enough learning rate and with enough steps (bench/RESULTS.md, "Why
+     * the prune teacher does not read"). The tokenizer learns from both stages' text, whether or not "find" trains.
      */
     private static ResourceUse trainTeacher(Path out, Size size, PrintStream log) throws IOException {
         Path read = out.resolve("teacher-read.jsonl"), find = out.resolve("teacher-find.jsonl"), heldOut = out.resolve("teacher-heldout.jsonl");
