@@ -42,6 +42,10 @@ public final class ScratchTeacher {
             if (steps < 1) throw new IllegalArgumentException("stage " + name + ": steps must be at least 1, got " + steps);
             if (!(lr > 0)) throw new IllegalArgumentException("stage " + name + ": lr must be positive, got " + lr);
         }
+
+        TrainingConfig config(int batch, long seed, int evalEvery) {
+            return TrainingConfig.DEFAULTS.withSteps(steps, batch, lr, lr / 10, steps / 20).withSeed(seed).withEvaluation(evalEvery, 4, 0);
+        }
     }
 
     private ScratchTeacher() {}
@@ -64,15 +68,13 @@ public final class ScratchTeacher {
         try (Arena arena = Arena.ofShared()) {
             LlamaModel teacher = LlamaModel.random(shape.config(vocab), arena, seed);
             List<Phase> phases = new ArrayList<>();
-            TrainingConfig first = null;
             for (Stage stage : stages) {
-                TrainingConfig tc = TrainingConfig.DEFAULTS.withSteps(stage.steps(), batch, stage.lr(), stage.lr() / 10, stage.steps() / 20)
-                        .withSeed(seed).withEvaluation(evalEvery, 4, 0);
-                if (first == null) first = tc;
-                phases.add(Phase.standard(stage.name(), new SftObjective(teacher), teacher.trainableParameters(), tc, stage.rows()));
+                phases.add(Phase.standard(stage.name(), new SftObjective(teacher), teacher.trainableParameters(),
+                        stage.config(batch, seed, evalEvery), stage.rows()));
             }
-            Plan plan = new Plan(phases, null, List.of());
-            Trainer.Result r = new Trainer(first, plan, teacher, null, heldOut, label, new OutputOptions(runDir, false, true)).run(false);
+            TrainingConfig first = stages.getFirst().config(batch, seed, evalEvery);
+            Trainer.Result r = new Trainer(first, new Plan(phases, null, List.of()), teacher, null, heldOut, label,
+                    new OutputOptions(runDir, false, true)).run(false);
             ModelExporter.save(teacher, null, tokenizerDir, outDir, DType.F32);
             return r.resources();
         }

@@ -283,8 +283,9 @@ public final class PruneExperiment implements Experiment {
     private static ResourceUse trainTeacher(Path out, Size size, PrintStream log) throws IOException {
         Path read = out.resolve("teacher-read.jsonl"), find = out.resolve("teacher-find.jsonl"), heldOut = out.resolve("teacher-heldout.jsonl");
         StringBuilder text = new StringBuilder();
-        Files.writeString(read, teacherRows(size, 1, 11, text), StandardCharsets.UTF_8);
-        Files.writeString(find, teacherRows(size, size.passages(), 12, text), StandardCharsets.UTF_8);
+        List<DocumentWorld> worlds = IntStream.range(0, size.teacherWorlds()).mapToObj(w -> new DocumentWorld(20000 + 97L * w, size.people())).toList();
+        Files.writeString(read, teacherRows(worlds, size.teacherExamples(), 1, 11, text), StandardCharsets.UTF_8);
+        Files.writeString(find, teacherRows(worlds, size.teacherExamples(), size.passages(), 12, text), StandardCharsets.UTF_8);
         writePromptCompletion(new DocumentWorld(7919, size.people()).longContextQuestions(4, 40, size.passages(), false), heldOut);
         Path tokenizerDir = out.resolve("tokenizer");
         BpeTrainer.train(text.toString(), size.vocab(), tokenizerDir);
@@ -315,15 +316,14 @@ public final class PruneExperiment implements Experiment {
     static final String RECALL_CUE = "\nagain:";
 
     /**
-     * {@code teacherExamples} prompt/completion lines, one to {@code maxPassages} passages each (uniformly), over the
-     * teacher's worlds: a question answered, or (half of them) the context recalled after {@link #RECALL_CUE}. Each
-     * question answered in full is appended to {@code text}, the tokenizer's training text.
+     * {@code count} prompt/completion lines, one to {@code maxPassages} passages each (uniformly), taking the worlds
+     * in turn: a question answered, or (half of them) the context recalled after {@link #RECALL_CUE}. Each question
+     * answered in full is appended to {@code text}, the tokenizer's training text.
      */
-    private static String teacherRows(Size size, int maxPassages, long seed, StringBuilder text) {
+    private static String teacherRows(List<DocumentWorld> worlds, int count, int maxPassages, long seed, StringBuilder text) {
         SplittableRandom r = new SplittableRandom(seed);
-        List<DocumentWorld> worlds = IntStream.range(0, size.teacherWorlds()).mapToObj(w -> new DocumentWorld(20000 + 97L * w, size.people())).toList();
         StringBuilder lines = new StringBuilder();
-        for (int k = 0; k < size.teacherExamples(); k++) {
+        for (int k = 0; k < count; k++) {
             DocumentWorld world = worlds.get(k % worlds.size());
             DocumentWorld.LongQuestion q = world.longContextQuestions(r.nextLong(), 1, 1 + r.nextInt(maxPassages), false).getFirst();
             boolean recall = r.nextBoolean();

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.retort.distill.data.Example;
 import dev.retort.distill.data.PackedData;
 import dev.retort.models.Llm;
+import dev.retort.models.tokenizer.Tokenizers;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -26,7 +27,7 @@ class ScratchTeacherTest {
         Path tokenizer = tmp.resolve("tokenizer");
         String text = "the cat sat on the mat. the dog sat on the log. ".repeat(40);
         BpeTrainer.train(text, 280, tokenizer);
-        int vocab = dev.retort.models.tokenizer.Tokenizers.load(tokenizer).vocabSize();
+        int vocab = Tokenizers.load(tokenizer).vocabSize();
         PackedData a = rows(vocab, 1), b = rows(vocab, 2);
         List<ScratchTeacher.Stage> stages = List.of(new ScratchTeacher.Stage("first", a, 20, 1e-3), new ScratchTeacher.Stage("second", b, 20, 4e-3));
         ScratchTeacher.train(stages, a, vocab, new ScratchTeacher.Shape(16, 1, 2, 1, 32, 32), 2, 1, 0, tokenizer, tmp.resolve("run"),
