@@ -11,6 +11,7 @@ import dev.retort.autograd.ops.MatMul;
 import dev.retort.autograd.ops.Reductions;
 import dev.retort.autograd.ops.RmsNorm;
 import dev.retort.autograd.ops.Rope;
+import dev.retort.autograd.ops.ScoreNormalization;
 import dev.retort.autograd.ops.Shapes;
 import dev.retort.autograd.ops.Softmax;
 import dev.retort.tensor.DType;
@@ -233,6 +234,21 @@ class OpsGradientTest {
             return out;
         }, FWD, GRAD, Input.random(random, batch, t, heads * headDim), Input.random(random, batch, t, kvHeads * headDim),
                 Input.random(random, batch, t, kvHeads * headDim));
+    }
+
+    @Test
+    void scoreMinMaxNormalizationMatchesReference() {
+        int rows = 3, n = 9;
+        int[] candidates = {9, 5, 1};   // a full row, a prompt of five, and a single candidate (maps to 0)
+        check("score min-max", (g, v) -> ScoreNormalization.minMax(v[0], candidates), x -> {
+            double[] y = x[0].clone();
+            for (int b = 0; b < rows; b++) {
+                double min = Double.POSITIVE_INFINITY, max = Double.NEGATIVE_INFINITY;
+                for (int t = 0; t < candidates[b]; t++) { min = Math.min(min, x[0][b * n + t]); max = Math.max(max, x[0][b * n + t]); }
+                for (int t = 0; t < candidates[b]; t++) y[b * n + t] = (x[0][b * n + t] - min) / (max - min + ScoreNormalization.EPS);
+            }
+            return y;
+        }, FWD, GRAD, scaled(Input.random(random, rows, n), 3));
     }
 
     @Test

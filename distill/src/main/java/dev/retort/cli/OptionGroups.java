@@ -178,7 +178,7 @@ final class OptionGroups {
         }
     }
 
-    /** The teacher's meta-update. */
+    /** Token pruning inside the student. */
     static final class Prune {
         private static final PruneOptions D = PruneOptions.DEFAULTS;
         @Option(names = "--prune-layer", description = "Token pruning (seqkd): before this 0-based student layer, keep --keep-ratio of each prompt's tokens (default: no pruning).")
@@ -193,12 +193,17 @@ final class OptionGroups {
         String mode = D.mode().cliName();
         @Option(names = "--prune-schedule", description = "constant, or anneal: keep ratio 0.9 down to --keep-ratio by 40% of the run, sigma decayed to 0 (default ${DEFAULT-VALUE}).")
         String schedule = D.schedule();
+        @Option(names = "--prune-lr-scale", description = "The scorer's learning rate as a multiple of --lr (default ${DEFAULT-VALUE}).")
+        double lrScale = D.lrScale();
+        @Option(names = "--prune-score-norm", description = "none, or minmax: each row's scores mapped to [0, 1] before the perturbed top-k's noise (default ${DEFAULT-VALUE}).")
+        String scoreNorm = D.scoreNorm();
 
         PruneOptions options() {
-            return PruneOptions.parse(layer, keepRatio, samples, sigma, mode, schedule);
+            return PruneOptions.parse(layer, keepRatio, samples, sigma, mode, schedule, lrScale, scoreNorm);
         }
     }
 
+    /** The teacher's meta-update. */
     static final class Meta {
         private static final MetaOptions D = MetaOptions.defaults();
         @Option(names = "--meta-update", description = "meta: train the teacher's LoRA (lora) or all its weights (full) (default ${DEFAULT-VALUE}).")

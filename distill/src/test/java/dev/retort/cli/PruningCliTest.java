@@ -73,6 +73,37 @@ class PruningCliTest {
         assertFalse(generated.out().isBlank());
     }
 
+    /**
+     * --prune-lr-scale gives the scorer its own optimizer group: over the same 4 steps (same data, noise and seed) a
+     * scale of 10 moves its weight about ten times as far from the initialisation as the student's own rate does
+     * (AdamW's steps are about lr in size, whatever the gradient's scale). Bad values are refused in one line.
+     */
+    @Test
+    void theScorersLearningRateIsItsOwn() throws Exception {
+        double[] moved = new double[2];
+        String[] scales = {"1", "10"};
+        for (int i = 0; i < 2; i++) {
+            Path out = tmp.resolve("scale-" + scales[i]);
+            CliTest.Run r = run(distill(out, "--prune-layer", "1", "--keep-ratio", "0.5", "--prune-samples", "8", "--prune-sigma", "0.2",
+                    "--alpha", "0.5", "--prune-lr-scale", scales[i], "--prune-score-norm", "minmax"));
+            assertEquals(0, r.exit(), r.err());
+            try (Arena arena = Arena.ofShared(); SafetensorsFile saved = SafetensorsFile.open(out.resolve("student").resolve(TokenPruningFiles.WEIGHTS_FILE))) {
+                float[] fresh = new TokenPruning(new TokenPruning.Settings(1, 0.5, 8, 0.2, TokenPruning.Mode.LEARNED, 3), 64, arena)
+                        .scorer().weight().value().toFloatArray();
+                float[] trained = saved.tensor("scorer.weight").toFloatArray();
+                for (int j = 0; j < fresh.length; j++) moved[i] += (trained[j] - fresh[j]) * (trained[j] - fresh[j]);
+                moved[i] = Math.sqrt(moved[i]);
+            }
+        }
+        assertTrue(moved[0] > 0 && moved[1] > 5 * moved[0], "the scorer moved " + moved[0] + " at scale 1 and " + moved[1] + " at scale 10");
+        for (String[] bad : List.of(new String[] {"--prune-lr-scale", "0"}, new String[] {"--prune-score-norm", "zscore"})) {
+            CliTest.Run r = run(distill(tmp.resolve("bad"), "--prune-layer", "1", bad[0], bad[1]));
+            assertEquals(2, r.exit(), r.err());
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+            assertTrue(r.err().contains(bad[0]) && r.err().contains(bad[1]), r.err());
+        }
+    }
+
     @Test
     void theBaselinesTrainAtTheSameRatioAndOtherMethodsAreRefused() throws Exception {
         for (String mode : List.of("attention", "random")) {
@@ -90,14 +121,15 @@ class PruningCliTest {
     }
 
     /**
-     * Ctrl-C and --resume with learned pruning: the scorer is checkpointed with the student and the noise is a
-     * function of (seed, step, rows), so every step's numbers are bitwise those of the uninterrupted run.
+     * Ctrl-C and --resume with learned pruning (its own learning rate, normalised scores): the scorer is checkpointed
+     * with the student and the noise is a function of (seed, step, rows), so every step's numbers are bitwise those
+     * of the uninterrupted run.
      */
     @Test
     void ctrlCAndResumeAreBitwiseTheUninterruptedRun() throws Exception {
         Assumptions.assumeTrue(Files.isExecutable(Path.of("/bin/kill")) || Files.isExecutable(Path.of("/usr/bin/kill")), "no kill(1): skipped");
         String[] flags = {"--prune-layer", "1", "--keep-ratio", "0.5", "--prune-samples", "8", "--alpha", "0.5",
-                "--prune-schedule", "anneal", "--max-steps", "40", "--eval-every", "10"};
+                "--prune-schedule", "anneal", "--prune-lr-scale", "10", "--prune-score-norm", "minmax", "--max-steps", "40", "--eval-every", "10"};
         Path straight = tmp.resolve("straight"), out = tmp.resolve("interrupted");
         CliTest.Run first = run(distill(straight, flags));
         assertEquals(0, first.exit(), first.err());

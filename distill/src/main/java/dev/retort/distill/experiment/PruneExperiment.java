@@ -348,7 +348,7 @@ public final class PruneExperiment implements Experiment {
             throws IOException {
         OutputDirectory.fresh(run);
         PruneOptions prune = arm.mode().equals("none") ? PruneOptions.DEFAULTS
-                : new PruneOptions(size.pruneLayer(), arm.keepRatio(), size.samples(), size.sigma(), TokenPruning.Mode.parse(arm.mode()), "constant");
+                : new PruneOptions(size.pruneLayer(), arm.keepRatio(), size.samples(), size.sigma(), TokenPruning.Mode.parse(arm.mode()), "constant", 1.0, "none");
         DistillOptions o = new DistillOptions("seqkd", new ModelOptions(teacher, null, null, size.studentLayers()),
                 DataOptions.DEFAULTS.withFiles(train, heldOut).withSeqLen(size.seq()),
                 TrainingConfig.DEFAULTS.withSteps(size.studentSteps(), size.batch(), 1e-3, 1e-4, size.studentSteps() / 20)

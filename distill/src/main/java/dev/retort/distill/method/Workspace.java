@@ -147,23 +147,23 @@ public final class Workspace implements AutoCloseable {
      */
     public Plan studentPhase(String name, Objective objective, PackedData rows) {
         List<Parameter> scorer = attachPruning();
-        if (!options.lora().adapted()) {
-            List<Parameter> weights = concat(student.trainableParameters(), scorer);
-            return Plan.of(schedulePruning(phase(name, objective, weights, groups(weights), rows)), null);
-        }
-        StudentAdapters adapters = attachStudentAdapters();
-        List<ParamGroup> groups = new ArrayList<>(groups(adapters));
-        if (!scorer.isEmpty()) groups.add(ParamGroup.of(scorer, options.training().weightDecay()));
-        return Plan.of(schedulePruning(phase(name, objective, concat(adapters.parameters(), scorer), groups, rows)), adapters);
+        StudentAdapters adapters = options.lora().adapted() ? attachStudentAdapters() : null;
+        List<Parameter> trained = adapters == null ? student.trainableParameters() : adapters.parameters();
+        List<ParamGroup> groups = new ArrayList<>(adapters == null ? groups(trained) : groups(adapters));
+        if (!scorer.isEmpty()) groups.add(new ParamGroup(scorer, options.prune().lrScale(), options.training().weightDecay()));
+        return Plan.of(schedulePruning(phase(name, objective, concat(trained, scorer), groups, rows)), adapters);
     }
 
     /**
-     * With --prune-layer: token pruning on the student ({@link TokenPruning}, its scorer initialised from --seed);
-     * returns the scorer's parameters when they train (--prune-mode learned), else nothing.
+     * With --prune-layer: token pruning on the student ({@link TokenPruning}, its scorer initialised from --seed,
+     * its scores min-max normalised in training with --prune-score-norm minmax); returns the scorer's parameters
+     * when they train (--prune-mode learned), else nothing. They get an optimizer group of their own at
+     * --prune-lr-scale times the student's learning rate.
      */
     private List<Parameter> attachPruning() {
         if (!options.prune().enabled()) return List.of();
         TokenPruning pruning = new TokenPruning(options.prune().settings(options.training().seed()), student.config().hiddenSize(), arena);
+        pruning.setNormalizeScores(options.prune().normalizeScores());
         student.setPruning(pruning);
         return pruning.trainableParameters();
     }

@@ -18,23 +18,44 @@ import java.util.Locale;
  * @param schedule       --prune-schedule: {@code constant} (keep ratio and σ fixed) or {@code anneal} (the keep
  *                       ratio from 0.9 down to --keep-ratio in steps of 0.1, one stage per tenth of the run, and σ
  *                       decayed to 0 by the end, {@link PruneSchedule})
+ * @param lrScale        --prune-lr-scale: the scorer's learning rate as a multiple of the student's (its own optimizer
+ *                       group, as LoRA+ gives B its own)
+ * @param scoreNorm      --prune-score-norm: {@code none}, or {@code minmax}: each row's competing scores mapped to
+ *                       [0, 1] before the noise is added, so σ is a fraction of their range (Cordonnier et al.'s
+ *                       {@code zerooneeps}, {@link dev.retort.autograd.ops.ScoreNormalization}); the ranking, so inference, is unchanged
  */
-public record PruneOptions(Integer layer, double keepRatio, int samples, double sigma, TokenPruning.Mode mode, String schedule) {
+public record PruneOptions(Integer layer, double keepRatio, int samples, double sigma, TokenPruning.Mode mode, String schedule,
+                           double lrScale, String scoreNorm) {
     public static final PruneOptions DEFAULTS = new PruneOptions(null, PerturbedTopK.DEFAULT_KEEP_RATIO, PerturbedTopK.DEFAULT_SAMPLES,
-            PerturbedTopK.DEFAULT_SIGMA, TokenPruning.Mode.LEARNED, "constant");
+            PerturbedTopK.DEFAULT_SIGMA, TokenPruning.Mode.LEARNED, "constant", 1.0, "none");
 
     public PruneOptions {
         if (!schedule.equals("constant") && !schedule.equals("anneal")) {
             throw new IllegalArgumentException("--prune-schedule must be constant or anneal, got '" + schedule + "'");
         }
+        if (!(lrScale > 0) || Double.isInfinite(lrScale)) {
+            throw new IllegalArgumentException("--prune-lr-scale must be a positive finite number, got " + lrScale);
+        }
+        if (!scoreNorm.equals("none") && !scoreNorm.equals("minmax")) {
+            throw new IllegalArgumentException("--prune-score-norm must be none or minmax, got '" + scoreNorm + "'");
+        }
         if (layer != null) new TokenPruning.Settings(layer, keepRatio, samples, sigma, mode, 0);   // validates the rest
     }
 
     /** From the command line's text. */
-    public static PruneOptions parse(Integer layer, double keepRatio, int samples, double sigma, String mode, String schedule) {
+    public static PruneOptions parse(Integer layer, double keepRatio, int samples, double sigma, String mode, String schedule,
+                                     double lrScale, String scoreNorm) {
         return new PruneOptions(layer, keepRatio, samples, sigma, TokenPruning.Mode.parse(mode.toLowerCase(Locale.ROOT)),
-                schedule.toLowerCase(Locale.ROOT));
+                schedule.toLowerCase(Locale.ROOT), lrScale, scoreNorm.toLowerCase(Locale.ROOT));
     }
+
+    /** At {@code layer} with ratio {@code keepRatio} in {@code mode}, everything else as given (the experiment's arms). */
+    public PruneOptions at(int layer, double keepRatio, TokenPruning.Mode mode) {
+        return new PruneOptions(layer, keepRatio, samples, sigma, mode, schedule, lrScale, scoreNorm);
+    }
+
+    /** Whether each row's scores are min-max normalised before the perturbed top-k (--prune-score-norm minmax). */
+    public boolean normalizeScores() { return scoreNorm.equals("minmax"); }
 
     public boolean enabled() { return layer != null; }
 
@@ -53,7 +74,9 @@ public record PruneOptions(Integer layer, double keepRatio, int samples, double 
 
     /** For the run's fingerprint. */
     public String describe() {
-        return layer == null ? "none" : String.format(Locale.ROOT, "layer=%d keep=%s samples=%d sigma=%s mode=%s schedule=%s",
-                layer, keepRatio, samples, sigma, mode.cliName(), schedule);
+        if (layer == null) return "none";
+        // the two later options are named only when set, so a run started before they existed still resumes
+        return String.format(Locale.ROOT, "layer=%d keep=%s samples=%d sigma=%s mode=%s schedule=%s", layer, keepRatio, samples, sigma,
+                mode.cliName(), schedule) + (lrScale == 1.0 ? "" : " lr-scale=" + lrScale) + (normalizeScores() ? " score-norm=minmax" : "");
     }
 }

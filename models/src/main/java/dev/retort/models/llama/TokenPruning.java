@@ -8,6 +8,7 @@ import dev.retort.autograd.ops.MatMul;
 import dev.retort.autograd.ops.PerturbedTopK;
 import dev.retort.autograd.ops.PruneSchedule;
 import dev.retort.autograd.ops.Rope;
+import dev.retort.autograd.ops.ScoreNormalization;
 import dev.retort.autograd.ops.Shapes;
 import dev.retort.models.hf.LlamaConfig;
 import dev.retort.tensor.DType;
@@ -115,6 +116,7 @@ public final class TokenPruning extends Module {
     private final Settings settings;
     private final Linear scorer;
     private PruneSchedule schedule;   // training: keep ratio and σ by optimizer step; null = the settings' own
+    private boolean normalizeScores;  // training: each row's scores min-max normalised before the perturbed top-k
 
     /**
      * A fresh scorer for a model of width {@code hidden}: weight ~ U(−1/√C, 1/√C) (torch's Linear), bias 0, F32,
@@ -151,6 +153,15 @@ public final class TokenPruning extends Module {
     /** Sets the keep ratio and σ training uses at each step ({@link #trainingStep}); null = the settings' throughout. */
     public void setSchedule(PruneSchedule schedule) {
         this.schedule = schedule;
+    }
+
+    /**
+     * Whether training min-max normalises each row's prunable scores before the perturbed top-k
+     * ({@link ScoreNormalization}: σ becomes a fraction of the scores' range). The hard top-k's choice, so inference,
+     * is the same either way.
+     */
+    public void setNormalizeScores(boolean normalizeScores) {
+        this.normalizeScores = normalizeScores;
     }
 
     /**
@@ -236,6 +247,7 @@ public final class TokenPruning extends Module {
                 Var scores = Shapes.reshape(scorer.forward(x), batch, seq);                       // [B × T]
                 kept = PerturbedTopK.hard(scores.value(), rows);
                 if (g.gradEnabled() && step.sigma() > 0 && scorer.weight().trainable()) {
+                    if (normalizeScores) scores = ScoreNormalization.minMax(scores, prunable);
                     indicators = PerturbedTopK.indicators(scores, rows,
                             new PerturbedTopK.Options(settings.samples(), step.sigma()), step.seed());
                 } else {

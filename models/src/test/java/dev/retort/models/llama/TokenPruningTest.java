@@ -221,6 +221,54 @@ class TokenPruningTest {
     }
 
     /**
+     * --prune-score-norm minmax makes the perturbed top-k blind to the scorer's scale: scaling the scorer's weight and
+     * bias by 10 leaves the training loss (same noise seed) where it was, up to rounding, and gives the same scorer
+     * gradient direction; without it the same noise is ten times smaller against the scores and the loss moves.
+     */
+    @Test
+    void minMaxNormalizedScoresMakeTheTrainingSelectionBlindToTheScorersScale() {
+        int[] tokens = tokens(), targets = targets(tokens);
+        try (ModelWeights weights = ModelWeights.open(stories()); Arena arena = Arena.ofShared(); BufferPool pool = new BufferPool()) {
+            LlamaModel model = LlamaModel.load(LlamaConfig.read(stories()), weights, arena, true);
+            TokenPruning pruning = new TokenPruning(new TokenPruning.Settings(2, 0.5, 16, 0.3, TokenPruning.Mode.LEARNED, 1), 64, arena);
+            model.setPruning(pruning);
+            TokenPruning.Step step = new TokenPruning.Step(0.5, 0.3, 42);
+            double[] normalized = new double[2], raw = new double[2];
+            float[][] gradient = new float[2][];
+            for (int scaled = 0; scaled < 2; scaled++) {
+                if (scaled == 1) {
+                    Tensor w = pruning.scorer().weight().value();
+                    for (long i = 0; i < w.size(); i++) w.setFlat(i, w.getFlat(i) * 10);
+                    pruning.scorer().bias().value().setFlat(0, 0.7f);   // a shift changes nothing either
+                }
+                for (boolean norm : new boolean[] {true, false}) {
+                    pruning.setNormalizeScores(norm);
+                    try (Graph g = Graph.withGrad(pool)) {
+                        Var loss = model.prunedLoss(g, tokens, targets, 2, T, 0, step);
+                        (norm ? normalized : raw)[scaled] = loss.item();
+                        if (norm) {
+                            loss.backward();
+                            gradient[scaled] = pruning.scorer().weight().grad().toFloatArray();
+                        }
+                    }
+                    for (Parameter p : model.trainableParameters()) p.zeroGrad();
+                    for (Parameter p : pruning.trainableParameters()) p.zeroGrad();
+                }
+            }
+            assertEquals(normalized[0], normalized[1], 1e-4, "normalized: the loss at scale 1 and at scale 10");
+            assertTrue(Math.abs(raw[0] - raw[1]) > 1e-3, "raw scores: the loss moves with the scorer's scale (" + raw[0] + " vs " + raw[1] + ")");
+            double dot = 0, a = 0, b = 0;
+            for (int i = 0; i < gradient[0].length; i++) {
+                dot += gradient[0][i] * gradient[1][i];
+                a += gradient[0][i] * gradient[0][i];
+                b += gradient[1][i] * gradient[1][i];
+            }
+            assertTrue(a > 0, "the scorer gets a gradient");
+            assertTrue(dot / Math.sqrt(a * b) > 0.999, "the scorer's gradient points the same way at both scales: cosine " + dot / Math.sqrt(a * b));
+        }
+    }
+
+    /**
      * The selection matrix op against its definition in double: S = place(Ȳ) and, for L = Σ S ⊙ R, dL/dȲ (central
      * differences of the double reference, exact for this linear map) is R on the kept rows and 0 on padding rows.
      */
