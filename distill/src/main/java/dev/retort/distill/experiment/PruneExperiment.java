@@ -32,8 +32,10 @@ import dev.retort.models.llama.LlamaInference;
 import dev.retort.models.llama.TokenPruning;
 import dev.retort.models.tokenizer.Tokenizer;
 import dev.retort.models.tokenizer.Tokenizers;
+import dev.retort.tensor.Tensor;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.lang.foreign.Arena;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -77,7 +79,7 @@ public final class PruneExperiment implements Experiment {
     public record Size(int people, int passages, int teacherExamples, int trainExamples, int goldQuestions, int vocab, int dim,
                        int layers, int heads, int kvHeads, int hidden, int seq, int batch, int teacherWorlds, int teacherReadSteps, int teacherSteps,
                        double teacherLr, int studentSteps,
-                       int pruneLayer, List<Double> keepRatios, int samples, double sigma) {
+                       int pruneLayer, List<Double> keepRatios, PruneOptions pruning) {
         public Size {
             keepRatios = List.copyOf(keepRatios);
             if (teacherReadSteps < 1 || teacherSteps < 0) {
@@ -86,12 +88,22 @@ public final class PruneExperiment implements Experiment {
             if (pruneLayer < 0 || pruneLayer >= layers) throw new IllegalArgumentException("pruneLayer " + pruneLayer + " is not a layer of " + layers);
         }
 
+        /**
+         * The perturbed top-k and the scorer's training as the learned arms use them (the layer, keep ratio and mode
+         * are each arm's): {@code samples} noise samples, otherwise the command line's defaults (σ 0.1 of each row's
+         * min-max normalised scores, the scorer's lr {@value PruneOptions#DEFAULT_LR_SCALE} times the student's).
+         */
+        static PruneOptions pruning(int samples) {
+            PruneOptions d = PruneOptions.DEFAULTS;
+            return new PruneOptions(null, d.keepRatio(), samples, d.sigma(), d.mode(), d.schedule(), d.lrScale(), d.scoreNorm());
+        }
+
         public static Size standard() {
-            return new Size(400, 4, 24000, 2000, 100, 512, 128, 4, 4, 2, 384, 320, 8, 100, 6000, 0, 1e-3, 200, 1, List.of(0.7, 0.5), 16, 0.1);
+            return new Size(400, 4, 24000, 2000, 100, 512, 128, 4, 4, 2, 384, 320, 8, 100, 6000, 0, 1e-3, 200, 1, List.of(0.7, 0.5), pruning(16));
         }
 
         public static Size quick() {
-            return new Size(80, 3, 1500, 400, 30, 384, 64, 3, 2, 1, 192, 288, 8, 10, 150, 150, 1e-3, 30, 1, List.of(0.5), 8, 0.1);
+            return new Size(80, 3, 1500, 400, 30, 384, 64, 3, 2, 1, 192, 288, 8, 10, 150, 150, 1e-3, 30, 1, List.of(0.5), pruning(8));
         }
 
         String studentLayers() {
@@ -108,7 +120,7 @@ public final class PruneExperiment implements Experiment {
 
     /** One model's scores for one seed (the teacher's row is the same for every seed). */
     public record Row(long seed, String arm, String mode, double keepRatio, int questions, double exactMatch, double f1,
-                      double prefillMs, double kvBytes, double trainMsPerStep) {}
+                      double prefillMs, double kvBytes, double trainMsPerStep, double scorerCosine) {}
 
     @Override
     public String name() {
@@ -145,7 +157,7 @@ public final class PruneExperiment implements Experiment {
         List<Row> rows = new ArrayList<>();
         try (Llm t = Llm.open(teacher)) {
             Scores s = evaluate(t, gold);
-            for (long seed = 1; seed <= seeds; seed++) rows.add(new Row(seed, "teacher", "none", 1.0, gold.size(), s.em, s.f1, s.prefillMs, s.kvBytes, Double.NaN));
+            for (long seed = 1; seed <= seeds; seed++) rows.add(new Row(seed, "teacher", "none", 1.0, gold.size(), s.em, s.f1, s.prefillMs, s.kvBytes, Double.NaN, Double.NaN));
             log.printf(Locale.ROOT, "prune: teacher EM %.3f F1 %.3f prefill %.1f ms KV %.0f bytes%n", s.em, s.f1, s.prefillMs, s.kvBytes);
         }
         List<Arm> arms = new ArrayList<>(List.of(new Arm("none", 1.0)));
@@ -157,9 +169,11 @@ public final class PruneExperiment implements Experiment {
                 double msPerStep = 1000 * o.training().seconds() / Math.max(1, o.training().steps());
                 try (Llm student = Llm.open(o.studentDir())) {
                     Scores s = evaluate(student, gold);
-                    rows.add(new Row(seed, arm.name(), arm.mode(), arm.keepRatio(), gold.size(), s.em, s.f1, s.prefillMs, s.kvBytes, msPerStep));
-                    log.printf(Locale.ROOT, "prune: seed %d %-22s EM %.3f F1 %.3f prefill %.1f ms KV %.0f bytes, %.0f ms/step%n",
-                            seed, arm.name(), s.em, s.f1, s.prefillMs, s.kvBytes, msPerStep);
+                    double cosine = scorerCosineToInit(student);
+                    rows.add(new Row(seed, arm.name(), arm.mode(), arm.keepRatio(), gold.size(), s.em, s.f1, s.prefillMs, s.kvBytes, msPerStep, cosine));
+                    log.printf(Locale.ROOT, "prune: seed %d %-22s EM %.3f F1 %.3f prefill %.1f ms KV %.0f bytes, %.0f ms/step%s%n",
+                            seed, arm.name(), s.em, s.f1, s.prefillMs, s.kvBytes, msPerStep,
+                            Double.isNaN(cosine) ? "" : String.format(Locale.ROOT, ", scorer cosine to its init %.3f", cosine));
                 }
             }
         }
@@ -235,6 +249,26 @@ public final class PruneExperiment implements Experiment {
     }
 
     private record Scores(double em, double f1, double prefillMs, double kvBytes) {}
+
+    /**
+     * How far a learned scorer trained: the cosine between its weight and its initialisation (rebuilt from the
+     * seed it saved, as {@link TokenPruning} draws it). Near 1 means it hardly moved; NaN for other arms.
+     */
+    static double scorerCosineToInit(Llm student) {
+        TokenPruning trained = student.model().pruning();
+        if (trained == null || trained.settings().mode() != TokenPruning.Mode.LEARNED) return Double.NaN;
+        try (Arena arena = Arena.ofConfined()) {
+            Tensor w0 = new TokenPruning(trained.settings(), trained.scorer().inFeatures(), arena).scorer().weight().value();
+            Tensor w = trained.scorer().weight().value();
+            double dot = 0, n0 = 0, n = 0;
+            for (long i = 0; i < w.size(); i++) {
+                dot += (double) w0.getFlat(i) * w.getFlat(i);
+                n0 += (double) w0.getFlat(i) * w0.getFlat(i);
+                n += (double) w.getFlat(i) * w.getFlat(i);
+            }
+            return dot / Math.sqrt(n0 * n);
+        }
+    }
 
     /**
      * {@code model} answers each question greedily over its long context (EM, F1); then each prompt's prefill is timed
@@ -348,7 +382,7 @@ public final class PruneExperiment implements Experiment {
             throws IOException {
         OutputDirectory.fresh(run);
         PruneOptions prune = arm.mode().equals("none") ? PruneOptions.DEFAULTS
-                : new PruneOptions(size.pruneLayer(), arm.keepRatio(), size.samples(), size.sigma(), TokenPruning.Mode.parse(arm.mode()), "constant", 1.0, "none");
+                : size.pruning().at(size.pruneLayer(), arm.keepRatio(), TokenPruning.Mode.parse(arm.mode()));
         DistillOptions o = new DistillOptions("seqkd", new ModelOptions(teacher, null, null, size.studentLayers()),
                 DataOptions.DEFAULTS.withFiles(train, heldOut).withSeqLen(size.seq()),
                 TrainingConfig.DEFAULTS.withSteps(size.studentSteps(), size.batch(), 1e-3, 1e-4, size.studentSteps() / 20)
@@ -363,6 +397,7 @@ public final class PruneExperiment implements Experiment {
                 .put("questions", r.questions()).put("exact_match", r.exactMatch()).put("f1", r.f1()).put("prefill_ms", r.prefillMs())
                 .put("kv_cache_bytes", r.kvBytes());
         if (!Double.isNaN(r.trainMsPerStep())) n.put("train_ms_per_step", r.trainMsPerStep());
+        if (!Double.isNaN(r.scorerCosine())) n.put("scorer_cosine_to_init", r.scorerCosine());
         return n;
     }
 
@@ -372,10 +407,12 @@ public final class PruneExperiment implements Experiment {
                 + "it. Teacher: %d layers, dim %d, trained from scratch at lr %.0e, %d steps on one passage then %d on one to %d (half the rows "
                 + "questions, half the context recalled), over %d worlds (%s). Students: all its layers, distilled %d steps with "
                 + "seqkd (gold answers + token-level KD from the unpruned teacher, alpha %.1f) on another world's questions, pruned before "
-                + "layer %d with %d perturbed top-k samples at sigma %.2f; %d seed(s); %d held-out questions about a third world.",
+                + "layer %d with %d perturbed top-k samples at sigma %.2f (scores normalised: %s), the scorer's lr %s times theirs; %d seed(s); "
+                + "%d held-out questions about a third world.",
                 size.passages(), size.layers(), size.dim(), size.teacherLr(), size.teacherReadSteps(), size.teacherSteps(), size.passages(),
                 size.teacherWorlds(), teacherUse.summary(), size.studentSteps(), ALPHA,
-                size.pruneLayer(), size.samples(), size.sigma(), seeds, size.goldQuestions()));
+                size.pruneLayer(), size.pruning().samples(), size.pruning().sigma(), size.pruning().scoreNorm(), size.pruning().lrScale(), seeds,
+                size.goldQuestions()));
         for (Finding f : findings) report.finding(f.claim(), f.measured(), f.verdict().words);
         report.table("Answers and cost (mean ± sd over seeds; prefill is the median over questions)", TABLE_HEADER, table(rows));
         Map<String, List<double[]>> em = new LinkedHashMap<>();

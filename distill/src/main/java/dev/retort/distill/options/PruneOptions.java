@@ -26,8 +26,17 @@ import java.util.Locale;
  */
 public record PruneOptions(Integer layer, double keepRatio, int samples, double sigma, TokenPruning.Mode mode, String schedule,
                            double lrScale, String scoreNorm) {
+    /**
+     * The scorer's default learning rate, as a multiple of the student's. At 1 (the student's own rate, 200 steps)
+     * the scorer ended near its random initialisation in every run of bench/RESULTS.md's probes; at 10 with
+     * min-max normalised scores it moved (cosine to its init about 0.6) and kept better tokens (one-passage probe,
+     * keep 0.5, 3 seeds: exact match 0.92 against 0.86 at 1). Without normalisation the same rate made it worse (0.61):
+     * the scorer then grows its scale to shrink the noise instead of ranking better.
+     */
+    public static final double DEFAULT_LR_SCALE = 10;
+
     public static final PruneOptions DEFAULTS = new PruneOptions(null, PerturbedTopK.DEFAULT_KEEP_RATIO, PerturbedTopK.DEFAULT_SAMPLES,
-            PerturbedTopK.DEFAULT_SIGMA, TokenPruning.Mode.LEARNED, "constant", 1.0, "none");
+            PerturbedTopK.DEFAULT_SIGMA, TokenPruning.Mode.LEARNED, "constant", DEFAULT_LR_SCALE, "minmax");
 
     public PruneOptions {
         if (!schedule.equals("constant") && !schedule.equals("anneal")) {
@@ -75,7 +84,8 @@ public record PruneOptions(Integer layer, double keepRatio, int samples, double 
     /** For the run's fingerprint. */
     public String describe() {
         if (layer == null) return "none";
-        // the two later options are named only when set, so a run started before they existed still resumes
+        // the two later options are named only where they differ from what runs before them did (1, none), so such a
+        // run still resumes when given --prune-lr-scale 1 --prune-score-norm none
         return String.format(Locale.ROOT, "layer=%d keep=%s samples=%d sigma=%s mode=%s schedule=%s", layer, keepRatio, samples, sigma,
                 mode.cliName(), schedule) + (lrScale == 1.0 ? "" : " lr-scale=" + lrScale) + (normalizeScores() ? " score-norm=minmax" : "");
     }

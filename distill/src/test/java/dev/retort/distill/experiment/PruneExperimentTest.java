@@ -24,7 +24,7 @@ class PruneExperimentTest {
 
     @Test
     void everyArmRunsAndIsScored() throws Exception {
-        var size = new PruneExperiment.Size(40, 2, 200, 60, 8, 300, 32, 2, 2, 1, 64, 288, 4, 3, 6, 6, 1e-3, 4, 1, List.of(0.5), 4, 0.1);
+        var size = new PruneExperiment.Size(40, 2, 200, 60, 8, 300, 32, 2, 2, 1, 64, 288, 4, 3, 6, 6, 1e-3, 4, 1, List.of(0.5), PruneExperiment.Size.pruning(4));
         Experiment.Outcome o = PruneExperiment.run(tmp, size, 1, new PrintStream(OutputStream.nullOutputStream()));
         List<String> lines = Files.readAllLines(o.results());
         assertEquals(5, lines.size(), "teacher, unpruned, learned, attention, random: " + lines);
@@ -32,6 +32,9 @@ class PruneExperimentTest {
         JsonNode unpruned = json.readTree(lines.get(1)), learned = json.readTree(lines.get(2));
         assertEquals("unpruned", unpruned.get("model").asText());
         assertEquals("learned keep 0.5", learned.get("model").asText());
+        double cosine = learned.get("scorer_cosine_to_init").asDouble();
+        assertTrue(cosine > 0 && cosine < 0.9999, "the learned scorer moved from its initialisation: cosine " + cosine);
+        assertTrue(unpruned.get("scorer_cosine_to_init") == null, "only learned arms have a scorer: " + lines.get(1));
         assertTrue(learned.get("kv_cache_bytes").asDouble() < unpruned.get("kv_cache_bytes").asDouble(),
                 "the pruned student's KV cache holds fewer rows: " + lines);
         for (String line : lines) {
