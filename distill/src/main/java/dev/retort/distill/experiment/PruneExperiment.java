@@ -361,7 +361,7 @@ public final class PruneExperiment implements Experiment {
             DocumentWorld world = worlds.get(k % worlds.size());
             DocumentWorld.LongQuestion q = world.longContextQuestions(r.nextLong(), 1, 1 + r.nextInt(maxPassages), false).getFirst();
             boolean recall = r.nextBoolean();
-            String prompt = recall ? "passage: " + q.context().strip() + RECALL_CUE : QaFormat.answerPrompt(q.context(), q.question());
+            String prompt = recall ? QaFormat.passage(q.context()) + RECALL_CUE : QaFormat.answerPrompt(q.context(), q.question());
             String completion = " " + (recall ? q.context().strip() : q.answer());
             lines.append(JSON.createObjectNode().put("prompt", prompt).put("completion", completion)).append('\n');
             text.append(QaFormat.answered(q.context(), q.question(), q.answer())).append("\n\n");

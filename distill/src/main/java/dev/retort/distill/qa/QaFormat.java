@@ -43,7 +43,12 @@ public final class QaFormat {
 
     /** What precedes a question: the student's likelihood of the question is scored after it. */
     public static String questionPrompt(String context) {
-        return "passage: " + context.strip() + "\nquestion:";
+        return passage(context) + "\nquestion:";
+    }
+
+    /** The context as every prompt here opens: {@code passage: CONTEXT}. */
+    public static String passage(String context) {
+        return "passage: " + context.strip();
     }
 
     /** A whole answered question, as a teacher's training paragraph or a student's training text. */
