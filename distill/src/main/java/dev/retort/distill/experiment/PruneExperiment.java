@@ -99,7 +99,7 @@ public final class PruneExperiment implements Experiment {
         }
 
         public static Size standard() {
-            return new Size(400, 4, 24000, 2000, 100, 512, 128, 4, 4, 2, 384, 320, 8, 100, 6000, 0, 1e-3, 200, 1, List.of(0.7, 0.5), pruning(16));
+            return new Size(400, 4, 24000, 2000, 100, 512, 128, 4, 4, 2, 384, 320, 8, 100, 6000, 0, 1e-3, 200, 1, List.of(0.7, 0.5), pruning(64));
         }
 
         public static Size quick() {
