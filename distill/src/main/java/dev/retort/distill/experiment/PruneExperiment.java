@@ -63,8 +63,8 @@ import java.util.stream.IntStream;
  *       at layer {@code pruneLayer};
  *   <li>on held-out questions about a fourth world, each model answers greedily with the pruning it was trained
  *       with: exact match and F1, the prefill time of the prompt (the median over prompts of each one's fastest of
- *       three passes, after the JIT is warmed) and the KV-cache bytes it
- *       leaves; and the training step time of each arm.
+ *       three passes, after the JIT is warmed) and the KV-cache bytes it leaves; and the training step time of each
+ *       arm.
  * </ol>
  */
 public final class PruneExperiment implements Experiment {
