@@ -302,12 +302,13 @@ public final class PruneExperiment implements Experiment {
     /** Each question's prompt prefilled alone in a fresh KV-cache session, {@code passes} times. */
     static Prefill prefill(Llm model, List<DocumentWorld.LongQuestion> gold, int passes) {
         Generator generator = new Generator(model.model(), model.tokenizer());
+        List<int[]> prompts = gold.stream().map(q -> generator.promptIds(QaFormat.answerPrompt(q.context(), q.question()))).toList();
         double[] ms = new double[gold.size()];
         Arrays.fill(ms, Double.POSITIVE_INFINITY);
         double kv = 0;
         for (int pass = 0; pass < passes; pass++) {
-            for (int i = 0; i < gold.size(); i++) {
-                int[] ids = generator.promptIds(QaFormat.answerPrompt(gold.get(i).context(), gold.get(i).question()));
+            for (int i = 0; i < prompts.size(); i++) {
+                int[] ids = prompts.get(i);
                 try (LlamaInference session = new LlamaInference(model.model(), ids.length + 1, 64)) {
                     long start = System.nanoTime();
                     session.forward(ids);
