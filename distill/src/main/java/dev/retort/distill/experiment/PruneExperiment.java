@@ -95,8 +95,7 @@ public final class PruneExperiment implements Experiment {
          * min-max normalised scores, the scorer's lr {@value PruneOptions#DEFAULT_LR_SCALE} times the student's).
          */
         static PruneOptions pruning(int samples) {
-            PruneOptions d = PruneOptions.DEFAULTS;
-            return new PruneOptions(null, d.keepRatio(), samples, d.sigma(), d.mode(), d.schedule(), d.lrScale(), d.scoreNorm());
+            return PruneOptions.DEFAULTS.withSamples(samples);
         }
 
         public static Size standard() {

@@ -63,6 +63,11 @@ public record PruneOptions(Integer layer, double keepRatio, int samples, double 
         return new PruneOptions(layer, keepRatio, samples, sigma, mode, schedule, lrScale, scoreNorm);
     }
 
+    /** With {@code samples} perturbed top-k samples, everything else as given. */
+    public PruneOptions withSamples(int samples) {
+        return new PruneOptions(layer, keepRatio, samples, sigma, mode, schedule, lrScale, scoreNorm);
+    }
+
     /** Whether each row's scores are min-max normalised before the perturbed top-k (--prune-score-norm minmax). */
     public boolean normalizeScores() { return scoreNorm.equals("minmax"); }
 
